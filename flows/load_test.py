@@ -1,0 +1,25 @@
+"""Flow `load_test`: one k6 load profile against a service, ending in a typed result."""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.states import Completed, Failed, State
+
+from luna.results import RunResult
+from tasks.execution.plan import LoadTestParams
+from tasks.execution.tasks import execute, prepare, publish
+
+
+@flow(name="load_test", log_prints=True)
+def load_test(params: LoadTestParams = LoadTestParams()) -> State[RunResult]:
+    """Run a load profile (smoke, ramp, soak, stress, spike) and keep its results folder.
+
+    The run ends Completed when every threshold held and Failed otherwise; either way the
+    RunResult (summary.json) is the state's data.
+    """
+    plan = prepare(params)
+    result = execute(plan)
+    publish(result)
+    if result.status == "passed":
+        return Completed(message=result.message, data=result)
+    return Failed(message=f"{result.status}: {result.message}", data=result)

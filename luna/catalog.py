@@ -1,0 +1,185 @@
+"""The endpoints file (the seed README's "Endpoints Config"), as pydantic models.
+
+`load_catalog(path)` is the only way in: it returns a validated :class:`Catalog` or raises
+:class:`~luna.errors.EndpointsFileError` naming the file, the JSON pointer of the bad
+value, and a tip (with the nearest valid key for a typo).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from luna.errors import EndpointsFileError, did_you_mean
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SLOs(_Strict):
+    """Service-level objectives. Per-endpoint overrides take any subset of these."""
+
+    p95_ms: float = Field(500, gt=0, description="95th percentile latency target, in ms.")
+    error_rate: float = Field(0.01, ge=0, le=1, description="Largest acceptable share of failed requests.")
+    apdex_score: float = Field(0.85, ge=0, le=1, description="Smallest acceptable Apdex score.")
+    apdex_t_ms: float = Field(500, gt=0, description="Apdex T: satisfied if <= T, tolerating if <= 4T.")
+
+
+class SLOOverride(_Strict):
+    p95_ms: float | None = Field(None, gt=0)
+    error_rate: float | None = Field(None, ge=0, le=1)
+    apdex_score: float | None = Field(None, ge=0, le=1)
+    apdex_t_ms: float | None = Field(None, gt=0)
+
+
+class Checks(_Strict):
+    """Pass/fail assertions on each response; every key is optional."""
+
+    status: int | list[int] | None = Field(None, description="Expected HTTP status code(s).")
+    body_path: str | None = Field(None, min_length=1, description="Dot-path that must exist and be non-null.")
+    header_present: str | None = Field(None, min_length=1, description="Response header that must be present.")
+    max_duration_ms: float | None = Field(None, gt=0, description="Request must complete within N ms.")
+    body_contains: str | None = Field(None, min_length=1, description="Substring the body must contain.")
+    no_graphql_errors: bool | None = Field(None, description="GraphQL `errors` must be absent.")
+    has_data: bool | None = Field(None, description="GraphQL `data` must be non-null.")
+
+    @model_validator(mode="after")
+    def _status_range(self) -> Checks:
+        codes = self.status if isinstance(self.status, list) else [self.status] if self.status else []
+        for code in codes:
+            if not 100 <= code <= 599:
+                raise ValueError(f"status {code} is not an HTTP status code (100-599)")
+        return self
+
+
+class Endpoint(_Strict):
+    name: str = Field(pattern=NAME_PATTERN, description="Unique identifier, used as the metric tag.")
+    group: str = Field(min_length=1, max_length=100, description="Group label for aggregation.")
+    type: Literal["rest", "graphql"] = "rest"
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] | None = None
+    path: str = Field(pattern=r"^/", description="Path appended to BASE_URL.")
+    weight: float = Field(1, gt=0, le=1_000_000, description="Relative selection probability.")
+    body: Any = None
+    query: str | None = Field(None, min_length=1)
+    variables: dict[str, Any] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    checks: Checks = Field(default_factory=Checks)
+    data_file: str | None = Field(None, min_length=1, description="CSV (or JSON array) file of rows.")
+    slos: SLOOverride | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upper_method(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("method"), str):
+            data = {**data, "method": data["method"].upper()}
+        return data
+
+    @model_validator(mode="after")
+    def _by_type(self) -> Endpoint:
+        if self.type == "graphql":
+            if not self.query:
+                raise ValueError("a graphql endpoint needs a 'query'")
+            if self.body is not None:
+                raise ValueError("'body' is for rest endpoints; a graphql endpoint sends 'query' and 'variables'")
+            self.method = self.method or "POST"
+        else:
+            if self.query is not None or self.variables is not None:
+                raise ValueError("'query' and 'variables' are for graphql endpoints; a rest endpoint sends 'body'")
+            self.method = self.method or "GET"
+        return self
+
+    def effective_slos(self, service: SLOs) -> SLOs:
+        if self.slos is None:
+            return service
+        return service.model_copy(update=self.slos.model_dump(exclude_none=True))
+
+
+class Catalog(_Strict):
+    service: str = Field(min_length=1, max_length=200)
+    slos: SLOs = Field(default_factory=SLOs)
+    endpoints: list[Endpoint] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Catalog:
+        seen: set[str] = set()
+        for endpoint in self.endpoints:
+            if endpoint.name in seen:
+                raise ValueError(f"endpoint name '{endpoint.name}' is used twice; names must be unique")
+            seen.add(endpoint.name)
+        return self
+
+
+def _pointer(loc: tuple[int | str, ...]) -> str:
+    return "/" + "/".join(str(p) for p in loc)
+
+
+def _valid_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """Field names of the model found at `loc` (the parent of an unknown key)."""
+    current: type[BaseModel] = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        annotation = field.annotation
+        for candidate in getattr(annotation, "__args__", (annotation,)):
+            inner = getattr(candidate, "__args__", (candidate,))
+            found = next((c for c in inner if isinstance(c, type) and issubclass(c, BaseModel)), None)
+            if found is None and isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                found = candidate
+            if found is not None:
+                current = found
+                break
+        else:
+            return []
+    return list(current.model_fields)
+
+
+def parse_catalog(data: Any, *, source: str) -> Catalog:
+    """Validate already-parsed JSON; `source` names it in errors."""
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        # model_validator errors on a list item carry no field: point at the item.
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            tip = did_you_mean(key, _valid_keys(Catalog, loc[:-1]))
+            message = f"unknown key '{key}'"
+        else:
+            tip = None
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "string_pattern_mismatch" and loc[-1] == "name":
+                tip = "names are metric tags: use letters, digits, '_', '.' and '-' (max 100)"
+            elif err["type"] == "string_pattern_mismatch" and loc[-1] == "path":
+                tip = "paths start with '/' and are appended to BASE_URL"
+        if tip is None:
+            tip = "see the Endpoints Config section of README.md"
+        raise EndpointsFileError(message, location=f"{source}#{_pointer(loc)}", tip=tip) from None
+
+
+def load_catalog(path: Path) -> Catalog:
+    """Read and validate an endpoints file."""
+    if not path.is_file():
+        raise EndpointsFileError(
+            f"{path} does not exist",
+            tip="pass --config FILE or create k6/config/endpoints.json (luna discover can write one)",
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise EndpointsFileError(
+            f"not valid JSON: {exc.msg}", location=f"{path}:{exc.lineno}:{exc.colno}", tip="fix the JSON syntax"
+        ) from None
+    except UnicodeDecodeError:
+        raise EndpointsFileError(f"{path} is not UTF-8 text", tip="save the file as UTF-8 JSON") from None
+    return parse_catalog(data, source=str(path))

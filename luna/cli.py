@@ -1,0 +1,257 @@
+"""`luna`: the command line. Prefect is imported only by the commands that run a flow,
+after the CLI has chosen which Prefect API to use, so `luna env`/`doctor` stay instant.
+
+Exit codes: 0 passed, 1 a threshold or SLO crossed (or the run was aborted), 2 bad input,
+configuration or a run that could not produce a result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from luna.errors import LunaError
+from luna.settings import load_settings
+
+PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
+
+
+def _err(text: str) -> None:
+    print(f"luna: {text}", file=sys.stderr)
+
+
+# ---- Prefect API selection -----------------------------------------------------------
+
+def prefect_api(port: int) -> str | None:
+    """The Prefect API this CLI will use: PREFECT_API_URL, else a server on the local port."""
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured:
+        return configured
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        if httpx.get(f"{url}/health", timeout=0.5).status_code == 200:
+            return url
+    except httpx.HTTPError:
+        pass
+    return None
+
+
+def use_prefect(port: int) -> None:
+    api = prefect_api(port)
+    if api:
+        os.environ["PREFECT_API_URL"] = api
+    else:
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        _err("no Prefect server running: using a temporary one (adds ~15 s; `luna up` starts a lasting one)")
+
+
+def _quiet_k6_lines_on_console() -> None:
+    """With a progress bar in the terminal, k6's own lines go to the Prefect run log only."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    class NoK6Lines(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not getattr(record, "luna_k6_line", False)
+
+    for name in ("prefect", "prefect.task_runs", "prefect.flow_runs", ""):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.addFilter(NoK6Lines())
+
+
+# ---- load runs -----------------------------------------------------------------------
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", help="base URL of the service (default: BASE_URL)")
+    p.add_argument("--config", default=None, help="endpoints file (default: LUNA_ENDPOINTS_FILE)")
+    p.add_argument("--model", dest="load_model", choices=("closed", "open"), help="closed (VUs) or open (arrival rate)")
+    for flag, kind in (("vus", int), ("duration", str), ("ramp-duration", str), ("soak-duration", str),
+                       ("stress-vus", int), ("spike-vus", int), ("smoke-vus", int), ("smoke-duration", str),
+                       ("rate", int)):
+        p.add_argument(f"--{flag}", type=kind, dest=flag.replace("-", "_"))
+    p.add_argument("--run-id", help="run id (default: generated)")
+
+
+def build_params(args: argparse.Namespace, profile: str) -> Any:
+    from tasks.execution.plan import LoadTestParams
+
+    settings = load_settings()
+    fields = {k: getattr(args, k, None) for k in LoadTestParams.model_fields if k not in ("profile", "config")}
+    config = args.config or str(settings.luna_endpoints_file)
+    try:
+        return LoadTestParams(profile=profile, config=config, **{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise LunaError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}", tip="see `luna run --help`") from None
+
+
+def run_load(args: argparse.Namespace, profile: str) -> int:
+    from tasks.execution.plan import prepare_run
+
+    params = build_params(args, profile)
+    plan = prepare_run(params)  # fails fast on bad input, before Prefect starts
+    params = params.model_copy(update={"run_id": plan.run_id})
+    use_prefect(load_settings().luna_prefect_port)
+    from flows.load_test import load_test
+
+    if sys.stderr.isatty():
+        _quiet_k6_lines_on_console()
+    state = load_test(params, return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, LunaError):
+        raise outcome
+    if isinstance(outcome, BaseException):
+        _err(f"the load_test flow failed: {outcome}")
+        return 2
+    print_result(outcome)
+    return int(outcome.exit_code)
+
+
+def print_result(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"{result.service} · {result.profile} · run {result.run_id}")
+    for column in ("endpoint", "reqs", "rps", "p50 ms", "p95 ms", "p99 ms", "errors", "checks"):
+        table.add_column(column, justify="left" if column == "endpoint" else "right")
+    rows = list(result.endpoints) + ([result.total] if result.total else [])
+    for i, e in enumerate(rows):
+        lat = e.latency_ms
+        table.add_row(getattr(e, "name", "TOTAL") if i < len(result.endpoints) else "TOTAL", str(e.requests),
+                      f"{e.rps:.1f}", _f(lat.p50), _f(lat.p95), _f(lat.p99), _p(e.error_rate), _p(e.check_pass_rate))
+    if rows:
+        console.print(table)
+    color = {"passed": "green", "failed": "red", "error": "red", "aborted": "yellow"}[result.status]
+    console.print(f"[bold {color}]{result.status.upper()}[/]: {result.message}")
+    console.print(f"results: {result.run_dir}")
+
+
+def _f(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def _p(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:.2f}%"
+
+
+# ---- demo, env, doctor, up/down ------------------------------------------------------
+
+def demo(args: argparse.Namespace) -> int:
+    if not args.run:
+        from luna.demo import serve
+
+        print(f"Luna demo API on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+        serve(port=args.port)
+        return 0
+    target = f"http://127.0.0.1:{args.port}"
+    server = subprocess.Popen([sys.executable, "-m", "luna.demo", "--port", str(args.port)])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{target}/api/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise LunaError(f"the demo API did not start on port {args.port}", tip="pick a free port with --port")
+            time.sleep(0.2)
+        args.target = target
+        return run_load(args, args.run)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def show_env(_: argparse.Namespace) -> int:
+    for name, value in load_settings().masked().items():
+        print(f"{name}={value}")
+    return 0
+
+
+def doctor(_: argparse.Namespace) -> int:
+    from luna.doctor import run_checks
+
+    ok = True
+    for check in run_checks(load_settings()):
+        mark = "ok " if check.ok else ("-- " if not check.required else "!! ")
+        print(f"{mark}{check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            print(f"     fix: {check.fix}")
+        ok = ok and (check.ok or not check.required)
+    return 0 if ok else 1
+
+
+def prefect_server(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    port = settings.luna_prefect_port
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    if args.command == "down":
+        return subprocess.call([prefect, "server", "stop"], env=env)
+    if prefect_api(port):
+        print(f"Prefect server already running: http://127.0.0.1:{port}")
+        return 0
+    code = subprocess.call([prefect, "server", "start", "--background", "--host", "127.0.0.1", "--port", str(port)],
+                           env=env, stdout=subprocess.DEVNULL)
+    if code != 0:
+        _err("prefect server did not start; see `prefect server start` output")
+        return 2
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if prefect_api(port):
+            print(f"Prefect server running: UI http://127.0.0.1:{port}  (luna commands now use it; `luna down` stops it)")
+            return 0
+        time.sleep(0.5)
+    _err("prefect server did not answer within 60 s")
+    return 2
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="luna", description="Load tests with k6, orchestrated by Prefect.")
+    sub = root.add_subparsers(dest="command", required=True)
+    for profile in PROFILES:
+        add_run_options(sub.add_parser(profile, help=f"run the {profile} profile"))
+    run = sub.add_parser("run", help="run a load profile")
+    run.add_argument("--profile", choices=PROFILES, default="smoke")
+    add_run_options(run)
+    d = sub.add_parser("demo", help="serve the bundled demo API; with --run, load test it")
+    d.add_argument("--port", type=int, default=8787)
+    d.add_argument("--run", choices=PROFILES, help="run this profile against the demo API, then stop it")
+    add_run_options(d)
+    sub.add_parser("env", help="print the effective settings, secrets masked")
+    sub.add_parser("doctor", help="check k6, Chromium, Node, Lighthouse, Prefect and InfluxDB")
+    sub.add_parser("up", help="start a local background Prefect server")
+    sub.add_parser("down", help="stop it")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command in PROFILES:
+            return run_load(args, args.command)
+        handlers = {"run": lambda a: run_load(a, a.profile), "demo": demo, "env": show_env, "doctor": doctor,
+                    "up": prefect_server, "down": prefect_server}
+        return int(handlers[args.command](args))
+    except LunaError as exc:
+        _err(exc.one_line())
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _err("interrupted; k6 was stopped and the partial results kept in the run folder")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

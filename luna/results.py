@@ -1,0 +1,86 @@
+"""The typed run result that every later stage reads (`summary.json` in a run folder)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["passed", "failed", "error", "aborted"]
+EXIT_CODES: dict[Status, int] = {"passed": 0, "failed": 1, "error": 2, "aborted": 1}
+
+
+class Latency(BaseModel):
+    """Request duration statistics in milliseconds (k6's `http_req_duration`)."""
+
+    avg: float | None = None
+    min: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+
+
+class Stats(BaseModel):
+    requests: int = Field(0, description="Requests sent (k6 `http_reqs` count).")
+    rps: float = Field(0.0, description="Requests per second over the whole run.")
+    latency_ms: Latency = Field(default_factory=Latency)
+    error_rate: float | None = Field(None, description="Share of requests k6 counted as failed.")
+    failed_requests: int = 0
+    check_pass_rate: float | None = Field(None, description="Share of checks that passed; None without checks.")
+    checks_passed: int = 0
+    checks_failed: int = 0
+
+
+class EndpointStats(Stats):
+    name: str
+    group: str
+    method: str
+    path: str
+
+
+class Threshold(BaseModel):
+    metric: str
+    expression: str
+    ok: bool
+
+
+class RunResult(BaseModel):
+    """What one load run produced. `status` is the outcome; `message` says why in one line."""
+
+    run_id: str
+    service: str | None = None
+    profile: str
+    load_model: str = "closed"
+    target: str
+    status: Status
+    message: str = ""
+    k6_exit_code: int | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_s: float | None = Field(None, description="k6's own test run duration.")
+    vus_max: int | None = None
+    iterations: int | None = None
+    total: Stats | None = None
+    endpoints: list[EndpointStats] = Field(default_factory=list)
+    thresholds: list[Threshold] = Field(default_factory=list)
+    failure_samples: int = Field(0, description="Failing requests kept in failures.jsonl.")
+    run_dir: str
+    files: dict[str, str] = Field(default_factory=dict, description="Artifacts in the run folder, by kind.")
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def write(self) -> Path:
+        path = Path(self.run_dir) / "summary.json"
+        path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        return path
+
+    @classmethod
+    def read(cls, run_dir: Path) -> RunResult:
+        return cls.model_validate(json.loads((run_dir / "summary.json").read_text(encoding="utf-8")))

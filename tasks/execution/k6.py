@@ -1,0 +1,307 @@
+"""Run k6 for a plan: stream its output, track progress, keep failure samples, never leak it.
+
+Modelled on prefect-shell's ShellOperation: every output line goes to a callback as it
+arrives, the process dies with us (PR_SET_PDEATHSIG, plus try/finally on cancel, Ctrl-C or
+error), and k6's exit codes map to outcomes (99 = thresholds crossed is a verdict, not a
+crash).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from luna.errors import K6RunError
+from luna.results import RunResult, Status
+from luna.settings import LunaSettings
+from tasks.execution.plan import K6_DIR, RunPlan
+from tasks.execution.summary import parse_summary, run_numbers
+
+# k6's documented exit codes (errext/exitcodes).
+K6_EXIT: dict[int, tuple[Status, str]] = {
+    99: ("failed", "thresholds crossed"),
+    100: ("error", "setup() timed out"),
+    101: ("error", "teardown() timed out"),
+    102: ("error", "timed out"),
+    103: ("error", "k6 engine error"),
+    104: ("error", "k6 rejected the test options"),
+    105: ("aborted", "run stopped before the end"),
+    106: ("error", "k6 could not start its REST API"),
+    107: ("error", "k6 script error"),
+    108: ("error", "test aborted by the script"),
+    109: ("error", "k6 crashed (Go panic)"),
+    110: ("failed", "the script marked the test as failed"),
+}
+GRACE_SECONDS = 15.0
+
+PROGRESS = re.compile(r"\[\s*(\d+)%\s*\]")
+RUNNING = re.compile(r"running \(([^)]+)\), (\d+)/(\d+) VUs, (\d+) complete")
+
+LineSink = Callable[[str, str], None]  # (level, text)
+ProgressSink = Callable[[float, str], None]  # (fraction 0..1, description)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to SIGKILL k6 if the Python process that started it dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+@dataclass
+class Masker:
+    """Replaces every secret value in a text with ***."""
+
+    secrets: list[str]
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+@dataclass
+class OutputState:
+    """What Luna keeps from k6's output: bounded, whatever the run length."""
+
+    failure_cap: int
+    failures_kept: int = 0
+    last_error: str | None = None
+    abort_reason: str | None = None
+    fraction: float = 0.0
+
+
+def _pump(stream: IO[str], name: str, lines: queue.Queue[tuple[str, str | None]]) -> None:
+    for line in iter(stream.readline, ""):
+        lines.put((name, line.rstrip("\n")))
+    lines.put((name, None))
+
+
+def _lines(proc: subprocess.Popen[str]) -> Iterator[tuple[str, str]]:
+    """Interleave k6's stdout and stderr lines in arrival order."""
+    lines: queue.Queue[tuple[str, str | None]] = queue.Queue(maxsize=10_000)
+    assert proc.stdout is not None and proc.stderr is not None
+    threads = [
+        threading.Thread(target=_pump, args=(proc.stdout, "stdout", lines), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, "stderr", lines), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    open_streams = 2
+    while open_streams:
+        name, line = lines.get()
+        if line is None:
+            open_streams -= 1
+            continue
+        yield name, line
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Graceful SIGINT (k6 still writes its summary), then SIGKILL after a grace period."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+class OutputHandler:
+    """Routes each k6 line: log file, failure samples, progress, the run log."""
+
+    def __init__(self, plan: RunPlan, mask: Masker, state: OutputState, log: IO[str], failures: IO[str],
+                 on_line: LineSink, on_progress: ProgressSink) -> None:
+        self.plan, self.mask, self.state = plan, mask, state
+        self.log, self.failures = log, failures
+        self.on_line, self.on_progress = on_line, on_progress
+
+    def handle(self, stream: str, raw: str) -> None:
+        line = self.mask(raw)
+        self.log.write(line + "\n")
+        if stream == "stdout":
+            self._stdout(line)
+        else:
+            self._stderr(line)
+
+    def _stdout(self, line: str) -> None:
+        match = PROGRESS.search(line)
+        if match:
+            self.state.fraction = int(match.group(1)) / 100
+            self.on_progress(self.state.fraction, line.strip())
+        if line.strip():
+            self.on_line("info", line)
+
+    def _stderr(self, line: str) -> None:
+        try:
+            record: dict[str, Any] = json.loads(line)
+        except json.JSONDecodeError:
+            self.on_line("info", line)
+            return
+        msg = str(record.get("msg", ""))
+        level = str(record.get("level", "info"))
+        if msg.startswith("LUNA_FAILURE "):
+            self._failure(msg.removeprefix("LUNA_FAILURE "))
+            return
+        detail = record.get("error")
+        text = f"{msg}: {detail}" if detail else msg
+        if level in ("error", "fatal"):
+            self.state.last_error = text
+            if "test aborted" in msg.lower() or msg.startswith("auth:"):
+                self.state.abort_reason = text
+        self.on_line(level, f"k6 {level}: {text}")
+
+    def _failure(self, payload: str) -> None:
+        if self.state.failures_kept >= self.state.failure_cap:
+            return
+        self.state.failures_kept += 1
+        self.failures.write(payload + "\n")
+        try:
+            sample = json.loads(payload)
+            checks = ", ".join(sample.get("failed_checks") or []) or "-"
+            text = (f"failed request {self.state.failures_kept}/{self.state.failure_cap}: "
+                    f"{sample.get('method')} {sample.get('url')} -> {sample.get('status')} "
+                    f"{sample.get('error') or ''} checks failed: {checks}; body: {sample.get('body_excerpt', '')[:120]!r}")
+        except json.JSONDecodeError:
+            text = f"failed request: {payload[:300]}"
+        self.on_line("warning", text)
+
+
+def k6_command(plan: RunPlan) -> list[str]:
+    return [
+        plan.k6_binary, "run",
+        "--log-format", "json",
+        "--no-color",
+        "--no-usage-report",
+        "--address", "",  # no REST API: parallel runs must not fight over port 6565
+        "--tag", f"run_id={plan.run_id}",
+        str(K6_DIR / "main.js"),
+    ]
+
+
+def k6_process_env(plan: RunPlan, settings: LunaSettings, dashboard_period_s: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "K6_WEB_DASHBOARD"))}
+    env.update(plan.k6_env)
+    for name in ("auth_token", "auth_basic_pass", "auth_api_key", "auth_client_secret"):
+        secret = getattr(settings, name)
+        if secret is not None:
+            env[name.upper()] = secret.get_secret_value()
+    env.update({
+        "LUNA_SUMMARY_FILE": str(plan.run_dir / "k6-summary.json"),
+        "LUNA_FAILURES_PER_VU": str(max(1, min(5, settings.luna_failure_samples))),
+        "K6_WEB_DASHBOARD": "true",
+        "K6_WEB_DASHBOARD_PORT": "-1",
+        "K6_WEB_DASHBOARD_EXPORT": str(plan.run_dir / "k6-report.html"),
+        "K6_WEB_DASHBOARD_PERIOD": f"{dashboard_period_s}s",
+    })
+    return env
+
+
+def planned_seconds(plan: RunPlan) -> float | None:
+    """k6's own idea of the longest the test can take (`k6 inspect`), or None."""
+    from luna.settings import duration_seconds
+
+    cmd = [plan.k6_binary, "inspect", "--execution-requirements"]
+    for key, value in plan.k6_env.items():
+        cmd += ["-e", f"{key}={value}"]
+    cmd.append(str(K6_DIR / "main.js"))
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        messages = [json_msg(line) for line in done.stderr.splitlines() if line.strip()]
+        raise K6RunError(f"k6 cannot load the script: {messages[-1] if messages else done.stderr.strip()[:300]}",
+                         location=str(K6_DIR / "main.js"), tip="fix the script or the endpoints file it reads")
+    info = json.loads(done.stdout)
+    total = info.get("totalDuration")
+    return duration_seconds(total) if total else None
+
+
+def json_msg(line: str) -> str:
+    match = re.search(r'msg="((?:[^"\\]|\\.)*)"', line)
+    return match.group(1).replace('\\"', '"') if match else line
+
+
+def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress: ProgressSink) -> RunResult:
+    """Run k6 to the end (or until interrupted) and return the typed result."""
+    total_s = planned_seconds(plan)
+    period = max(1, min(10, int((total_s or 60) / 300)))
+    mask = Masker(settings.secret_values())
+    state = OutputState(failure_cap=settings.luna_failure_samples)
+    run_dir = plan.run_dir
+    interrupted: BaseException | None = None
+    with (run_dir / "k6.log").open("w", encoding="utf-8") as log, \
+         (run_dir / "failures.jsonl").open("w", encoding="utf-8") as failures:
+        handler = OutputHandler(plan, mask, state, log, failures, on_line, on_progress)
+        proc = subprocess.Popen(
+            k6_command(plan), cwd=K6_DIR, env=k6_process_env(plan, settings, period), text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1,
+            # Own process group: a terminal's Ctrl-C reaches Python only, which then sends
+            # k6 exactly one SIGINT (a second one would make k6 skip its summary).
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )
+        try:
+            for stream, line in _lines(proc):
+                handler.handle(stream, line)
+            proc.wait()
+        except BaseException as exc:  # Ctrl-C, Prefect cancellation, crash: stop k6, keep results
+            interrupted = exc
+            _stop(proc)
+            raise
+        finally:
+            _stop(proc)
+            result = collect_result(plan, proc.returncode, state, interrupted)
+            result.write()
+    return result
+
+
+def collect_result(plan: RunPlan, code: int | None, state: OutputState, interrupted: BaseException | None) -> RunResult:
+    run_dir = plan.run_dir
+    summary_path = run_dir / "k6-summary.json"
+    data: dict[str, Any] | None = None
+    if summary_path.is_file():
+        data = json.loads(summary_path.read_text(encoding="utf-8"))
+    status, message = _outcome(code, state, interrupted)
+    result = RunResult(
+        run_id=plan.run_id, service=plan.catalog.service, profile=plan.profile, load_model=plan.load_model,
+        target=plan.target, status=status, message=message, k6_exit_code=code, started_at=plan.started_at,
+        finished_at=datetime.now(UTC), failure_samples=state.failures_kept, run_dir=str(run_dir),
+    )
+    if data is not None:
+        result.total, result.endpoints, result.thresholds = parse_summary(data, plan.catalog)
+        result.duration_s, result.vus_max, result.iterations = run_numbers(data)
+        if status == "failed" and code == 99:
+            crossed = [f"{t.metric} {t.expression}" for t in result.thresholds if not t.ok]
+            result.message = "thresholds crossed: " + "; ".join(crossed)
+    result.files = {kind: name for kind, name in (
+        ("summary", "summary.json"), ("k6_summary", "k6-summary.json"), ("k6_report", "k6-report.html"),
+        ("k6_log", "k6.log"), ("failures", "failures.jsonl"), ("endpoints", "endpoints.json"),
+    ) if kind == "summary" or (run_dir / name).is_file()}
+    return result
+
+
+def _outcome(code: int | None, state: OutputState, interrupted: BaseException | None) -> tuple[Status, str]:
+    if interrupted is not None:
+        return "aborted", f"run interrupted ({type(interrupted).__name__}); k6 was stopped and partial results kept"
+    if code == 0:
+        return "passed", "k6 finished and every threshold held"
+    if code is None or code < 0:
+        return "aborted", f"k6 was killed by signal {-(code or 0)}"
+    status, text = K6_EXIT.get(code, ("error", f"k6 exited with code {code}"))
+    reason = state.abort_reason or state.last_error
+    if code in (104, 107, 108, 100) and reason:
+        text = f"{text}: {reason}"
+    return status, text

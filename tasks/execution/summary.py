@@ -1,0 +1,85 @@
+"""k6's end-of-test data (what handleSummary receives) -> Luna's typed statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from luna.catalog import Catalog
+from luna.results import EndpointStats, Latency, Stats, Threshold
+
+Metrics = dict[str, Any]
+
+
+def _values(metrics: Metrics, key: str) -> dict[str, float]:
+    metric = metrics.get(key)
+    return dict(metric.get("values", {})) if isinstance(metric, dict) else {}
+
+
+def _stats(metrics: Metrics, tag: str = "") -> Stats:
+    reqs = _values(metrics, f"http_reqs{tag}")
+    dur = _values(metrics, f"http_req_duration{tag}")
+    failed = _values(metrics, f"http_req_failed{tag}")
+    checks = _values(metrics, f"checks{tag}")
+    count = int(reqs.get("count", 0))
+    latency = Latency(
+        avg=dur.get("avg"),
+        min=dur.get("min"),
+        p50=dur.get("med"),
+        p90=dur.get("p(90)"),
+        p95=dur.get("p(95)"),
+        p99=dur.get("p(99)"),
+        max=dur.get("max"),
+    ) if count else Latency()
+    checks_total = int(checks.get("passes", 0)) + int(checks.get("fails", 0))
+    return Stats(
+        requests=count,
+        rps=float(reqs.get("rate", 0.0)),
+        latency_ms=latency,
+        error_rate=failed.get("rate") if count else None,
+        failed_requests=int(failed.get("passes", 0)),
+        check_pass_rate=checks.get("rate") if checks_total else None,
+        checks_passed=int(checks.get("passes", 0)),
+        checks_failed=int(checks.get("fails", 0)),
+    )
+
+
+def parse_summary(data: dict[str, Any], catalog: Catalog) -> tuple[Stats, list[EndpointStats], list[Threshold]]:
+    """Global stats, per-endpoint stats (in catalog order) and every threshold's result."""
+    metrics: Metrics = data.get("metrics", {})
+    total = _stats(metrics)
+    endpoints = [
+        EndpointStats(
+            name=ep.name,
+            group=ep.group,
+            method=ep.method or "GET",
+            path=ep.path,
+            **_stats(metrics, f"{{name:{ep.name}}}").model_dump(),
+        )
+        for ep in catalog.endpoints
+    ]
+    thresholds = [
+        Threshold(metric=key, expression=expr, ok=bool(result.get("ok")))
+        for key, metric in sorted(metrics.items())
+        for expr, result in (metric.get("thresholds") or {}).items()
+        if not _is_registration(expr)
+    ]
+    return total, endpoints, thresholds
+
+
+def _is_registration(expression: str) -> bool:
+    """`count>=0` / `rate>=0` only register submetrics in k6/main.js; they are not gates."""
+    return expression in ("count>=0", "rate>=0")
+
+
+def run_numbers(data: dict[str, Any]) -> tuple[float | None, int | None, int | None]:
+    """k6's test duration (s), peak VUs and completed iterations, when present."""
+    metrics: Metrics = data.get("metrics", {})
+    state = data.get("state", {})
+    duration_ms = state.get("testRunDurationMs")
+    vus_max = _values(metrics, "vus_max").get("max") or _values(metrics, "vus_max").get("value")
+    iterations = _values(metrics, "iterations").get("count")
+    return (
+        duration_ms / 1000 if duration_ms is not None else None,
+        int(vus_max) if vus_max is not None else None,
+        int(iterations) if iterations is not None else None,
+    )
