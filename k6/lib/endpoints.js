@@ -56,6 +56,7 @@ function compileEndpoint(ep, baseUrl) {
     checks: compileChecks(ep),
     hasChecks: Object.keys(ep.checks || {}).some((k) => ep.checks[k] !== null && ep.checks[k] !== undefined),
     tags: { name: ep.name, group: ep.group },
+    failuresLeft: FAILURES_PER_ENDPOINT,
     responseCallback: statuses ? http.expectedStatuses(...statuses) : undefined,
   };
 }
@@ -84,10 +85,12 @@ export function pick(compiled) {
   return compiled.endpoints[lo];
 }
 
-let failuresLeft = parseInt(__ENV.LUNA_FAILURES_PER_VU || '5', 10);
+// Each VU reports at most this many failing requests per endpoint (Luna keeps a bounded
+// total); a broken endpoint cannot hide another one's failures.
+const FAILURES_PER_ENDPOINT = parseInt(__ENV.LUNA_FAILURES_PER_VU || '3', 10);
 
 function sampleFailure(ep, res, failed, url, method) {
-  failuresLeft -= 1;
+  ep.failuresLeft -= 1;
   const body = typeof res.body === 'string' ? res.body.slice(0, BODY_EXCERPT) : '';
   const record = {
     endpoint: ep.name,
@@ -132,7 +135,7 @@ export function call(compiled, ep, authHeaders) {
   if (ep.responseCallback) params.responseCallback = ep.responseCallback;
   const res = http.request(ep.method, url, body, params);
   const ok = ep.hasChecks ? check(res, ep.checks, ep.tags) : true;
-  if (failuresLeft > 0 && (!ok || res.status === 0 || (ep.responseCallback === undefined && res.status >= 400))) {
+  if (ep.failuresLeft > 0 && (!ok || res.status === 0 || (ep.responseCallback === undefined && res.status >= 400))) {
     sampleFailure(ep, res, ok ? [] : failedChecks(ep.checks, res), url, ep.method);
   }
   return res;

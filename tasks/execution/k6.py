@@ -17,14 +17,14 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from luna.errors import K6RunError
 from luna.results import RunResult, Status
 from luna.settings import LunaSettings
-from tasks.execution.plan import K6_DIR, RunPlan
+from tasks.execution.plan import RunPlan
 from tasks.execution.summary import parse_summary, run_numbers
 
 # k6's documented exit codes (errext/exitcodes).
@@ -81,6 +81,7 @@ class OutputState:
     last_error: str | None = None
     abort_reason: str | None = None
     fraction: float = 0.0
+    kept_by_endpoint: dict[str, int] = field(default_factory=dict)
 
 
 def _pump(stream: IO[str], name: str, lines: queue.Queue[tuple[str, str | None]]) -> None:
@@ -130,6 +131,7 @@ class OutputHandler:
         self.plan, self.mask, self.state = plan, mask, state
         self.log, self.failures = log, failures
         self.on_line, self.on_progress = on_line, on_progress
+        self.banner_done = False
 
     def handle(self, stream: str, raw: str) -> None:
         line = self.mask(raw)
@@ -140,6 +142,10 @@ class OutputHandler:
             self._stderr(line)
 
     def _stdout(self, line: str) -> None:
+        if not self.banner_done:  # k6's ASCII logo says nothing; start at "execution:"
+            self.banner_done = "execution:" in line
+            if not self.banner_done:
+                return
         match = PROGRESS.search(line)
         if match:
             self.state.fraction = int(match.group(1)) / 100
@@ -167,19 +173,24 @@ class OutputHandler:
         self.on_line(level, f"k6 {level}: {text}")
 
     def _failure(self, payload: str) -> None:
-        if self.state.failures_kept >= self.state.failure_cap:
-            return
-        self.state.failures_kept += 1
-        self.failures.write(payload + "\n")
         try:
             sample = json.loads(payload)
-            checks = ", ".join(sample.get("failed_checks") or []) or "-"
-            text = (f"failed request {self.state.failures_kept}/{self.state.failure_cap}: "
-                    f"{sample.get('method')} {sample.get('url')} -> {sample.get('status')} "
-                    f"{sample.get('error') or ''} checks failed: {checks}; body: {sample.get('body_excerpt', '')[:120]!r}")
         except json.JSONDecodeError:
-            text = f"failed request: {payload[:300]}"
-        self.on_line("warning", text)
+            return
+        endpoint = str(sample.get("endpoint"))
+        per_endpoint = max(3, self.state.failure_cap // max(1, len(self.plan.catalog.endpoints)))
+        kept = self.state.kept_by_endpoint.get(endpoint, 0)
+        if self.state.failures_kept >= self.state.failure_cap or kept >= per_endpoint:
+            return
+        self.state.kept_by_endpoint[endpoint] = kept + 1
+        self.state.failures_kept += 1
+        self.failures.write(payload + "\n")
+        checks = ", ".join(sample.get("failed_checks") or []) or "-"
+        error = f" ({sample['error']})" if sample.get("error") else ""
+        self.on_line("warning", (
+            f"failed request {self.state.failures_kept}/{self.state.failure_cap}: {sample.get('method')} "
+            f"{sample.get('url')} -> {sample.get('status')}{error}; checks failed: {checks}; "
+            f"body: {str(sample.get('body_excerpt', ''))[:120]!r}"))
 
 
 def k6_command(plan: RunPlan) -> list[str]:
@@ -190,11 +201,11 @@ def k6_command(plan: RunPlan) -> list[str]:
         "--no-usage-report",
         "--address", "",  # no REST API: parallel runs must not fight over port 6565
         "--tag", f"run_id={plan.run_id}",
-        str(K6_DIR / "main.js"),
+        str(plan.script),
     ]
 
 
-def k6_process_env(plan: RunPlan, settings: LunaSettings, dashboard_period_s: int) -> dict[str, str]:
+def k6_process_env(plan: RunPlan, settings: LunaSettings, dashboard_period_ms: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "K6_WEB_DASHBOARD"))}
     env.update(plan.k6_env)
     for name in ("auth_token", "auth_basic_pass", "auth_api_key", "auth_client_secret"):
@@ -203,11 +214,11 @@ def k6_process_env(plan: RunPlan, settings: LunaSettings, dashboard_period_s: in
             env[name.upper()] = secret.get_secret_value()
     env.update({
         "LUNA_SUMMARY_FILE": str(plan.run_dir / "k6-summary.json"),
-        "LUNA_FAILURES_PER_VU": str(max(1, min(5, settings.luna_failure_samples))),
+        "LUNA_FAILURES_PER_VU": str(min(3, settings.luna_failure_samples)),
         "K6_WEB_DASHBOARD": "true",
         "K6_WEB_DASHBOARD_PORT": "-1",
         "K6_WEB_DASHBOARD_EXPORT": str(plan.run_dir / "k6-report.html"),
-        "K6_WEB_DASHBOARD_PERIOD": f"{dashboard_period_s}s",
+        "K6_WEB_DASHBOARD_PERIOD": f"{dashboard_period_ms}ms",
     })
     return env
 
@@ -219,12 +230,12 @@ def planned_seconds(plan: RunPlan) -> float | None:
     cmd = [plan.k6_binary, "inspect", "--execution-requirements"]
     for key, value in plan.k6_env.items():
         cmd += ["-e", f"{key}={value}"]
-    cmd.append(str(K6_DIR / "main.js"))
+    cmd.append(str(plan.script))
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         messages = [json_msg(line) for line in done.stderr.splitlines() if line.strip()]
         raise K6RunError(f"k6 cannot load the script: {messages[-1] if messages else done.stderr.strip()[:300]}",
-                         location=str(K6_DIR / "main.js"), tip="fix the script or the endpoints file it reads")
+                         location=str(plan.script), tip="fix the script or the endpoints file it reads")
     info = json.loads(done.stdout)
     total = info.get("totalDuration")
     return duration_seconds(total) if total else None
@@ -238,7 +249,8 @@ def json_msg(line: str) -> str:
 def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress: ProgressSink) -> RunResult:
     """Run k6 to the end (or until interrupted) and return the typed result."""
     total_s = planned_seconds(plan)
-    period = max(1, min(10, int((total_s or 60) / 300)))
+    # ~300 dashboard snapshots per run; k6 skips the report with fewer than ~3 of them.
+    period_ms = max(500, min(10_000, int((total_s or 60) * 1000 / 300)))
     mask = Masker(settings.secret_values())
     state = OutputState(failure_cap=settings.luna_failure_samples)
     run_dir = plan.run_dir
@@ -247,7 +259,7 @@ def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress
          (run_dir / "failures.jsonl").open("w", encoding="utf-8") as failures:
         handler = OutputHandler(plan, mask, state, log, failures, on_line, on_progress)
         proc = subprocess.Popen(
-            k6_command(plan), cwd=K6_DIR, env=k6_process_env(plan, settings, period), text=True,
+            k6_command(plan), cwd=plan.script.parent, env=k6_process_env(plan, settings, period_ms), text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1,
             # Own process group: a terminal's Ctrl-C reaches Python only, which then sends
             # k6 exactly one SIGINT (a second one would make k6 skip its summary).

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 
 from luna.catalog import Catalog, load_catalog
-from luna.errors import DataFileError, EndpointsFileError, LunaError, TargetError, ToolMissingError, did_you_mean
+from luna.errors import ConfigError, DataFileError, EndpointsFileError, LunaError, TargetError, ToolMissingError, did_you_mean
 from luna.results import RunResult
 from luna.settings import LunaSettings, load_settings
 
@@ -70,6 +70,7 @@ class RunPlan(BaseModel):
     catalog: Catalog
     endpoints_file: Path
     k6_binary: str
+    script: Path
     k6_env: dict[str, str]
     started_at: datetime
 
@@ -204,6 +205,8 @@ def plan_run(params: LoadTestParams, settings: LunaSettings, run_dir: Path) -> R
         resolved["endpoints"][i]["data_file"] = str(target_file.resolve())
     _check_placeholders(catalog, source, columns)
     k6 = _k6_binary(settings)
+    if settings.luna_k6_script is not None and not settings.luna_k6_script.is_file():
+        raise ConfigError(f"LUNA_K6_SCRIPT: {settings.luna_k6_script} does not exist", tip="unset it to use k6/main.js")
     check_target(settings.base_url)
     endpoints_file = (run_dir / "endpoints.json").resolve()
     endpoints_file.write_text(json.dumps(resolved, indent=2), encoding="utf-8")
@@ -216,6 +219,7 @@ def plan_run(params: LoadTestParams, settings: LunaSettings, run_dir: Path) -> R
         catalog=catalog,
         endpoints_file=endpoints_file,
         k6_binary=k6,
+        script=(settings.luna_k6_script or K6_DIR / "main.js").resolve(),
         k6_env=k6_env(settings.base_url, params.profile, settings, endpoints_file),
         started_at=datetime.now(UTC),
     )

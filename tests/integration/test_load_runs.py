@@ -1,0 +1,163 @@
+"""Real k6 against the real demo API: profiles, checks, data files, numbers that agree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Demo, Runner, write_catalog
+
+pytestmark = pytest.mark.integration
+
+SHORT = {"ramp_duration": "1s", "duration": "1s", "soak_duration": "2s", "smoke_duration": "2s",
+         "vus": 2, "stress_vus": 4, "spike_vus": 4}
+
+
+@pytest.fixture
+def basic_catalog(tmp_path: Path) -> Path:
+    return write_catalog(tmp_path / "endpoints.json", [
+        {"name": "Health", "group": "ops", "type": "rest", "method": "GET", "path": "/api/health",
+         "checks": {"status": 200}},
+        {"name": "Users", "group": "users", "type": "rest", "method": "GET", "path": "/api/users", "weight": 2,
+         "checks": {"status": 200, "body_path": "data"}},
+    ])
+
+
+@pytest.mark.parametrize("profile,model,stages", [
+    ("smoke", "closed", 0), ("ramp", "closed", 3), ("soak", "closed", 3), ("stress", "closed", 9),
+    ("spike", "closed", 6), ("ramp", "open", 3), ("spike", "open", 6),
+])
+def test_profile_shapes_run(demo: Demo, basic_catalog: Path, load_run: Runner, profile: str, model: str,
+                            stages: int) -> None:
+    result = load_run(demo.url, basic_catalog, profile, load_model=model, rate=20, **SHORT)
+    assert result.status == "passed", result.message
+    assert result.total is not None and result.total.requests > 0
+    raw = json.loads((Path(result.run_dir) / "k6-summary.json").read_text())
+    scenario = raw["options"]["scenarios"][profile] if "scenarios" in raw.get("options", {}) else None
+    executor_stages = (scenario or {}).get("stages") or []
+    if scenario is not None:
+        assert len(executor_stages) == stages
+    assert {e.name for e in result.endpoints} == {"Health", "Users"}
+    assert (Path(result.run_dir) / "k6-report.html").stat().st_size > 50_000
+
+
+def test_open_model_runs_the_planned_iterations(demo: Demo, basic_catalog: Path, load_run: Runner) -> None:
+    # smoke in the open model starts RATE/10 iterations per second: 10/s for 3 s = 30.
+    result = load_run(demo.url, basic_catalog, "smoke", load_model="open", rate=100, smoke_duration="3s")
+    assert result.status == "passed", result.message
+    assert result.iterations in (30, 31)
+    assert result.total is not None and result.total.requests == result.iterations
+
+
+def test_summary_agrees_with_k6_and_with_the_server(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
+    catalog = write_catalog(tmp_path / "e.json", [
+        {"name": "Users", "group": "users", "path": "/api/users", "weight": 3, "checks": {"status": 200}},
+        {"name": "Search", "group": "users", "path": "/api/search?q=a", "weight": 1},
+        {"name": "Agents", "group": "agents", "type": "graphql", "path": "/graphql",
+         "query": "{ agents { id } }", "checks": {"no_graphql_errors": True}},
+    ])
+    demo.reset()
+    result = load_run(demo.url, catalog, "smoke", smoke_vus=3, smoke_duration="3s")
+    served = demo.stats()["requests"]
+    by_name = {e.name: e for e in result.endpoints}
+    assert by_name["Users"].requests == served["GET /api/users"]
+    assert by_name["Search"].requests == served["GET /api/search"]
+    assert by_name["Agents"].requests == served["POST /graphql"]
+    assert result.total is not None
+    assert result.total.requests == sum(served.values())
+    raw = json.loads((Path(result.run_dir) / "k6-summary.json").read_text())["metrics"]
+    for name, stats in by_name.items():
+        duration = raw[f"http_req_duration{{name:{name}}}"]["values"]
+        assert stats.latency_ms.p95 == duration["p(95)"]
+        assert stats.latency_ms.p50 == duration["med"]
+        assert stats.latency_ms.p99 == duration["p(99)"]
+        assert stats.requests == raw[f"http_reqs{{name:{name}}}"]["values"]["count"]
+    weights_ratio = by_name["Users"].requests / by_name["Search"].requests
+    assert 2.0 < weights_ratio < 4.5
+
+
+def test_fixed_delay_reads_true(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
+    catalog = write_catalog(tmp_path / "e.json", [{"name": "Slow", "group": "g", "path": "/api/slow?ms=50"}])
+    result = load_run(demo.url, catalog, "smoke", smoke_vus=4, smoke_duration="3s")
+    p50 = result.endpoints[0].latency_ms.p50
+    assert p50 is not None and 50.0 <= p50 <= 55.0, p50
+
+
+def test_every_check_type_passes_and_fails(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
+    gql = {"type": "graphql", "path": "/graphql", "method": "POST"}
+    catalog = write_catalog(tmp_path / "e.json", [
+        {"name": "pass-status", "group": "p", "path": "/api/users", "checks": {"status": 200}},
+        {"name": "fail-status", "group": "f", "path": "/api/users", "checks": {"status": 201}},
+        {"name": "pass-body-path", "group": "p", "path": "/api/users/1", "checks": {"body_path": "data.email"}},
+        {"name": "fail-body-path", "group": "f", "path": "/api/users/1", "checks": {"body_path": "data.nope"}},
+        {"name": "pass-header", "group": "p", "path": "/api/search?q=a", "checks": {"header_present": "x-result-count"}},
+        {"name": "fail-header", "group": "f", "path": "/api/search?q=a", "checks": {"header_present": "X-Nope"}},
+        {"name": "pass-duration", "group": "p", "path": "/api/health", "checks": {"max_duration_ms": 1000}},
+        {"name": "fail-duration", "group": "f", "path": "/api/slow?ms=30", "checks": {"max_duration_ms": 5}},
+        {"name": "pass-contains", "group": "p", "path": "/api/health", "checks": {"body_contains": "ok"}},
+        {"name": "fail-contains", "group": "f", "path": "/api/health", "checks": {"body_contains": "nope"}},
+        {"name": "pass-no-gql-errors", "group": "p", **gql, "query": "{ agents { id } }",
+         "checks": {"no_graphql_errors": True}},
+        {"name": "fail-no-gql-errors", "group": "f", **gql, "query": "{ boom }", "checks": {"no_graphql_errors": True}},
+        {"name": "pass-has-data", "group": "p", **gql, "query": "{ agents { id } }", "checks": {"has_data": True}},
+        {"name": "fail-has-data", "group": "f", **gql, "query": "{ nope }", "checks": {"has_data": True}},
+    ])
+    result = load_run(demo.url, catalog, "smoke", smoke_duration="3s", luna_failure_samples=1000)
+    for ep in result.endpoints:
+        assert ep.requests > 0, ep.name
+        expected = 1.0 if ep.name.startswith("pass-") else 0.0
+        assert ep.check_pass_rate == expected, (ep.name, ep.check_pass_rate)
+    samples = [json.loads(line) for line in (Path(result.run_dir) / "failures.jsonl").read_text().splitlines()]
+    failed_names = {s["endpoint"] for s in samples}
+    assert failed_names == {ep.name for ep in result.endpoints if ep.name.startswith("fail-")}
+    assert all(s["failed_checks"] and s["failed_checks"][0].startswith(s["endpoint"]) for s in samples)
+    status_sample = next(s for s in samples if s["endpoint"] == "fail-status")
+    assert status_sample["status"] == 200 and status_sample["method"] == "GET"
+    assert status_sample["url"].endswith("/api/users") and '"data"' in status_sample["body_excerpt"]
+
+
+def test_csv_data_file_feeds_each_row(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
+    (tmp_path / "users.csv").write_text("id,label\n1,one\n2,two\n3,three\n", encoding="utf-8")
+    catalog = write_catalog(tmp_path / "e.json", [
+        {"name": "ByRow", "group": "g", "path": "/api/users/{{data.id}}", "data_file": "users.csv",
+         "checks": {"status": 200, "body_path": "data.id"}},
+    ])
+    demo.reset()
+    result = load_run(demo.url, catalog, "smoke", smoke_duration="2s")
+    served = demo.stats()["requests"]
+    counts = [served.get(f"GET /api/users/{i}", 0) for i in (1, 2, 3)]
+    assert all(c > 0 for c in counts) and max(counts) - min(counts) <= 2, counts
+    assert result.endpoints[0].check_pass_rate == 1.0
+
+
+def test_faker_placeholders_fill_each_iteration(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
+    catalog = write_catalog(tmp_path / "e.json", [
+        {"name": "Create", "group": "g", "method": "POST", "path": "/api/users",
+         "body": {"name": "{{faker.name}}", "email": "{{faker.email}}"},
+         "checks": {"status": 201, "body_contains": "@example.com", "body_path": "data.id"}},
+    ])
+    result = load_run(demo.url, catalog, "smoke", smoke_duration="2s")
+    assert result.endpoints[0].check_pass_rate == 1.0
+    assert result.endpoints[0].requests > 10
+
+
+def test_target_returning_500s_is_a_failed_verdict_with_samples(demo: Demo, tmp_path: Path,
+                                                                load_run: Runner) -> None:
+    catalog = write_catalog(tmp_path / "e.json", [{"name": "Boom", "group": "g", "path": "/api/always500"}])
+    lines: list[str] = []
+    result = load_run(demo.url, catalog, "smoke", smoke_duration="2s", lines=lines)
+    assert result.status == "failed" and result.exit_code == 1
+    assert "http_req_failed" in result.message
+    assert result.total is not None and result.total.error_rate == 1.0
+    assert result.failure_samples > 0
+    assert any("failed request" in line and "-> 500" in line for line in lines)
+
+
+def test_flaky_endpoint_error_rate_is_exact(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
+    catalog = write_catalog(tmp_path / "e.json", [{"name": "Flaky", "group": "g", "path": "/api/flaky?rate=0.25"}])
+    demo.reset()
+    result = load_run(demo.url, catalog, "smoke", smoke_vus=1, smoke_duration="2s")
+    ep = result.endpoints[0]
+    assert ep.failed_requests == ep.requests // 4
