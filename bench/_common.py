@@ -32,6 +32,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Loopback only: never route a probe through a proxy from the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def wait_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen[Any] | None = None) -> None:
     """Poll `url` until it answers 200, the process dies, or `timeout_s` passes."""
     deadline = time.monotonic() + timeout_s
@@ -39,7 +43,7 @@ def wait_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen[Any] | N
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process for {url} exited with code {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
+            with _OPENER.open(url, timeout=1) as resp:
                 if resp.status == 200:
                     return
         except (urllib.error.URLError, OSError):
@@ -122,3 +126,94 @@ def write_results(name: str, data: dict[str, Any], out_dir: Path | None = None) 
     data = {"benchmark": name, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"), **data}
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+# ---- CPU accounting: how much of the machine others used while we measured -------------
+
+def _busy_s() -> float:
+    """Seconds of CPU the whole machine spent busy since boot (all cores), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    vals = [int(x) for x in fields]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)  # idle + iowait
+    total = sum(vals[:8])  # guest time is already inside user/nice
+    return (total - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_s(pids: list[int]) -> float:
+    """CPU seconds used so far by these processes and their descendants (psutil)."""
+    import psutil
+
+    total = 0.0
+    seen: set[int] = set()
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for proc in procs:
+            if proc.pid in seen:
+                continue
+            seen.add(proc.pid)
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+    return total
+
+
+class CpuWatch:
+    """Measures, over a block, the machine's busy CPU minus what our own processes used.
+
+    `own_pids` are long-lived processes of ours (servers); processes we start and wait for
+    inside the block are counted through RUSAGE_CHILDREN. The result `foreign_cores` is the
+    average number of cores that *other* work on the machine kept busy: 0 on a quiet machine.
+    """
+
+    def __init__(self, own_pids: list[int] | None = None) -> None:
+        self.own_pids = own_pids or []
+
+    def __enter__(self) -> CpuWatch:
+        import resource
+
+        self._t0 = time.monotonic()
+        self._busy0 = _busy_s()
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._kids0 = ru.ru_utime + ru.ru_stime
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        self._self0 = ru.ru_utime + ru.ru_stime
+        self._own0 = _tree_cpu_s(self.own_pids)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import resource
+
+        wall = time.monotonic() - self._t0
+        busy = _busy_s() - self._busy0
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        kids = ru.ru_utime + ru.ru_stime - self._kids0
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        me = ru.ru_utime + ru.ru_stime - self._self0
+        own = _tree_cpu_s(self.own_pids) - self._own0
+        self.wall_s = wall
+        self.generator_cores = kids / wall if wall else 0.0
+        self.server_cores = own / wall if wall else 0.0
+        self.foreign_cores = max(0.0, (busy - kids - me - own) / wall) if wall else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {"generator_cores": round(self.generator_cores, 2), "server_cores": round(self.server_cores, 2),
+                "foreign_cores": round(self.foreign_cores, 2)}
+
+
+def wait_quiet(max_wait_s: float, threshold_cores: float = 0.25, own_pids: list[int] | None = None) -> float:
+    """Wait (at most `max_wait_s`) until other work uses < `threshold_cores` over 1 s.
+
+    Returns the foreign load of the last 1-second sample. Never loops past the deadline.
+    """
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        with CpuWatch(own_pids) as w:
+            time.sleep(1.0)
+        if w.foreign_cores < threshold_cores or time.monotonic() >= deadline:
+            return round(w.foreign_cores, 2)

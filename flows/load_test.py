@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import Completed, Failed, State
 
+from luna.errors import RunFailed
 from luna.results import RunResult
 from tasks.execution.plan import LoadTestParams
 from tasks.execution.tasks import execute, prepare, publish
@@ -14,12 +15,13 @@ from tasks.execution.tasks import execute, prepare, publish
 def load_test(params: LoadTestParams = LoadTestParams()) -> State[RunResult]:
     """Run a load profile (smoke, ramp, soak, stress, spike) and keep its results folder.
 
-    The run ends Completed when every threshold held and Failed otherwise; either way the
-    RunResult (summary.json) is the state's data.
+    The run ends Completed (data: the RunResult) when every threshold held, and Failed
+    otherwise, with a RunFailed error that carries the RunResult: `load_test()` raises it,
+    `load_test(return_state=True).result(raise_on_failure=False).result` reads it.
     """
     plan = prepare(params)
     result = execute(plan)
     publish(result)
     if result.status == "passed":
         return Completed(message=result.message, data=result)
-    return Failed(message=f"{result.status}: {result.message}", data=result)
+    return Failed(message=f"{result.status}: {result.message}", data=RunFailed(result))

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from luna.errors import EndpointsFileError, did_you_mean
 
@@ -52,7 +52,7 @@ class Checks(_Strict):
 
     @model_validator(mode="after")
     def _status_range(self) -> Checks:
-        codes = self.status if isinstance(self.status, list) else [self.status] if self.status else []
+        codes = self.status if isinstance(self.status, list) else [] if self.status is None else [self.status]
         for code in codes:
             if not 100 <= code <= 599:
                 raise ValueError(f"status {code} is not an HTTP status code (100-599)")
@@ -106,14 +106,16 @@ class Catalog(_Strict):
     slos: SLOs = Field(default_factory=SLOs)
     endpoints: list[Endpoint] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> Catalog:
-        seen: set[str] = set()
-        for endpoint in self.endpoints:
+    @field_validator("endpoints")
+    @classmethod
+    def _unique_names(cls, endpoints: list[Endpoint]) -> list[Endpoint]:
+        seen: dict[str, int] = {}
+        for i, endpoint in enumerate(endpoints):
             if endpoint.name in seen:
-                raise ValueError(f"endpoint name '{endpoint.name}' is used twice; names must be unique")
-            seen.add(endpoint.name)
-        return self
+                raise ValueError(f"endpoint name '{endpoint.name}' is used twice (endpoints {seen[endpoint.name]} "
+                                 f"and {i}); names must be unique")
+            seen[endpoint.name] = i
+        return endpoints
 
 
 def _pointer(loc: tuple[int | str, ...]) -> str:
@@ -164,7 +166,8 @@ def parse_catalog(data: Any, *, source: str) -> Catalog:
                 tip = "paths start with '/' and are appended to BASE_URL"
         if tip is None:
             tip = "see the Endpoints Config section of README.md"
-        raise EndpointsFileError(message, location=f"{source}#{_pointer(loc)}", tip=tip) from None
+        location = f"{source}#{_pointer(loc)}" if loc else source
+        raise EndpointsFileError(message, location=location, tip=tip) from None
 
 
 def load_catalog(path: Path) -> Catalog:

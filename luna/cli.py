@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from luna.errors import LunaError
+from luna.errors import LunaError, RunFailed
 from luna.settings import load_settings
 
 PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
@@ -109,7 +109,9 @@ def run_load(args: argparse.Namespace, profile: str) -> int:
         _quiet_k6_lines_on_console()
     state = load_test(params, return_state=True)
     outcome = state.result(raise_on_failure=False)
-    if isinstance(outcome, LunaError):
+    if isinstance(outcome, RunFailed):
+        outcome = outcome.result
+    elif isinstance(outcome, LunaError):
         raise outcome
     if isinstance(outcome, BaseException):
         _err(f"the load_test flow failed: {outcome}")
@@ -134,8 +136,8 @@ def print_result(result: Any) -> None:
     if rows:
         console.print(table)
     color = {"passed": "green", "failed": "red", "error": "red", "aborted": "yellow"}[result.status]
-    console.print(f"[bold {color}]{result.status.upper()}[/]: {result.message}")
-    console.print(f"results: {result.run_dir}")
+    console.print(f"[bold {color}]{result.status.upper()}[/]: {result.message}", soft_wrap=True)
+    print(f"results: {result.run_dir}")
 
 
 def _f(v: float | None) -> str:

@@ -8,8 +8,10 @@ Class tree::
     ├── DataFileError              an endpoint's `data_file` is missing or unreadable
     ├── TargetError                the target cannot be reached before the run starts
     ├── ToolMissingError           k6 (or another binary) is not installed
-    └── K6RunError                 k6 ran but ended without a usable result
-                                   (script error, aborted setup, bad options, crash)
+    ├── K6RunError                 k6 cannot load or start the script
+    └── RunFailed                  the run finished but did not pass: a threshold or SLO
+                                   was crossed (exit 1) or k6 ended in error (exit 2);
+                                   `.result` holds the full RunResult
 
 Each error renders as one line: ``<kind>: <message> (at <location>). Tip: <tip>``.
 The CLI prints that line and exits with :attr:`LunaError.exit_code`; nothing else
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 class LunaError(Exception):
@@ -68,6 +71,20 @@ class ToolMissingError(LunaError):
 
 class K6RunError(LunaError):
     kind = "k6 error"
+
+
+class RunFailed(LunaError):
+    """Carries the RunResult of a run that did not pass, so a Failed flow state keeps it."""
+
+    kind = "run failed"
+
+    def __init__(self, result: Any) -> None:
+        super().__init__(f"{result.status}: {result.message}", location=str(result.run_dir))
+        self.result = result
+        self.exit_code = int(result.exit_code)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.result,))
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:

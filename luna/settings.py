@@ -15,17 +15,18 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from luna.errors import ConfigError, did_you_mean
 
-K6_DURATION = re.compile(r"^(\d+(\.\d+)?(ms|s|m|h))+$")
+K6_DURATION = re.compile(r"(\d+(\.\d+)?(ms|s|m|h))+")
 DURATION_HELP = "a k6 duration such as 30s, 5m, 1h30m or 500ms"
 
 
 def _k6_duration(value: str) -> str:
-    if not K6_DURATION.match(value):
+    if not K6_DURATION.fullmatch(value):
         raise ValueError(f"expected {DURATION_HELP}")
     return value
 
@@ -39,6 +40,13 @@ AUTH_GROUPS: dict[AuthMode, tuple[str, ...]] = {
     "api_key": ("auth_api_key",),
     "keycloak": ("auth_host", "auth_realm", "auth_client_id", "auth_client_secret"),
 }
+
+
+def _is_set(value: Any) -> bool:
+    """An empty value (``AUTH_TOKEN=``) counts as unset, secret or not."""
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return value not in (None, "")
 
 
 def duration_seconds(value: str) -> float:
@@ -105,7 +113,7 @@ class LunaSettings(BaseSettings):
     def _one_auth_mode(self) -> LunaSettings:
         complete = []
         for mode, fields in AUTH_GROUPS.items():
-            present = [f for f in fields if getattr(self, f) not in (None, "")]
+            present = [f for f in fields if _is_set(getattr(self, f))]
             if present and len(present) != len(fields):
                 missing = [f.upper() for f in fields if f not in present]
                 raise ValueError(f"auth mode '{mode}' is half configured: set {', '.join(missing)} too")
@@ -118,7 +126,7 @@ class LunaSettings(BaseSettings):
     @property
     def auth_mode(self) -> AuthMode:
         for mode, fields in AUTH_GROUPS.items():
-            if getattr(self, fields[0]) not in (None, ""):
+            if _is_set(getattr(self, fields[0])):
                 return mode
         return "none"
 
@@ -162,10 +170,13 @@ def _known_env_names() -> list[str]:
 def load_settings(**overrides: Any) -> LunaSettings:
     """Read settings from the environment and `.env`, apply overrides, or raise ConfigError."""
     known = _known_env_names()
-    for key in os.environ:
-        if key.startswith("LUNA_") and key not in known:
-            tip = did_you_mean(key, [k for k in known if k.startswith("LUNA_")])
-            raise ConfigError(f"unknown setting {key}", tip=tip or "see .env.example for the valid names")
+    names: list[tuple[str, str | None]] = [(key, None) for key in os.environ]
+    if Path(".env").is_file():
+        names += [(key, ".env") for key in dotenv_values(".env")]
+    for key, where in names:
+        if key.upper().startswith("LUNA_") and key.upper() not in known:
+            tip = did_you_mean(key.upper(), [k for k in known if k.startswith("LUNA_")])
+            raise ConfigError(f"unknown setting {key}", location=where, tip=tip or "see .env.example for the valid names")
     try:
         return LunaSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:

@@ -59,16 +59,21 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         pass
 
 
-@dataclass
 class Masker:
-    """Replaces every secret value in a text with ***."""
+    """Replaces every secret value in a text with ***: as it is, and as JSON (and Go's
+    JSON encoder, which k6 uses) escapes it, longest first so no secret leaks a tail."""
 
-    secrets: list[str]
+    def __init__(self, secrets: list[str]) -> None:
+        forms: set[str] = set()
+        for secret in filter(None, secrets):
+            escaped = json.dumps(secret)[1:-1]
+            go = escaped.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            forms.update((secret, escaped, go))
+        self.secrets = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "***")
+            text = text.replace(secret, "***")
         return text
 
 
@@ -159,12 +164,12 @@ class OutputHandler:
         except json.JSONDecodeError:
             self.on_line("info", line)
             return
-        msg = str(record.get("msg", ""))
+        msg = self.mask(str(record.get("msg", "")))
         level = str(record.get("level", "info"))
         if msg.startswith("LUNA_FAILURE "):
             self._failure(msg.removeprefix("LUNA_FAILURE "))
             return
-        detail = record.get("error")
+        detail = self.mask(str(record["error"])) if record.get("error") else None
         text = f"{msg}: {detail}" if detail else msg
         if level in ("error", "fatal"):
             self.state.last_error = text
@@ -310,8 +315,10 @@ def _outcome(code: int | None, state: OutputState, interrupted: BaseException | 
         return "aborted", f"run interrupted ({type(interrupted).__name__}); k6 was stopped and partial results kept"
     if code == 0:
         return "passed", "k6 finished and every threshold held"
-    if code is None or code < 0:
-        return "aborted", f"k6 was killed by signal {-(code or 0)}"
+    if code is None:
+        return "aborted", "k6 ended without an exit code"
+    if code < 0:
+        return "aborted", f"k6 was killed by signal {-code}"
     status, text = K6_EXIT.get(code, ("error", f"k6 exited with code {code}"))
     reason = state.abort_reason or state.last_error
     if code in (104, 107, 108, 100) and reason:

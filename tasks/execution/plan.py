@@ -83,7 +83,7 @@ def faker_names() -> set[str]:
     """Generator names defined in k6/lib/faker.js (the one list of them)."""
     text = (K6_DIR / "lib" / "faker.js").read_text(encoding="utf-8")
     block = text.split("export const generators = {", 1)[1].split("};", 1)[0]
-    return set(re.findall(r"^\s*([A-Za-z]+):", block, flags=re.M))
+    return set(re.findall(r"^\s*([A-Za-z][A-Za-z0-9]*):", block, flags=re.M))
 
 
 def _strings(value: Any) -> list[str]:
@@ -106,6 +106,10 @@ def _load_rows(path: Path, where: str) -> list[dict[str, Any]]:
         else:
             with path.open(newline="", encoding="utf-8-sig") as handle:
                 rows = list(csv.DictReader(handle))
+            for number, row in enumerate(rows, start=2):
+                if None in row:
+                    raise DataFileError(f"{path} line {number} has more values than the header", location=where,
+                                        tip="quote values that contain commas, or add the missing column names")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
         raise DataFileError(f"cannot read {path}: {exc}", location=where, tip="check the file is UTF-8 CSV") from None
     if not rows:

@@ -1,0 +1,342 @@
+"""How much throughput Luna's generic k6 runner (k6/main.js) costs against a hand-written script.
+
+Starts a private nginx on 127.0.0.1:<free port> (config in a temp dir, one worker, no access
+log) serving a ~200-byte static JSON file at /api/users, then runs these load generators one
+after the other, never two at once, alternating them round by round:
+
+  minimal  a hand-written k6 script: http.get(url) plus one status check (constant VUs)
+  runner   Luna's k6/main.js, PROFILE=smoke with SMOKE_VUS/SMOKE_DURATION, an endpoints file
+           holding one endpoint with checks {status: 200, body_path: "data"}
+  wrk      wrk -t2 -c<VUs> -d<duration>: the machine's ceiling for this server
+
+Profiling variants (add them with --variants) isolate what the runner costs:
+
+  runner-status     runner, checks {status: 200} only (no body_path JSON parse)
+  runner-nochecks   runner, endpoint without checks (no check() call at all)
+  minimal+tags      minimal + name/group tags on the request and check, a global service tag
+  minimal+global-th minimal + the two global thresholds of main.js (no tags, no submetrics)
+  minimal+sub-th    minimal + tags + main.js's per-endpoint thresholds ({name:X} submetrics)
+  minimal+callback  minimal + responseCallback: http.expectedStatuses(200)
+  minimal-luna-opts all of the above plus main.js's summaryTrendStats: main.js's options
+                    around the minimal code path
+
+k6 RPS is metrics.http_reqs.values.rate of a handleSummary JSON (LUNA_SUMMARY_FILE for the
+runner). Reports the median RPS per variant, runner/minimal (goal >= 0.9) and each as a
+fraction of wrk. Writes bench/results/runner_efficiency-<date>.json.
+
+The machine is small (2 cores) and may be shared: before each run the script waits (at most
+--quiet-wait s) for other work to drop below 0.25 cores, and records per run how many cores
+other processes used meanwhile (`foreign_cores`; see _common.CpuWatch). Round order alternates
+(forward, then reversed) so a drift in background load does not favour one variant.
+
+    .venv/bin/python bench/runner_efficiency.py                      # 3 rounds x 10 s x 20 VUs
+    .venv/bin/python bench/runner_efficiency.py --rounds 5 --duration 15
+    .venv/bin/python bench/runner_efficiency.py --variants minimal,runner,runner-nochecks,wrk
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import (
+    K6,
+    ROOT,
+    CpuWatch,
+    free_port,
+    loadavg,
+    machine,
+    median,
+    stop,
+    table,
+    wait_http,
+    wait_quiet,
+    write_results,
+)
+
+BODY = {
+    "data": [
+        {"id": 1, "name": "Ada Lovelace", "email": "ada@example.com"},
+        {"id": 2, "name": "Alan Turing", "email": "alan@example.com"},
+        {"id": 3, "name": "Grace Hopper", "email": "grace@example.com"},
+    ],
+    "page": 1,
+    "total": 3,
+}
+
+NGINX_CONF = """daemon off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        access_log off;
+        location = /api/users {{
+            default_type application/json;
+            alias {tmp}/users.json;
+        }}
+    }}
+}}
+"""
+
+MINIMAL_JS = """import http from 'k6/http';
+import { check } from 'k6';
+
+const URL = __ENV.URL;
+export const options = {
+  scenarios: { minimal: { executor: 'constant-vus', vus: parseInt(__ENV.VUS, 10), duration: __ENV.DURATION } },
+};
+
+export default function () {
+  const res = http.get(URL);
+  check(res, { 'status is 200': (r) => r.status === 200 });
+}
+
+export function handleSummary(data) {
+  return { [__ENV.SUMMARY_FILE]: JSON.stringify(data) };
+}
+"""
+
+# The minimal script with main.js's options switched on one by one (env flags), to find
+# which of them costs throughput (see k6/main.js thresholds() and options, lib/endpoints.js).
+PROBE_JS = """import http from 'k6/http';
+import { check } from 'k6';
+
+const E = __ENV;
+const N = 'ListUsers';
+const URL = E.URL;
+const TAGS = E.P_TAGS ? { name: N, group: 'users' } : undefined;
+const th = {};
+if (E.P_GLOBAL_TH) {
+  th.http_req_duration = ['p(95)<500'];
+  th.http_req_failed = ['rate<=0.01'];
+}
+if (E.P_SUB_TH) {
+  th[`http_req_duration{name:${N}}`] = ['p(95)<500'];
+  th[`http_req_failed{name:${N}}`] = ['rate<=0.01'];
+  th[`http_reqs{name:${N}}`] = ['count>=0'];
+  th[`checks{name:${N}}`] = ['rate>=0'];
+}
+export const options = {
+  scenarios: { probe: { executor: 'constant-vus', vus: parseInt(E.VUS, 10), duration: E.DURATION } },
+  thresholds: th,
+};
+if (E.P_TRENDSTATS) options.summaryTrendStats = ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'];
+if (E.P_TAGS) {
+  options.tags = { service: 'bench' };
+  options.scenarios.probe.tags = { profile: 'smoke' };
+}
+const params = TAGS ? { tags: TAGS } : {};
+if (E.P_CALLBACK) params.responseCallback = http.expectedStatuses(200);
+
+export default function () {
+  const res = http.get(URL, params);
+  check(res, { 'status is 200': (r) => r.status === 200 }, TAGS);
+}
+
+export function handleSummary(data) {
+  return { [E.SUMMARY_FILE]: JSON.stringify(data) };
+}
+"""
+PROBES: dict[str, tuple[str, ...]] = {
+    "minimal+tags": ("P_TAGS",),
+    "minimal+global-th": ("P_GLOBAL_TH",),
+    "minimal+sub-th": ("P_TAGS", "P_SUB_TH"),
+    "minimal+callback": ("P_CALLBACK",),
+    "minimal-luna-opts": ("P_TAGS", "P_GLOBAL_TH", "P_SUB_TH", "P_CALLBACK", "P_TRENDSTATS"),
+}
+
+RUNNER_CHECKS: dict[str, dict[str, Any] | None] = {
+    "runner": {"status": 200, "body_path": "data"},
+    "runner-status": {"status": 200},
+    "runner-nochecks": None,
+}
+ALL_VARIANTS = ("minimal", "runner", "wrk", "runner-status", "runner-nochecks", *PROBES)
+
+
+def clean_env() -> dict[str, str]:
+    """The environment minus anything that would change a k6 run (auth, K6_*, Luna settings)."""
+    drop = ("AUTH_", "K6_", "LUNA_", "INFLUXDB_")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    for k in ("BASE_URL", "VUS", "DURATION", "PROFILE", "LOAD_MODEL", "ENDPOINTS_FILE", "SMOKE_VUS", "SMOKE_DURATION"):
+        keep.pop(k, None)
+    return keep
+
+
+def k6_rps(summary: Path) -> dict[str, Any]:
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    m = data["metrics"]
+    dur = m.get("http_req_duration", {}).get("values", {})
+    return {
+        "rps": m["http_reqs"]["values"]["rate"],
+        "requests": m["http_reqs"]["values"]["count"],
+        "failed_rate": m.get("http_req_failed", {}).get("values", {}).get("rate"),
+        "checks_rate": m.get("checks", {}).get("values", {}).get("rate"),
+        "p95_ms": dur.get("p(95)"),
+        "test_s": data.get("state", {}).get("testRunDurationMs", 0) / 1000,
+    }
+
+
+def run_k6(args: list[str], env: dict[str, str], log: Path, limit_s: float) -> None:
+    with log.open("w", encoding="utf-8") as out:
+        done = subprocess.run([K6, "run", "--no-usage-report", "--address", "", "--no-color", *args],
+                              env=env, stdout=out, stderr=subprocess.STDOUT, timeout=limit_s)
+    if done.returncode not in (0, 99):
+        raise RuntimeError(f"k6 exited {done.returncode}; see {log}:\n{log.read_text()[-2000:]}")
+
+
+class Bench:
+    def __init__(self, tmp: Path, url: str, vus: int, duration_s: int) -> None:
+        self.tmp, self.url, self.vus, self.duration_s = tmp, url, vus, duration_s
+        self.base_url = url.rsplit("/api/", 1)[0]
+        self.limit_s = duration_s + 60
+        self.n = 0
+        (tmp / "minimal.js").write_text(MINIMAL_JS, encoding="utf-8")
+        (tmp / "probe.js").write_text(PROBE_JS, encoding="utf-8")
+        for name, checks in RUNNER_CHECKS.items():
+            ep: dict[str, Any] = {"name": "ListUsers", "group": "users", "type": "rest", "method": "GET",
+                                  "path": "/api/users"}
+            if checks is not None:
+                ep["checks"] = checks
+            catalog = {"service": "bench", "endpoints": [ep]}
+            (tmp / f"{name}.endpoints.json").write_text(json.dumps(catalog), encoding="utf-8")
+
+    def run(self, variant: str) -> dict[str, Any]:
+        self.n += 1
+        log = self.tmp / f"{self.n:02d}-{variant}.log"
+        summary = self.tmp / f"{self.n:02d}-{variant}.summary.json"
+        if variant == "wrk":
+            return self.wrk(log)
+        env = clean_env()
+        if variant == "minimal" or variant in PROBES:
+            env.update({"URL": self.url, "VUS": str(self.vus), "DURATION": f"{self.duration_s}s",
+                        "SUMMARY_FILE": str(summary)})
+            env.update({flag: "1" for flag in PROBES.get(variant, ())})
+            script = "minimal.js" if variant == "minimal" else "probe.js"
+            run_k6([str(self.tmp / script)], env, log, self.limit_s)
+        else:
+            env.update({"ENDPOINTS_FILE": str(self.tmp / f"{variant}.endpoints.json"), "BASE_URL": self.base_url,
+                        "PROFILE": "smoke", "SMOKE_VUS": str(self.vus), "SMOKE_DURATION": f"{self.duration_s}s",
+                        "LUNA_SUMMARY_FILE": str(summary)})
+            run_k6([str(ROOT / "k6" / "main.js")], env, log, self.limit_s)
+        return k6_rps(summary)
+
+    def wrk(self, log: Path) -> dict[str, Any]:
+        cmd = ["wrk", "-t2", f"-c{self.vus}", f"-d{self.duration_s}s", self.url]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=self.limit_s)
+        log.write_text(done.stdout + done.stderr, encoding="utf-8")
+        match = re.search(r"Requests/sec:\s*([\d.]+)", done.stdout)
+        if done.returncode != 0 or not match:
+            raise RuntimeError(f"wrk failed: {done.stdout[-500:]} {done.stderr[-500:]}")
+        non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", done.stdout)
+        return {"rps": float(match.group(1)), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
+    p.add_argument("--vus", type=int, default=20, help="k6 VUs and wrk connections (default 20)")
+    p.add_argument("--rounds", "--repeats", dest="rounds", type=int, default=3, help="rounds (default 3)")
+    p.add_argument("--variants", default="minimal,runner,wrk",
+                   help=f"comma-separated, run in this order each round; any of {', '.join(ALL_VARIANTS)}")
+    p.add_argument("--pause", type=float, default=1.0, help="seconds of idle between runs (default 1)")
+    p.add_argument("--quiet-wait", type=float, default=15.0,
+                   help="before each run, wait at most this long for other load < 0.25 cores (default 15; 0 = off)")
+    p.add_argument("--out-dir", type=Path, default=None, help="where the JSON goes (default bench/results)")
+    args = p.parse_args()
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in ALL_VARIANTS]
+    if unknown or not 1 <= args.rounds <= 20 or not 1 <= args.duration <= 300 or not 1 <= args.vus <= 500:
+        p.error(f"bad options (unknown variants: {unknown}); rounds 1-20, duration 1-300, vus 1-500")
+    if "wrk" in variants and not shutil.which("wrk"):
+        p.error("wrk is not installed (apt-get install wrk)")
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+
+    info = machine()
+    runs: list[dict[str, Any]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="luna-bench-runner-"))
+    tmp.chmod(0o755)  # nginx's worker runs as an unprivileged user and must read users.json
+    nginx = None
+    try:
+        port = free_port()
+        (tmp / "users.json").write_text(json.dumps(BODY, separators=(",", ":")), encoding="utf-8")
+        (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port), encoding="utf-8")
+        nginx = subprocess.Popen([nginx_bin, "-p", str(tmp), "-c", str(tmp / "nginx.conf")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        url = f"http://127.0.0.1:{port}/api/users"
+        wait_http(url, 15, nginx)
+        body_bytes = (tmp / "users.json").stat().st_size
+        print(f"nginx on {url} ({body_bytes} B body); {args.rounds} rounds x {variants} x {args.duration}s x "
+              f"{args.vus} VUs", flush=True)
+        bench = Bench(tmp, url, args.vus, args.duration)
+        for rnd in range(1, args.rounds + 1):
+            order = variants if rnd % 2 else list(reversed(variants))
+            for variant in order:
+                time.sleep(args.pause)
+                quiet = wait_quiet(args.quiet_wait, own_pids=[nginx.pid]) if args.quiet_wait > 0 else None
+                with CpuWatch([nginx.pid]) as cpu:
+                    result = bench.run(variant)
+                result.update({"round": rnd, "variant": variant, "foreign_cores_before": quiet, **cpu.as_dict()})
+                runs.append(result)
+                print(f"  round {rnd} {variant:<18} {result['rps']:>10,.0f} req/s   k6/wrk {cpu.generator_cores:.2f} "
+                      f"cores, nginx {cpu.server_cores:.2f}, others {cpu.foreign_cores:.2f}", flush=True)
+    finally:
+        stop(nginx, 10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    med = {v: median([r["rps"] for r in runs if r["variant"] == v]) for v in variants}
+    ceiling = med.get("wrk")
+    base = med.get("minimal")
+    rows = []
+    for v in variants:
+        mine = [r for r in runs if r["variant"] == v]
+        vals = [r["rps"] for r in mine]
+        rows.append([v, med[v], min(vals), max(vals),
+                     (med[v] / base) if base and v != "wrk" else None,
+                     (med[v] / ceiling) if ceiling else None,
+                     median([r["generator_cores"] for r in mine]), median([r["foreign_cores"] for r in mine])])
+    print()
+    print(table(["variant", "median rps", "min", "max", "/ minimal", "/ wrk", "gen cores", "others cores"], rows))
+    ratio = (med["runner"] / base) if base and med.get("runner") else None
+    # Per-round ratios pair runs made seconds apart: less sensitive to slow background drift.
+    paired = [next(r["rps"] for r in runs if r["round"] == n and r["variant"] == "runner")
+              / next(r["rps"] for r in runs if r["round"] == n and r["variant"] == "minimal")
+              for n in range(1, args.rounds + 1)] if "runner" in variants and "minimal" in variants else []
+    if ratio is not None:
+        print(f"\nrunner/minimal = {ratio:.3f} of medians, {median(paired):.3f} median of per-round ratios "
+              f"(goal >= 0.90): {'OK' if ratio >= 0.9 else 'BELOW GOAL'}")
+    path = write_results("runner_efficiency", {
+        "machine": info, "loadavg_at_end": loadavg(),
+        "options": {"duration_s": args.duration, "vus": args.vus, "rounds": args.rounds, "variants": variants},
+        "body_bytes": body_bytes,
+        "median_rps": med,
+        "runner_over_minimal": ratio,
+        "runner_over_minimal_per_round": paired,
+        "median_foreign_cores": {v: median([r["foreign_cores"] for r in runs if r["variant"] == v]) for v in variants},
+        "fraction_of_wrk": {v: (med[v] / ceiling) for v in variants if ceiling and v != "wrk"},
+        "runs": runs,
+    }, args.out_dir)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
