@@ -17,12 +17,16 @@ Profiling variants (add them with --variants) isolate what the runner costs:
   minimal+global-th minimal + the two global thresholds of main.js (no tags, no submetrics)
   minimal+sub-th    minimal + tags + main.js's per-endpoint thresholds ({name:X} submetrics)
   minimal+callback  minimal + responseCallback: http.expectedStatuses(200)
+  minimal+body_path minimal + a second check doing what checks.body_path does: r.json('data')
+  minimal+json_parse minimal + a second check reading JSON.parse(r.body).data instead
+  minimal+2nd-check minimal + a second, trivial check (r.status !== 0): the cost of a 2nd check
   minimal-luna-opts all of the above plus main.js's summaryTrendStats: main.js's options
                     around the minimal code path
 
 k6 RPS is metrics.http_reqs.values.rate of a handleSummary JSON (LUNA_SUMMARY_FILE for the
 runner). Reports the median RPS per variant, runner/minimal (goal >= 0.9) and each as a
-fraction of wrk. Writes bench/results/runner_efficiency-<date>.json.
+fraction of wrk, and requests per CPU-second of the load generator (k6 or wrk), which
+is what a request costs the generator and is far less disturbed by other load. Writes bench/results/runner_efficiency-<date>.json.
 
 The machine is small (2 cores) and may be shared: before each run the script waits (at most
 --quiet-wait s) for other work to drop below 0.25 cores, and records per run how many cores
@@ -146,10 +150,34 @@ if (E.P_TAGS) {
 }
 const params = TAGS ? { tags: TAGS } : {};
 if (E.P_CALLBACK) params.responseCallback = http.expectedStatuses(200);
+const CHECKS = { 'status is 200': (r) => r.status === 200 };
+if (E.P_BODY_PATH) {
+  // What lib/checks.js does for checks.body_path.
+  CHECKS['body has data'] = (r) => {
+    try {
+      const v = r.json('data');
+      return v !== undefined && v !== null;
+    } catch (e) {
+      return false;
+    }
+  };
+}
+if (E.P_BODY_PARSE) {
+  // Cheaper alternative candidate: parse the body in JS, no k6 selector.
+  CHECKS['body has data (JSON.parse)'] = (r) => {
+    try {
+      const v = JSON.parse(r.body).data;
+      return v !== undefined && v !== null;
+    } catch (e) {
+      return false;
+    }
+  };
+}
+if (E.P_TWO_CHECKS) CHECKS['status is not 0'] = (r) => r.status !== 0;
 
 export default function () {
   const res = http.get(URL, params);
-  check(res, { 'status is 200': (r) => r.status === 200 }, TAGS);
+  check(res, CHECKS, TAGS);
 }
 
 export function handleSummary(data) {
@@ -161,6 +189,9 @@ PROBES: dict[str, tuple[str, ...]] = {
     "minimal+global-th": ("P_GLOBAL_TH",),
     "minimal+sub-th": ("P_TAGS", "P_SUB_TH"),
     "minimal+callback": ("P_CALLBACK",),
+    "minimal+body_path": ("P_BODY_PATH",),
+    "minimal+json_parse": ("P_BODY_PARSE",),
+    "minimal+2nd-check": ("P_TWO_CHECKS",),
     "minimal-luna-opts": ("P_TAGS", "P_GLOBAL_TH", "P_SUB_TH", "P_CALLBACK", "P_TRENDSTATS"),
 }
 
@@ -295,6 +326,10 @@ def main() -> int:
                 with CpuWatch([nginx.pid]) as cpu:
                     result = bench.run(variant)
                 result.update({"round": rnd, "variant": variant, "foreign_cores_before": quiet, **cpu.as_dict()})
+                # Requests per CPU-second of the load generator: what a request costs k6 itself,
+                # much less sensitive than RPS to other work stealing the machine's 2 cores.
+                gen_cpu_s = cpu.generator_cores * cpu.wall_s
+                result["req_per_gen_cpu_s"] = result.get("requests", 0) / gen_cpu_s if gen_cpu_s else None
                 runs.append(result)
                 print(f"  round {rnd} {variant:<18} {result['rps']:>10,.0f} req/s   k6/wrk {cpu.generator_cores:.2f} "
                       f"cores, nginx {cpu.server_cores:.2f}, others {cpu.foreign_cores:.2f}", flush=True)
@@ -305,16 +340,22 @@ def main() -> int:
     med = {v: median([r["rps"] for r in runs if r["variant"] == v]) for v in variants}
     ceiling = med.get("wrk")
     base = med.get("minimal")
+    eff_med = {v: median([r["req_per_gen_cpu_s"] for r in runs if r["variant"] == v and r.get("req_per_gen_cpu_s")])
+               for v in variants if v != "wrk"}
+    eff_base = eff_med.get("minimal")
     rows = []
     for v in variants:
         mine = [r for r in runs if r["variant"] == v]
         vals = [r["rps"] for r in mine]
+        eff = median([r["req_per_gen_cpu_s"] for r in mine if r.get("req_per_gen_cpu_s")])
         rows.append([v, med[v], min(vals), max(vals),
                      (med[v] / base) if base and v != "wrk" else None,
                      (med[v] / ceiling) if ceiling else None,
-                     median([r["generator_cores"] for r in mine]), median([r["foreign_cores"] for r in mine])])
+                     median([r["generator_cores"] for r in mine]), median([r["foreign_cores"] for r in mine]),
+                     eff, (eff / eff_base) if eff and eff_base else None])
     print()
-    print(table(["variant", "median rps", "min", "max", "/ minimal", "/ wrk", "gen cores", "others cores"], rows))
+    print(table(["variant", "median rps", "min", "max", "/ minimal", "/ wrk", "gen cores", "others cores",
+                 "req/gen-cpu-s", "/ minimal"], rows))
     ratio = (med["runner"] / base) if base and med.get("runner") else None
     # Per-round ratios pair runs made seconds apart: less sensitive to slow background drift.
     paired = [next(r["rps"] for r in runs if r["round"] == n and r["variant"] == "runner")
@@ -330,6 +371,8 @@ def main() -> int:
         "median_rps": med,
         "runner_over_minimal": ratio,
         "runner_over_minimal_per_round": paired,
+        "median_req_per_gen_cpu_s": eff_med,
+        "runner_over_minimal_per_cpu": (eff_med["runner"] / eff_base) if eff_base and eff_med.get("runner") else None,
         "median_foreign_cores": {v: median([r["foreign_cores"] for r in runs if r["variant"] == v]) for v in variants},
         "fraction_of_wrk": {v: (med[v] / ceiling) for v in variants if ceiling and v != "wrk"},
         "runs": runs,

@@ -1,7 +1,5 @@
 """Flow `load_test`: one k6 load profile against a service, ending in a typed result."""
 
-from __future__ import annotations
-
 from prefect import flow
 from prefect.states import Completed, Failed, State
 
@@ -10,9 +8,11 @@ from luna.results import RunResult
 from tasks.execution.plan import LoadTestParams
 from tasks.execution.tasks import execute, prepare, publish
 
+DEFAULTS = LoadTestParams()
+
 
 @flow(name="load_test", log_prints=True)
-def load_test(params: LoadTestParams = LoadTestParams()) -> State[RunResult]:
+def load_test(params: LoadTestParams = DEFAULTS) -> State[RunResult]:
     """Run a load profile (smoke, ramp, soak, stress, spike) and keep its results folder.
 
     The run ends Completed (data: the RunResult) when every threshold held, and Failed

@@ -112,8 +112,10 @@ class Catalog(_Strict):
         seen: dict[str, int] = {}
         for i, endpoint in enumerate(endpoints):
             if endpoint.name in seen:
-                raise ValueError(f"endpoint name '{endpoint.name}' is used twice (endpoints {seen[endpoint.name]} "
-                                 f"and {i}); names must be unique")
+                raise ValueError(
+                    f"endpoint name '{endpoint.name}' is used twice (endpoints {seen[endpoint.name]} "
+                    f"and {i}); names must be unique"
+                )
             seen[endpoint.name] = i
         return endpoints
 

@@ -30,6 +30,7 @@ def _err(text: str) -> None:
 
 # ---- Prefect API selection -----------------------------------------------------------
 
+
 def prefect_api(port: int) -> str | None:
     """The Prefect API this CLI will use: PREFECT_API_URL, else a server on the local port."""
     configured = os.environ.get("PREFECT_API_URL")
@@ -72,13 +73,22 @@ def _quiet_k6_lines_on_console() -> None:
 
 # ---- load runs -----------------------------------------------------------------------
 
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", help="base URL of the service (default: BASE_URL)")
     p.add_argument("--config", default=None, help="endpoints file (default: LUNA_ENDPOINTS_FILE)")
     p.add_argument("--model", dest="load_model", choices=("closed", "open"), help="closed (VUs) or open (arrival rate)")
-    for flag, kind in (("vus", int), ("duration", str), ("ramp-duration", str), ("soak-duration", str),
-                       ("stress-vus", int), ("spike-vus", int), ("smoke-vus", int), ("smoke-duration", str),
-                       ("rate", int)):
+    for flag, kind in (
+        ("vus", int),
+        ("duration", str),
+        ("ramp-duration", str),
+        ("soak-duration", str),
+        ("stress-vus", int),
+        ("spike-vus", int),
+        ("smoke-vus", int),
+        ("smoke-duration", str),
+        ("rate", int),
+    ):
         p.add_argument(f"--{flag}", type=kind, dest=flag.replace("-", "_"))
     p.add_argument("--run-id", help="run id (default: generated)")
 
@@ -93,7 +103,9 @@ def build_params(args: argparse.Namespace, profile: str) -> Any:
         return LoadTestParams(profile=profile, config=config, **{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise LunaError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}", tip="see `luna run --help`") from None
+        raise LunaError(
+            f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}", tip="see `luna run --help`"
+        ) from None
 
 
 def run_load(args: argparse.Namespace, profile: str) -> int:
@@ -108,7 +120,7 @@ def run_load(args: argparse.Namespace, profile: str) -> int:
     if sys.stderr.isatty():
         _quiet_k6_lines_on_console()
     state = load_test(params, return_state=True)
-    outcome = state.result(raise_on_failure=False)
+    outcome: Any = state.result(raise_on_failure=False)
     if isinstance(outcome, RunFailed):
         outcome = outcome.result
     elif isinstance(outcome, LunaError):
@@ -131,8 +143,16 @@ def print_result(result: Any) -> None:
     rows = list(result.endpoints) + ([result.total] if result.total else [])
     for i, e in enumerate(rows):
         lat = e.latency_ms
-        table.add_row(getattr(e, "name", "TOTAL") if i < len(result.endpoints) else "TOTAL", str(e.requests),
-                      f"{e.rps:.1f}", _f(lat.p50), _f(lat.p95), _f(lat.p99), _p(e.error_rate), _p(e.check_pass_rate))
+        table.add_row(
+            getattr(e, "name", "TOTAL") if i < len(result.endpoints) else "TOTAL",
+            str(e.requests),
+            f"{e.rps:.1f}",
+            _f(lat.p50),
+            _f(lat.p95),
+            _f(lat.p99),
+            _p(e.error_rate),
+            _p(e.check_pass_rate),
+        )
     if rows:
         console.print(table)
     color = {"passed": "green", "failed": "red", "error": "red", "aborted": "yellow"}[result.status]
@@ -149,6 +169,7 @@ def _p(v: float | None) -> str:
 
 
 # ---- demo, env, doctor, up/down ------------------------------------------------------
+
 
 def demo(args: argparse.Namespace) -> int:
     if not args.run:
@@ -206,15 +227,20 @@ def prefect_server(args: argparse.Namespace) -> int:
     if prefect_api(port):
         print(f"Prefect server already running: http://127.0.0.1:{port}")
         return 0
-    code = subprocess.call([prefect, "server", "start", "--background", "--host", "127.0.0.1", "--port", str(port)],
-                           env=env, stdout=subprocess.DEVNULL)
+    code = subprocess.call(
+        [prefect, "server", "start", "--background", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     if code != 0:
         _err("prefect server did not start; see `prefect server start` output")
         return 2
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if prefect_api(port):
-            print(f"Prefect server running: UI http://127.0.0.1:{port}  (luna commands now use it; `luna down` stops it)")
+            print(
+                f"Prefect server running: UI http://127.0.0.1:{port}  (luna commands now use it; `luna down` stops it)"
+            )
             return 0
         time.sleep(0.5)
     _err("prefect server did not answer within 60 s")
@@ -245,8 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in PROFILES:
             return run_load(args, args.command)
-        handlers = {"run": lambda a: run_load(a, a.profile), "demo": demo, "env": show_env, "doctor": doctor,
-                    "up": prefect_server, "down": prefect_server}
+        handlers = {
+            "run": lambda a: run_load(a, a.profile),
+            "demo": demo,
+            "env": show_env,
+            "doctor": doctor,
+            "up": prefect_server,
+            "down": prefect_server,
+        }
         return int(handlers[args.command](args))
     except LunaError as exc:
         _err(exc.one_line())

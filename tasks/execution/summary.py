@@ -21,15 +21,19 @@ def _stats(metrics: Metrics, tag: str = "") -> Stats:
     failed = _values(metrics, f"http_req_failed{tag}")
     checks = _values(metrics, f"checks{tag}")
     count = int(reqs.get("count", 0))
-    latency = Latency(
-        avg=dur.get("avg"),
-        min=dur.get("min"),
-        p50=dur.get("med"),
-        p90=dur.get("p(90)"),
-        p95=dur.get("p(95)"),
-        p99=dur.get("p(99)"),
-        max=dur.get("max"),
-    ) if count else Latency()
+    latency = (
+        Latency(
+            avg=dur.get("avg"),
+            min=dur.get("min"),
+            p50=dur.get("med"),
+            p90=dur.get("p(90)"),
+            p95=dur.get("p(95)"),
+            p99=dur.get("p(99)"),
+            max=dur.get("max"),
+        )
+        if count
+        else Latency()
+    )
     checks_total = int(checks.get("passes", 0)) + int(checks.get("fails", 0))
     return Stats(
         requests=count,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from prefect import get_run_logger, task
@@ -17,8 +17,13 @@ from luna.settings import load_settings
 from tasks.execution.k6 import run_k6
 from tasks.execution.plan import LoadTestParams, RunPlan, prepare_run
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-          "error": logging.ERROR, "fatal": logging.CRITICAL}
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+}
 
 
 def artifact_key(*parts: str) -> str:
@@ -32,18 +37,29 @@ class Progress:
     to a rich progress bar on stderr."""
 
     def __init__(self, plan: RunPlan) -> None:
-        self.artifact: UUID | None = create_progress_artifact(
-            progress=0.0, key=artifact_key("progress", plan.catalog.service, plan.profile),
-            description=f"k6 {plan.profile} against {plan.target} (run {plan.run_id})",
+        self.artifact = cast(
+            UUID,
+            create_progress_artifact(
+                progress=0.0,
+                key=artifact_key("progress", plan.catalog.service, plan.profile),
+                description=f"k6 {plan.profile} against {plan.target} (run {plan.run_id})",
+            ),
         )
         self.sent = 0.0
         self.sent_at = 0.0
         self.bar: Any = None
         if sys.stderr.isatty():
-            from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as Bar
 
-            self.bar = Bar(TextColumn(f"k6 {plan.profile}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                           TimeElapsedColumn(), TextColumn("{task.description}"), transient=True)
+            self.bar = Bar(
+                TextColumn(f"k6 {plan.profile}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                transient=True,
+            )
             self.bar_task = self.bar.add_task("starting", total=1.0)
             self.bar.start()
 
@@ -51,7 +67,7 @@ class Progress:
         if self.bar is not None:
             self.bar.update(self.bar_task, completed=fraction, description=text[-60:])
         now = time.monotonic()
-        if self.artifact is not None and (fraction >= 1.0 or fraction - self.sent >= 0.05 or now - self.sent_at >= 5):
+        if fraction >= 1.0 or fraction - self.sent >= 0.05 or now - self.sent_at >= 5:
             update_progress_artifact(self.artifact, progress=round(fraction * 100, 1))
             self.sent, self.sent_at = fraction, now
 
@@ -64,8 +80,15 @@ class Progress:
 def prepare(params: LoadTestParams) -> RunPlan:
     """Validate the input and create the run folder (raises LunaError on bad input)."""
     plan = prepare_run(params)
-    get_run_logger().info("run %s: %s %s model against %s, %d endpoints, folder %s", plan.run_id, plan.profile,
-                          plan.load_model, plan.target, len(plan.catalog.endpoints), plan.run_dir)
+    get_run_logger().info(
+        "run %s: %s %s model against %s, %d endpoints, folder %s",
+        plan.run_id,
+        plan.profile,
+        plan.load_model,
+        plan.target,
+        len(plan.catalog.endpoints),
+        plan.run_dir,
+    )
     return plan
 
 
@@ -82,8 +105,9 @@ def execute(plan: RunPlan) -> RunResult:
         result = run_k6(plan, load_settings(), on_line=line, on_progress=progress)
     finally:
         progress.close()
-    logger.log(logging.INFO if result.status == "passed" else logging.WARNING, "%s: %s", result.status.upper(),
-               result.message)
+    logger.log(
+        logging.INFO if result.status == "passed" else logging.WARNING, "%s: %s", result.status.upper(), result.message
+    )
     return result
 
 
@@ -99,13 +123,22 @@ def publish(result: RunResult) -> None:
     markdown = (
         f"# {result.service} · {result.profile} · {result.status.upper()}\n\n{result.message}\n\n"
         f"Run `{result.run_id}` against `{result.target}`; folder `{result.run_dir}`.\n\n"
-        + (f"**{total.requests} requests, {total.rps:.1f} req/s, p95 {_ms(total.latency_ms.p95)} ms, "
-           f"errors {_pct(total.error_rate)}**\n\n" if total else "")
+        + (
+            f"**{total.requests} requests, {total.rps:.1f} req/s, p95 {_ms(total.latency_ms.p95)} ms, "
+            f"errors {_pct(total.error_rate)}**\n\n"
+            if total
+            else ""
+        )
         + "| endpoint | group | request | reqs | rps | p50 ms | p95 ms | p99 ms | errors | checks |\n"
-        + "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n" + rows + "\n"
+        + "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+        + rows
+        + "\n"
     )
-    create_markdown_artifact(markdown=markdown, key=artifact_key("load-test", result.service or "", result.profile),
-                             description=f"{result.status}: {result.message}"[:500])
+    create_markdown_artifact(
+        markdown=markdown,
+        key=artifact_key("load-test", result.service or "", result.profile),
+        description=f"{result.status}: {result.message}"[:500],
+    )
 
 
 def _ms(value: float | None) -> str:

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.e2e
 LUNA = str(Path(sys.executable).with_name("luna"))
 
 
-def luna(*args: str, api: str | None, out: Path, extra_env: dict[str, str] | None = None,
-         timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def luna(
+    *args: str, api: str | None, out: Path, extra_env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "LUNA_", "PREFECT_API"))}
     env.update({"LUNA_OUT_DIR": str(out), "LUNA_PREFECT_PORT": "1"}, **(extra_env or {}))
     if api:
@@ -30,10 +31,20 @@ def luna(*args: str, api: str | None, out: Path, extra_env: dict[str, str] | Non
 
 
 def test_smoke_passes_through_a_running_prefect_server(prefect_server: str, demo: Demo, tmp_path: Path) -> None:
-    catalog = write_catalog(tmp_path / "e.json", [{"name": "Users", "group": "u", "path": "/api/users",
-                                                    "checks": {"status": 200}}])
-    done = luna("smoke", "--target", demo.url, "--config", str(catalog), "--smoke-duration", "2s",
-                api=prefect_server, out=tmp_path / "out")
+    catalog = write_catalog(
+        tmp_path / "e.json", [{"name": "Users", "group": "u", "path": "/api/users", "checks": {"status": 200}}]
+    )
+    done = luna(
+        "smoke",
+        "--target",
+        demo.url,
+        "--config",
+        str(catalog),
+        "--smoke-duration",
+        "2s",
+        api=prefect_server,
+        out=tmp_path / "out",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "PASSED" in done.stdout and "Users" in done.stdout
     run_dir = Path(done.stdout.split("results: ")[1].split()[0])
@@ -45,19 +56,33 @@ def test_smoke_passes_through_a_running_prefect_server(prefect_server: str, demo
 
 def test_crossed_threshold_exits_1(prefect_server: str, demo: Demo, tmp_path: Path) -> None:
     catalog = write_catalog(tmp_path / "e.json", [{"name": "Boom", "group": "g", "path": "/api/always500"}])
-    done = luna("run", "--profile", "smoke", "--target", demo.url, "--config", str(catalog), "--smoke-duration",
-                "1s", api=prefect_server, out=tmp_path / "out")
+    done = luna(
+        "run",
+        "--profile",
+        "smoke",
+        "--target",
+        demo.url,
+        "--config",
+        str(catalog),
+        "--smoke-duration",
+        "1s",
+        api=prefect_server,
+        out=tmp_path / "out",
+    )
     assert done.returncode == 1, done.stderr[-3000:]
     assert "FAILED" in done.stdout and "http_req_failed" in done.stdout
 
 
-@pytest.mark.parametrize("setup,expected", [
-    ("bad-json", "endpoints file error: not valid JSON"),
-    ("typo", "did you mean 'checks'?"),
-    ("unreachable", "target unreachable: cannot connect to 127.0.0.1:9"),
-    ("bad-vus", "config error: VUS"),
-    ("bad-flag", "--vus"),
-])
+@pytest.mark.parametrize(
+    "setup,expected",
+    [
+        ("bad-json", "endpoints file error: not valid JSON"),
+        ("typo", "did you mean 'checks'?"),
+        ("unreachable", "target unreachable: cannot connect to 127.0.0.1:9"),
+        ("bad-vus", "config error: VUS"),
+        ("bad-flag", "--vus"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_without_prefect(tmp_path: Path, demo: Demo, setup: str, expected: str) -> None:
     catalog = write_catalog(tmp_path / "e.json", [{"name": "A", "group": "g", "path": "/api/users"}])
     args = ["smoke", "--target", demo.url, "--config", str(catalog)]
@@ -65,8 +90,9 @@ def test_bad_input_is_one_line_exit_2_without_prefect(tmp_path: Path, demo: Demo
     if setup == "bad-json":
         catalog.write_text('{"service": "x",\n "endpoints": [}')
     elif setup == "typo":
-        catalog.write_text(json.dumps({"service": "x", "endpoints": [{"name": "A", "group": "g", "path": "/",
-                                                                       "chekcs": {}}]}))
+        catalog.write_text(
+            json.dumps({"service": "x", "endpoints": [{"name": "A", "group": "g", "path": "/", "chekcs": {}}]})
+        )
     elif setup == "unreachable":
         args[2] = "http://127.0.0.1:9"
     elif setup == "bad-vus":
@@ -98,24 +124,37 @@ def test_cancelling_a_served_flow_run_leaves_no_k6(prefect_server: str, demo: De
     env.update({"PREFECT_API_URL": prefect_server, "LUNA_OUT_DIR": str(tmp_path / "out")})
     server = subprocess.Popen(
         [sys.executable, "-c", "from flows.load_test import load_test; load_test.serve(name='cancel-test')"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deployment = _wait_for(lambda: _deployment(prefect_server, "load_test/cancel-test"), 60)
         params = {"params": {"profile": "smoke", "target": demo.url, "config": str(catalog), "smoke_duration": "60s"}}
-        run = httpx.post(f"{prefect_server}/deployments/{deployment}/create_flow_run",
-                         json={"parameters": params}).json()
+        run = httpx.post(
+            f"{prefect_server}/deployments/{deployment}/create_flow_run", json={"parameters": params}
+        ).json()
         k6 = _wait_for(lambda: [p for p in psutil.Process(server.pid).children(recursive=True) if p.name() == "k6"], 90)
-        httpx.post(f"{prefect_server}/flow_runs/{run['id']}/set_state",
-                   json={"state": {"type": "CANCELLING"}, "force": True}).raise_for_status()
+        httpx.post(
+            f"{prefect_server}/flow_runs/{run['id']}/set_state", json={"state": {"type": "CANCELLING"}, "force": True}
+        ).raise_for_status()
         _wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in k6), 60)
-        state = _wait_for(lambda: _state(prefect_server, run["id"]) in ("CANCELLED", "FAILED", "CRASHED")
-                          and _state(prefect_server, run["id"]), 60)
+        state = _wait_for(
+            lambda: _state(prefect_server, run["id"]) in ("CANCELLED", "FAILED", "CRASHED")
+            and _state(prefect_server, run["id"]),
+            60,
+        )
         assert state == "CANCELLED"
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert not [p for p in psutil.process_iter(["name", "cmdline"])
-                if p.info["name"] == "k6" and str(tmp_path) in " ".join(p.info["cmdline"] or [])]
+    assert not [
+        p
+        for p in psutil.process_iter(["name", "cmdline"])
+        if p.info["name"] == "k6" and str(tmp_path) in " ".join(p.info["cmdline"] or [])
+    ]
 
 
 def _deployment(api: str, name: str) -> str | None:

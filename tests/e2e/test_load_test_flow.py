@@ -25,13 +25,15 @@ def _artifacts(key: str) -> list[object]:
     return asyncio.run(read())
 
 
-def test_flow_passes_and_leaves_results_and_artifacts(harness: None, demo: Demo, tmp_path: Path,
-                                                       clean_env: Path) -> None:
+def test_flow_passes_and_leaves_results_and_artifacts(
+    harness: None, demo: Demo, tmp_path: Path, clean_env: Path
+) -> None:
     from flows.load_test import load_test
     from tasks.execution.plan import LoadTestParams
 
-    catalog = write_catalog(tmp_path / "e.json", [{"name": "Users", "group": "u", "path": "/api/users"}],
-                            service="Flow Test")
+    catalog = write_catalog(
+        tmp_path / "e.json", [{"name": "Users", "group": "u", "path": "/api/users"}], service="Flow Test"
+    )
     params = LoadTestParams(profile="smoke", target=demo.url, config=str(catalog), smoke_duration="2s")
     state = load_test(params, return_state=True)
     assert state.is_completed(), state.message
@@ -45,8 +47,9 @@ def test_flow_passes_and_leaves_results_and_artifacts(harness: None, demo: Demo,
     assert report and "Users" in str(report[0].data)  # type: ignore[attr-defined]
 
 
-def test_flow_fails_on_crossed_threshold_and_keeps_the_result(harness: None, demo: Demo, tmp_path: Path,
-                                                               clean_env: Path) -> None:
+def test_flow_fails_on_crossed_threshold_and_keeps_the_result(
+    harness: None, demo: Demo, tmp_path: Path, clean_env: Path
+) -> None:
     from flows.load_test import load_test
     from tasks.execution.plan import LoadTestParams
 

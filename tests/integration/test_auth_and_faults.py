@@ -33,13 +33,18 @@ def short_token_demo() -> Iterator[Demo]:
     server.proc.wait(timeout=10)
 
 
-@pytest.mark.parametrize("env", [
-    {"AUTH_TOKEN": "demo-token"},
-    {"AUTH_BASIC_USER": "demo", "AUTH_BASIC_PASS": "demo-pass"},
-    {"AUTH_API_KEY": "demo-key", "AUTH_API_KEY_HEADER": "X-API-Key"},
-], ids=["bearer", "basic", "api_key"])
-def test_static_auth_modes(demo: Demo, tmp_path: Path, load_run: Runner, monkeypatch: pytest.MonkeyPatch,
-                           env: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"AUTH_TOKEN": "demo-token"},
+        {"AUTH_BASIC_USER": "demo", "AUTH_BASIC_PASS": "demo-pass"},
+        {"AUTH_API_KEY": "demo-key", "AUTH_API_KEY_HEADER": "X-API-Key"},
+    ],
+    ids=["bearer", "basic", "api_key"],
+)
+def test_static_auth_modes(
+    demo: Demo, tmp_path: Path, load_run: Runner, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     result = load_run(demo.url, write_catalog(tmp_path / "e.json", SECURE), "smoke", smoke_duration="1s")
@@ -47,8 +52,9 @@ def test_static_auth_modes(demo: Demo, tmp_path: Path, load_run: Runner, monkeyp
     assert result.endpoints[0].check_pass_rate == 1.0 and result.endpoints[0].requests > 0
 
 
-def test_wrong_static_token_is_visible_in_failures_but_never_leaks(demo: Demo, tmp_path: Path, load_run: Runner,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_static_token_is_visible_in_failures_but_never_leaks(
+    demo: Demo, tmp_path: Path, load_run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AUTH_TOKEN", "wrong-secret-token-123")
     result = load_run(demo.url, write_catalog(tmp_path / "e.json", SECURE), "smoke", smoke_duration="1s")
     assert result.status == "failed"
@@ -60,24 +66,35 @@ def test_wrong_static_token_is_visible_in_failures_but_never_leaks(demo: Demo, t
             assert "wrong-secret-token-123" not in path.read_text(errors="replace"), path
 
 
-def test_keycloak_client_credentials_refresh_before_expiry(short_token_demo: Demo, tmp_path: Path,
-                                                           load_run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {"AUTH_HOST": short_token_demo.url, "AUTH_REALM": "luna", "AUTH_CLIENT_ID": "luna",
-                       "AUTH_CLIENT_SECRET": "luna-secret"}.items():
+def test_keycloak_client_credentials_refresh_before_expiry(
+    short_token_demo: Demo, tmp_path: Path, load_run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {
+        "AUTH_HOST": short_token_demo.url,
+        "AUTH_REALM": "luna",
+        "AUTH_CLIENT_ID": "luna",
+        "AUTH_CLIENT_SECRET": "luna-secret",
+    }.items():
         monkeypatch.setenv(key, value)
     short_token_demo.reset()
-    result = load_run(short_token_demo.url, write_catalog(tmp_path / "e.json", SECURE), "smoke",
-                      smoke_vus=2, smoke_duration="5s")
+    result = load_run(
+        short_token_demo.url, write_catalog(tmp_path / "e.json", SECURE), "smoke", smoke_vus=2, smoke_duration="5s"
+    )
     assert result.status == "passed", result.message
     assert result.endpoints[0].check_pass_rate == 1.0
     # setup() fetched one token; each of the 2 VUs refreshed its 2 s token at least once.
     assert short_token_demo.stats()["tokens_issued"] >= 3
 
 
-def test_failing_token_endpoint_aborts_with_the_reason(demo: Demo, tmp_path: Path, load_run: Runner,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {"AUTH_HOST": demo.url, "AUTH_REALM": "luna", "AUTH_CLIENT_ID": "luna",
-                       "AUTH_CLIENT_SECRET": "not-the-secret"}.items():
+def test_failing_token_endpoint_aborts_with_the_reason(
+    demo: Demo, tmp_path: Path, load_run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {
+        "AUTH_HOST": demo.url,
+        "AUTH_REALM": "luna",
+        "AUTH_CLIENT_ID": "luna",
+        "AUTH_CLIENT_SECRET": "not-the-secret",
+    }.items():
         monkeypatch.setenv(key, value)
     result = load_run(demo.url, write_catalog(tmp_path / "e.json", SECURE), "smoke", smoke_duration="2s")
     assert result.status == "error" and result.exit_code == 2
@@ -98,8 +115,9 @@ def test_invalid_endpoints_file(demo: Demo, tmp_path: Path, load_run: Runner) ->
 
 
 def test_missing_data_file(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
-    catalog = write_catalog(tmp_path / "e.json", [
-        {"name": "A", "group": "g", "path": "/api/users/{{data.id}}", "data_file": "nope.csv"}])
+    catalog = write_catalog(
+        tmp_path / "e.json", [{"name": "A", "group": "g", "path": "/api/users/{{data.id}}", "data_file": "nope.csv"}]
+    )
     with pytest.raises(DataFileError) as info:
         load_run(demo.url, catalog, "smoke")
     assert "nope.csv does not exist" in info.value.one_line()
@@ -127,8 +145,9 @@ def test_k6_script_error(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
 
 def test_script_exception_in_setup_is_an_error_result(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
     script = tmp_path / "throws.js"
-    script.write_text("export function setup() { throw new Error('kaboom in setup'); }\n"
-                      "export default function () {}\n")
+    script.write_text(
+        "export function setup() { throw new Error('kaboom in setup'); }\nexport default function () {}\n"
+    )
     result = load_run(demo.url, write_catalog(tmp_path / "e.json", SECURE), "smoke", luna_k6_script=str(script))
     assert result.status == "error" and result.k6_exit_code == 107
     assert "kaboom in setup" in result.message
@@ -153,8 +172,13 @@ def _start_long_run(demo: Demo, tmp_path: Path) -> tuple[subprocess.Popen[str], 
         "print(plan.run_dir, flush=True)\n"
         "run_k6(plan, s, on_line=lambda l, t: None, on_progress=lambda f, t: None)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                            env={k: v for k, v in os.environ.items() if not k.startswith("AUTH_")})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("AUTH_")},
+    )
     assert proc.stdout is not None
     run_dir = proc.stdout.readline().strip()
     deadline = time.monotonic() + 20

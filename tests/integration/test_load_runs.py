@@ -11,26 +11,58 @@ from tests.conftest import Demo, Runner, write_catalog
 
 pytestmark = pytest.mark.integration
 
-SHORT = {"ramp_duration": "1s", "duration": "1s", "soak_duration": "2s", "smoke_duration": "2s",
-         "vus": 2, "stress_vus": 4, "spike_vus": 4}
+SHORT = {
+    "ramp_duration": "1s",
+    "duration": "1s",
+    "soak_duration": "2s",
+    "smoke_duration": "2s",
+    "vus": 2,
+    "stress_vus": 4,
+    "spike_vus": 4,
+}
 
 
 @pytest.fixture
 def basic_catalog(tmp_path: Path) -> Path:
-    return write_catalog(tmp_path / "endpoints.json", [
-        {"name": "Health", "group": "ops", "type": "rest", "method": "GET", "path": "/api/health",
-         "checks": {"status": 200}},
-        {"name": "Users", "group": "users", "type": "rest", "method": "GET", "path": "/api/users", "weight": 2,
-         "checks": {"status": 200, "body_path": "data"}},
-    ])
+    return write_catalog(
+        tmp_path / "endpoints.json",
+        [
+            {
+                "name": "Health",
+                "group": "ops",
+                "type": "rest",
+                "method": "GET",
+                "path": "/api/health",
+                "checks": {"status": 200},
+            },
+            {
+                "name": "Users",
+                "group": "users",
+                "type": "rest",
+                "method": "GET",
+                "path": "/api/users",
+                "weight": 2,
+                "checks": {"status": 200, "body_path": "data"},
+            },
+        ],
+    )
 
 
-@pytest.mark.parametrize("profile,model,stages", [
-    ("smoke", "closed", 0), ("ramp", "closed", 3), ("soak", "closed", 3), ("stress", "closed", 9),
-    ("spike", "closed", 6), ("ramp", "open", 3), ("spike", "open", 6),
-])
-def test_profile_shapes_run(demo: Demo, basic_catalog: Path, load_run: Runner, profile: str, model: str,
-                            stages: int) -> None:
+@pytest.mark.parametrize(
+    "profile,model,stages",
+    [
+        ("smoke", "closed", 0),
+        ("ramp", "closed", 3),
+        ("soak", "closed", 3),
+        ("stress", "closed", 9),
+        ("spike", "closed", 6),
+        ("ramp", "open", 3),
+        ("spike", "open", 6),
+    ],
+)
+def test_profile_shapes_run(
+    demo: Demo, basic_catalog: Path, load_run: Runner, profile: str, model: str, stages: int
+) -> None:
     result = load_run(demo.url, basic_catalog, profile, load_model=model, rate=20, **SHORT)
     assert result.status == "passed", result.message
     assert result.total is not None and result.total.requests > 0
@@ -52,12 +84,21 @@ def test_open_model_runs_the_planned_iterations(demo: Demo, basic_catalog: Path,
 
 
 def test_summary_agrees_with_k6_and_with_the_server(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
-    catalog = write_catalog(tmp_path / "e.json", [
-        {"name": "Users", "group": "users", "path": "/api/users", "weight": 3, "checks": {"status": 200}},
-        {"name": "Search", "group": "users", "path": "/api/search?q=a", "weight": 1},
-        {"name": "Agents", "group": "agents", "type": "graphql", "path": "/graphql",
-         "query": "{ agents { id } }", "checks": {"no_graphql_errors": True}},
-    ])
+    catalog = write_catalog(
+        tmp_path / "e.json",
+        [
+            {"name": "Users", "group": "users", "path": "/api/users", "weight": 3, "checks": {"status": 200}},
+            {"name": "Search", "group": "users", "path": "/api/search?q=a", "weight": 1},
+            {
+                "name": "Agents",
+                "group": "agents",
+                "type": "graphql",
+                "path": "/graphql",
+                "query": "{ agents { id } }",
+                "checks": {"no_graphql_errors": True},
+            },
+        ],
+    )
     demo.reset()
     result = load_run(demo.url, catalog, "smoke", smoke_vus=3, smoke_duration="3s")
     served = demo.stats()["requests"]
@@ -87,23 +128,42 @@ def test_fixed_delay_reads_true(demo: Demo, tmp_path: Path, load_run: Runner) ->
 
 def test_every_check_type_passes_and_fails(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
     gql = {"type": "graphql", "path": "/graphql", "method": "POST"}
-    catalog = write_catalog(tmp_path / "e.json", [
-        {"name": "pass-status", "group": "p", "path": "/api/users", "checks": {"status": 200}},
-        {"name": "fail-status", "group": "f", "path": "/api/users", "checks": {"status": 201}},
-        {"name": "pass-body-path", "group": "p", "path": "/api/users/1", "checks": {"body_path": "data.email"}},
-        {"name": "fail-body-path", "group": "f", "path": "/api/users/1", "checks": {"body_path": "data.nope"}},
-        {"name": "pass-header", "group": "p", "path": "/api/search?q=a", "checks": {"header_present": "x-result-count"}},
-        {"name": "fail-header", "group": "f", "path": "/api/search?q=a", "checks": {"header_present": "X-Nope"}},
-        {"name": "pass-duration", "group": "p", "path": "/api/health", "checks": {"max_duration_ms": 1000}},
-        {"name": "fail-duration", "group": "f", "path": "/api/slow?ms=30", "checks": {"max_duration_ms": 5}},
-        {"name": "pass-contains", "group": "p", "path": "/api/health", "checks": {"body_contains": "ok"}},
-        {"name": "fail-contains", "group": "f", "path": "/api/health", "checks": {"body_contains": "nope"}},
-        {"name": "pass-no-gql-errors", "group": "p", **gql, "query": "{ agents { id } }",
-         "checks": {"no_graphql_errors": True}},
-        {"name": "fail-no-gql-errors", "group": "f", **gql, "query": "{ boom }", "checks": {"no_graphql_errors": True}},
-        {"name": "pass-has-data", "group": "p", **gql, "query": "{ agents { id } }", "checks": {"has_data": True}},
-        {"name": "fail-has-data", "group": "f", **gql, "query": "{ nope }", "checks": {"has_data": True}},
-    ])
+    catalog = write_catalog(
+        tmp_path / "e.json",
+        [
+            {"name": "pass-status", "group": "p", "path": "/api/users", "checks": {"status": 200}},
+            {"name": "fail-status", "group": "f", "path": "/api/users", "checks": {"status": 201}},
+            {"name": "pass-body-path", "group": "p", "path": "/api/users/1", "checks": {"body_path": "data.email"}},
+            {"name": "fail-body-path", "group": "f", "path": "/api/users/1", "checks": {"body_path": "data.nope"}},
+            {
+                "name": "pass-header",
+                "group": "p",
+                "path": "/api/search?q=a",
+                "checks": {"header_present": "x-result-count"},
+            },
+            {"name": "fail-header", "group": "f", "path": "/api/search?q=a", "checks": {"header_present": "X-Nope"}},
+            {"name": "pass-duration", "group": "p", "path": "/api/health", "checks": {"max_duration_ms": 1000}},
+            {"name": "fail-duration", "group": "f", "path": "/api/slow?ms=30", "checks": {"max_duration_ms": 5}},
+            {"name": "pass-contains", "group": "p", "path": "/api/health", "checks": {"body_contains": "ok"}},
+            {"name": "fail-contains", "group": "f", "path": "/api/health", "checks": {"body_contains": "nope"}},
+            {
+                "name": "pass-no-gql-errors",
+                "group": "p",
+                **gql,
+                "query": "{ agents { id } }",
+                "checks": {"no_graphql_errors": True},
+            },
+            {
+                "name": "fail-no-gql-errors",
+                "group": "f",
+                **gql,
+                "query": "{ boom }",
+                "checks": {"no_graphql_errors": True},
+            },
+            {"name": "pass-has-data", "group": "p", **gql, "query": "{ agents { id } }", "checks": {"has_data": True}},
+            {"name": "fail-has-data", "group": "f", **gql, "query": "{ nope }", "checks": {"has_data": True}},
+        ],
+    )
     result = load_run(demo.url, catalog, "smoke", smoke_duration="3s", luna_failure_samples=1000)
     for ep in result.endpoints:
         assert ep.requests > 0, ep.name
@@ -120,10 +180,18 @@ def test_every_check_type_passes_and_fails(demo: Demo, tmp_path: Path, load_run:
 
 def test_csv_data_file_feeds_each_row(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
     (tmp_path / "users.csv").write_text("id,label\n1,one\n2,two\n3,three\n", encoding="utf-8")
-    catalog = write_catalog(tmp_path / "e.json", [
-        {"name": "ByRow", "group": "g", "path": "/api/users/{{data.id}}", "data_file": "users.csv",
-         "checks": {"status": 200, "body_path": "data.id"}},
-    ])
+    catalog = write_catalog(
+        tmp_path / "e.json",
+        [
+            {
+                "name": "ByRow",
+                "group": "g",
+                "path": "/api/users/{{data.id}}",
+                "data_file": "users.csv",
+                "checks": {"status": 200, "body_path": "data.id"},
+            },
+        ],
+    )
     demo.reset()
     result = load_run(demo.url, catalog, "smoke", smoke_duration="2s")
     served = demo.stats()["requests"]
@@ -133,18 +201,25 @@ def test_csv_data_file_feeds_each_row(demo: Demo, tmp_path: Path, load_run: Runn
 
 
 def test_faker_placeholders_fill_each_iteration(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
-    catalog = write_catalog(tmp_path / "e.json", [
-        {"name": "Create", "group": "g", "method": "POST", "path": "/api/users",
-         "body": {"name": "{{faker.name}}", "email": "{{faker.email}}"},
-         "checks": {"status": 201, "body_contains": "@example.com", "body_path": "data.id"}},
-    ])
+    catalog = write_catalog(
+        tmp_path / "e.json",
+        [
+            {
+                "name": "Create",
+                "group": "g",
+                "method": "POST",
+                "path": "/api/users",
+                "body": {"name": "{{faker.name}}", "email": "{{faker.email}}"},
+                "checks": {"status": 201, "body_contains": "@example.com", "body_path": "data.id"},
+            },
+        ],
+    )
     result = load_run(demo.url, catalog, "smoke", smoke_duration="2s")
     assert result.endpoints[0].check_pass_rate == 1.0
     assert result.endpoints[0].requests > 10
 
 
-def test_target_returning_500s_is_a_failed_verdict_with_samples(demo: Demo, tmp_path: Path,
-                                                                load_run: Runner) -> None:
+def test_target_returning_500s_is_a_failed_verdict_with_samples(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
     catalog = write_catalog(tmp_path / "e.json", [{"name": "Boom", "group": "g", "path": "/api/always500"}])
     lines: list[str] = []
     result = load_run(demo.url, catalog, "smoke", smoke_duration="2s", lines=lines)
