@@ -64,6 +64,24 @@ def stop(proc: subprocess.Popen[Any] | None, timeout_s: float = 15.0) -> None:
         proc.wait(timeout=5)
 
 
+def stop_group(proc: subprocess.Popen[Any] | None, timeout_s: float = 20.0) -> None:
+    """Stop a process we started with start_new_session=True, and everything in its group
+    (e.g. the uvicorn child of `prefect server start`): SIGTERM, then SIGKILL if it lingers."""
+    import signal
+    from contextlib import suppress
+
+    if proc is None:
+        return
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=timeout_s)
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # leftovers of the group, if any
+    if proc.poll() is None:
+        proc.wait(timeout=5)
+
+
 def median(values: list[float]) -> float | None:
     vals = [v for v in values if v is not None]
     return statistics.median(vals) if vals else None

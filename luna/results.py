@@ -34,6 +34,8 @@ class Stats(BaseModel):
     check_pass_rate: float | None = Field(None, description="Share of checks that passed; None without checks.")
     checks_passed: int = 0
     checks_failed: int = 0
+    apdex_satisfied: int = Field(0, description="Successful responses within the Apdex T.")
+    apdex_tolerating: int = Field(0, description="Successful responses within 4 T (and over T).")
 
 
 class EndpointStats(Stats):
@@ -47,6 +49,16 @@ class Threshold(BaseModel):
     metric: str
     expression: str
     ok: bool
+
+
+class MetricsStore(BaseModel):
+    """Whether k6's samples reached InfluxDB for this run."""
+
+    url: str
+    database: str
+    stored: bool
+    errors: int = 0
+    note: str = ""
 
 
 class RunResult(BaseModel):
@@ -69,6 +81,7 @@ class RunResult(BaseModel):
     endpoints: list[EndpointStats] = Field(default_factory=list)
     thresholds: list[Threshold] = Field(default_factory=list)
     failure_samples: int = Field(0, description="Failing requests kept in failures.jsonl.")
+    influxdb: MetricsStore | None = Field(None, description="Sample streaming to InfluxDB; None when not configured.")
     run_dir: str
     files: dict[str, str] = Field(default_factory=dict, description="Artifacts in the run folder, by kind.")
 

@@ -22,6 +22,7 @@ from tasks.execution.k6 import run_k6
 from tasks.execution.plan import LoadTestParams, prepare_run
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.fixtures_influx"]
 
 
 def free_port() -> int:

@@ -8,6 +8,7 @@ import { SharedArray } from 'k6/data';
 import { compileChecks, failedChecks } from './checks.js';
 import { compilePath, compileJson, compileHeaders } from './template.js';
 import { mask } from './auth.js';
+import { apdexSatisfied, apdexTolerating } from './metrics.js';
 
 const BODY_EXCERPT = 300;
 
@@ -28,7 +29,7 @@ function dataRows(ep) {
   return rows;
 }
 
-function compileEndpoint(ep, baseUrl) {
+function compileEndpoint(ep, baseUrl, slos) {
   const isGraphql = ep.type === 'graphql';
   const method = (ep.method || (isGraphql ? 'POST' : 'GET')).toUpperCase();
   const headers = Object.assign({}, ep.headers || {});
@@ -58,11 +59,14 @@ function compileEndpoint(ep, baseUrl) {
     tags: { name: ep.name, group: ep.group },
     failuresLeft: FAILURES_PER_ENDPOINT,
     responseCallback: statuses ? http.expectedStatuses(...statuses) : undefined,
+    statuses: statuses,
+    apdexT: Number((ep.slos && ep.slos.apdex_t_ms) || slos.apdex_t_ms || 500),
   };
 }
 
 export function compileCatalog(catalog, baseUrl) {
-  const endpoints = catalog.endpoints.map((ep) => compileEndpoint(ep, baseUrl.replace(/\/+$/, '')));
+  const slos = catalog.slos || {};
+  const endpoints = catalog.endpoints.map((ep) => compileEndpoint(ep, baseUrl.replace(/\/+$/, ''), slos));
   const cumulative = [];
   let total = 0;
   for (const ep of catalog.endpoints) {
@@ -135,7 +139,13 @@ export function call(compiled, ep, authHeaders) {
   if (ep.responseCallback) params.responseCallback = ep.responseCallback;
   const res = http.request(ep.method, url, body, params);
   const ok = ep.hasChecks ? check(res, ep.checks, ep.tags) : true;
-  if (ep.failuresLeft > 0 && (!ok || res.status === 0 || (ep.responseCallback === undefined && res.status >= 400))) {
+  const failed = res.status === 0 || (ep.statuses === null ? res.status >= 400 : ep.statuses.indexOf(res.status) < 0);
+  if (!failed) {
+    const d = res.timings.duration;
+    if (d <= ep.apdexT) apdexSatisfied.add(1, ep.tags);
+    else if (d <= 4 * ep.apdexT) apdexTolerating.add(1, ep.tags);
+  }
+  if (ep.failuresLeft > 0 && (!ok || failed)) {
     sampleFailure(ep, res, ok ? [] : failedChecks(ep.checks, res), url, ep.method);
   }
   return res;

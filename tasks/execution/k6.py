@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
+import httpx
+
 from luna.errors import K6RunError
-from luna.results import RunResult, Status
+from luna.influx import Influx, redact
+from luna.results import MetricsStore, RunResult, Status
 from luna.settings import LunaSettings
 from tasks.execution.plan import RunPlan
 from tasks.execution.summary import parse_summary, run_numbers
@@ -86,6 +89,7 @@ class OutputState:
     abort_reason: str | None = None
     fraction: float = 0.0
     kept_by_endpoint: dict[str, int] = field(default_factory=dict)
+    influx_errors: int = 0
 
 
 def _pump(stream: IO[str], name: str, lines: queue.Queue[tuple[str, str | None]]) -> None:
@@ -178,6 +182,12 @@ class OutputHandler:
             return
         detail = self.mask(str(record["error"])) if record.get("error") else None
         text = f"{msg}: {detail}" if detail else msg
+        if str(record.get("output", "")).lower().startswith("influx") and level in ("warning", "error"):
+            # A dead InfluxDB must not stop the run; count it, log the first few.
+            self.state.influx_errors += 1
+            if self.state.influx_errors <= 3:
+                self.on_line("warning", f"InfluxDB output: {text} (the run goes on; samples may be missing)")
+            return
         if level in ("error", "fatal"):
             self.state.last_error = text
             if "test aborted" in msg.lower() or msg.startswith("auth:"):
@@ -209,10 +219,12 @@ class OutputHandler:
         )
 
 
-def k6_command(plan: RunPlan) -> list[str]:
+def k6_command(plan: RunPlan, influx_out: str | None = None) -> list[str]:
+    outputs = ["--out", f"influxdb={influx_out}"] if influx_out else []
     return [
         plan.k6_binary,
         "run",
+        *outputs,
         "--log-format",
         "json",
         "--no-color",
@@ -221,12 +233,16 @@ def k6_command(plan: RunPlan) -> list[str]:
         "",  # no REST API: parallel runs must not fight over port 6565
         "--tag",
         f"run_id={plan.run_id}",
+        "--tag",
+        f"profile={plan.profile}",
+        "--tag",
+        f"service={plan.catalog.service}",
         str(plan.script),
     ]
 
 
 def k6_process_env(plan: RunPlan, settings: LunaSettings, dashboard_period_ms: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "K6_WEB_DASHBOARD"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "K6_WEB_DASHBOARD", "K6_INFLUXDB"))}
     env.update(plan.k6_env)
     for name in ("auth_token", "auth_basic_pass", "auth_api_key", "auth_client_secret"):
         secret = getattr(settings, name)
@@ -271,9 +287,41 @@ def json_msg(line: str) -> str:
     return match.group(1).replace('\\"', '"') if match else line
 
 
+# Sample streaming settings, measured in bench/influx_completeness.py: vu/iter/url as
+# fields keep series cardinality bounded; a 1 s push with 4 concurrent writes kept 100%.
+INFLUX_ENV = {
+    "K6_INFLUXDB_TAGS_AS_FIELDS": "vu:int,iter:int,url",
+    "K6_INFLUXDB_PUSH_INTERVAL": "1s",
+    "K6_INFLUXDB_CONCURRENT_WRITES": "4",
+}
+
+
+def influx_output(settings: LunaSettings, on_line: LineSink) -> tuple[MetricsStore | None, str | None, dict[str, str]]:
+    """Where k6 streams samples, if InfluxDB is configured and answers; never fails the run."""
+    if not settings.influxdb_url:
+        return None, None, {}
+    client = Influx.from_settings(settings)
+    store = MetricsStore(url=redact(client.url), database=client.database, stored=True)
+    try:
+        client.ping()
+    except httpx.HTTPError as exc:
+        store.stored = False
+        store.note = f"InfluxDB at {store.url} did not answer before the run ({type(exc).__name__}): samples not stored"
+        on_line("warning", store.note)
+        return store, None, {}
+    finally:
+        client.close()
+    env = dict(INFLUX_ENV)
+    if settings.influxdb_token is not None:
+        env["K6_INFLUXDB_USERNAME"] = "luna"
+        env["K6_INFLUXDB_PASSWORD"] = settings.influxdb_token.get_secret_value()
+    return store, f"{client.url}/{client.database}", env
+
+
 def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress: ProgressSink) -> RunResult:
     """Run k6 to the end (or until interrupted) and return the typed result."""
     total_s = planned_seconds(plan)
+    store, influx_out, influx_env = influx_output(settings, on_line)
     # ~300 dashboard snapshots per run; k6 skips the report with fewer than ~3 of them.
     period_ms = max(500, min(10_000, int((total_s or 60) * 1000 / 300)))
     mask = Masker(settings.secret_values())
@@ -286,9 +334,9 @@ def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress
     ):
         handler = OutputHandler(plan, mask, state, log, failures, on_line, on_progress)
         proc = subprocess.Popen(
-            k6_command(plan),
+            k6_command(plan, influx_out),
             cwd=plan.script.parent,
-            env=k6_process_env(plan, settings, period_ms),
+            env={**k6_process_env(plan, settings, period_ms), **influx_env},
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -309,6 +357,11 @@ def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress
         finally:
             _stop(proc)
             result = collect_result(plan, proc.returncode, state, interrupted)
+            if store is not None and state.influx_errors:
+                store.stored = False
+                store.errors = state.influx_errors
+                store.note = f"{state.influx_errors} writes to InfluxDB at {store.url} failed: samples are incomplete"
+            result.influxdb = store
             result.write()
     return result
 

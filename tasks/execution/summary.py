@@ -44,6 +44,8 @@ def _stats(metrics: Metrics, tag: str = "") -> Stats:
         check_pass_rate=checks.get("rate") if checks_total else None,
         checks_passed=int(checks.get("passes", 0)),
         checks_failed=int(checks.get("fails", 0)),
+        apdex_satisfied=int(_values(metrics, f"apdex_satisfied{tag}").get("count", 0)),
+        apdex_tolerating=int(_values(metrics, f"apdex_tolerating{tag}").get("count", 0)),
     )
 
 
