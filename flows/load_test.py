@@ -1,10 +1,11 @@
-"""Flow `load_test`: one k6 load profile against a service, ending in a typed result."""
+"""Flow `load_test`: one k6 load profile against a service, ending in an SLO verdict."""
 
 from prefect import flow
 from prefect.states import Completed, Failed, State
 
 from luna.errors import RunFailed
 from luna.results import RunResult
+from tasks.evaluation.tasks import evaluate_run, record_history, store_run_points
 from tasks.execution.plan import LoadTestParams
 from tasks.execution.tasks import execute, prepare, publish
 
@@ -13,15 +14,20 @@ DEFAULTS = LoadTestParams()
 
 @flow(name="load_test", log_prints=True)
 def load_test(params: LoadTestParams = DEFAULTS) -> State[RunResult]:
-    """Run a load profile (smoke, ramp, soak, stress, spike) and keep its results folder.
+    """Run a load profile (smoke, ramp, soak, stress, spike), judge it against the SLOs and
+    the baseline, and keep its results folder and history.
 
-    The run ends Completed (data: the RunResult) when every threshold held, and Failed
-    otherwise, with a RunFailed error that carries the RunResult: `load_test()` raises it,
-    `load_test(return_state=True).result(raise_on_failure=False).result` reads it.
+    The run ends Completed (data: the RunResult) when the verdict passes, and Failed
+    otherwise, with a RunFailed error that carries the RunResult and the Verdict:
+    `load_test()` raises it; `load_test(return_state=True).result(raise_on_failure=False)`
+    returns it.
     """
     plan = prepare(params)
     result = execute(plan)
-    publish(result)
-    if result.status == "passed":
-        return Completed(message=result.message, data=result)
-    return Failed(message=f"{result.status}: {result.message}", data=RunFailed(result))
+    verdict = evaluate_run(result, plan.catalog, params.baseline_run_id, params.fail_on_regression)
+    points = store_run_points(result, verdict, return_state=True)
+    record_history(result, verdict)
+    publish(result, verdict, metrics_stored=points.is_completed())
+    if verdict.passed:
+        return Completed(message=verdict.reason, data=result)
+    return Failed(message=f"{verdict.status}: {verdict.reason}", data=RunFailed(result, verdict))

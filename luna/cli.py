@@ -116,35 +116,39 @@ def run_load(args: argparse.Namespace, profile: str) -> int:
     params = params.model_copy(update={"run_id": plan.run_id})
     use_prefect(load_settings().luna_prefect_port)
     from flows.load_test import load_test
+    from luna.verdict import Verdict
 
     if sys.stderr.isatty():
         _quiet_k6_lines_on_console()
     state = load_test(params, return_state=True)
     outcome: Any = state.result(raise_on_failure=False)
     if isinstance(outcome, RunFailed):
-        outcome = outcome.result
+        result, verdict, code = outcome.result, outcome.verdict, outcome.exit_code
     elif isinstance(outcome, LunaError):
         raise outcome
-    if isinstance(outcome, BaseException):
+    elif isinstance(outcome, BaseException):
         _err(f"the load_test flow failed: {outcome}")
         return 2
-    print_result(outcome)
-    return int(outcome.exit_code)
+    else:
+        result, verdict, code = outcome, Verdict.read(outcome.run_dir_path), 0
+    print_result(result, verdict)
+    return int(code)
 
 
-def print_result(result: Any) -> None:
+def print_result(result: Any, verdict: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     table = Table(title=f"{result.service} · {result.profile} · run {result.run_id}")
-    for column in ("endpoint", "reqs", "rps", "p50 ms", "p95 ms", "p99 ms", "errors", "checks"):
+    for column in ("endpoint", "reqs", "rps", "p50 ms", "p95 ms", "p99 ms", "errors", "checks", "apdex", "SLOs"):
         table.add_column(column, justify="left" if column == "endpoint" else "right")
-    rows = list(result.endpoints) + ([result.total] if result.total else [])
-    for i, e in enumerate(rows):
+    judged = {e.name: e for e in verdict.endpoints} if verdict else {}
+    for e in result.endpoints:
+        v = judged.get(e.name)
         lat = e.latency_ms
         table.add_row(
-            getattr(e, "name", "TOTAL") if i < len(result.endpoints) else "TOTAL",
+            e.name,
             str(e.requests),
             f"{e.rps:.1f}",
             _f(lat.p50),
@@ -152,20 +156,127 @@ def print_result(result: Any) -> None:
             _f(lat.p99),
             _p(e.error_rate),
             _p(e.check_pass_rate),
+            _f(v.apdex, 2) if v else "-",
+            ("ok" if v.ok else "[red]FAIL[/]") if v else "-",
         )
-    if rows:
+    if result.total is not None:
+        t = result.total
+        table.add_row(
+            "TOTAL",
+            str(t.requests),
+            f"{t.rps:.1f}",
+            _f(t.latency_ms.p50),
+            _f(t.latency_ms.p95),
+            _f(t.latency_ms.p99),
+            _p(t.error_rate),
+            _p(t.check_pass_rate),
+            _f(verdict.apdex, 2) if verdict else "-",
+            "",
+        )
+    if result.endpoints:
         console.print(table)
-    color = {"passed": "green", "failed": "red", "error": "red", "aborted": "yellow"}[result.status]
-    console.print(f"[bold {color}]{result.status.upper()}[/]: {result.message}", soft_wrap=True)
+    if verdict is None:
+        console.print(f"[bold red]{result.status.upper()}[/]: {result.message}", soft_wrap=True)
+    else:
+        color = "green" if verdict.passed else "red"
+        console.print(f"[bold {color}]{verdict.status.upper()}[/]: {verdict.reason}", soft_wrap=True)
+        if verdict.comparison is not None and verdict.comparison.regressions:
+            console.print(
+                f"[yellow]regressed vs {verdict.comparison.baseline_run_id}:[/] "
+                + ", ".join(verdict.comparison.regressions),
+                soft_wrap=True,
+            )
+        elif verdict.baseline_note:
+            console.print(f"baseline: {verdict.baseline_note}", soft_wrap=True)
+    if result.influxdb is not None and not result.influxdb.stored:
+        console.print(f"[yellow]metrics not stored:[/] {result.influxdb.note}", soft_wrap=True)
     print(f"results: {result.run_dir}")
 
 
-def _f(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f}"
+def _f(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
 
 
 def _p(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.2f}%"
+
+
+# ---- history and diff ----------------------------------------------------------------
+
+
+def history(args: argparse.Namespace) -> int:
+    use_prefect(load_settings().luna_prefect_port)
+    from tasks.evaluation.history import read_history, total_of
+
+    records = read_history(args.service, args.profile, limit=args.limit)
+    if not records:
+        print(
+            f"no runs recorded for service {args.service!r}" + (f" and profile {args.profile}" if args.profile else "")
+        )
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"history of {args.service}")
+    for column in ("started (UTC)", "run id", "profile", "verdict", "reqs", "rps", "p95 ms", "errors"):
+        table.add_column(column)
+    for r in records:
+        t = total_of(r)
+        table.add_row(
+            f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+            r.run_id,
+            r.profile,
+            "[green]pass[/]" if r.verdict == "pass" else "[red]fail[/]",
+            str(t.requests) if t else "-",
+            f"{t.rps:.1f}" if t else "-",
+            _f(t.p95 if t else None),
+            _p(t.error_rate if t else None),
+        )
+    Console().print(table)
+    return 0
+
+
+def diff(args: argparse.Namespace) -> int:
+    from tasks.evaluation.compare import RunRecord, compare
+
+    records = {}
+    missing = []
+    for run_id in (args.run_a, args.run_b):
+        folder = load_settings().luna_out_dir / "runs" / run_id
+        if (folder / "summary.json").is_file() and (folder / "verdict.json").is_file():
+            from luna.results import RunResult
+            from luna.verdict import Verdict
+
+            records[run_id] = RunRecord.from_result(RunResult.read(folder), Verdict.read(folder).status)
+        else:
+            missing.append(run_id)
+    if missing:
+        use_prefect(load_settings().luna_prefect_port)
+        from tasks.evaluation.history import read_history
+
+        for record in read_history(None, limit=1000):
+            if record.run_id in missing:
+                records[record.run_id] = record
+    for run_id in (args.run_a, args.run_b):
+        if run_id not in records:
+            raise LunaError(
+                f"run {run_id} not found in {load_settings().luna_out_dir}/runs nor in Prefect history",
+                tip="`luna history SERVICE` lists the run ids",
+            )
+    comparison = compare(records[args.run_b], records[args.run_a], pinned=True)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{args.run_b} vs {args.run_a}")
+    for column in ("endpoint", "metric", args.run_a, args.run_b, "change", "noise", ""):
+        table.add_column(column)
+    for ep in comparison.endpoints:
+        for d in ep.deltas:
+            mark = "[red]regression[/]" if d.regression else "[green]improved[/]" if d.improvement else ""
+            fmt = _p if d.metric == "error_rate" else _f
+            table.add_row(ep.name, d.metric, fmt(d.baseline), fmt(d.current), fmt(d.change), fmt(d.noise), mark)
+    Console().print(table)
+    return 1 if comparison.regressions else 0
 
 
 # ---- demo, env, doctor, up/down ------------------------------------------------------
@@ -259,6 +370,13 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--port", type=int, default=8787)
     d.add_argument("--run", choices=PROFILES, help="run this profile against the demo API, then stop it")
     add_run_options(d)
+    h = sub.add_parser("history", help="past runs of a service with their verdicts (from Prefect)")
+    h.add_argument("service")
+    h.add_argument("--profile", choices=PROFILES)
+    h.add_argument("--limit", type=int, default=50)
+    df = sub.add_parser("diff", help="per-endpoint differences between two runs (exit 1 on a regression)")
+    df.add_argument("run_a", help="the older run (baseline)")
+    df.add_argument("run_b", help="the newer run")
     sub.add_parser("env", help="print the effective settings, secrets masked")
     sub.add_parser("doctor", help="check k6, Chromium, Node, Lighthouse, Prefect and InfluxDB")
     sub.add_parser("up", help="start a local background Prefect server")

@@ -74,17 +74,20 @@ class K6RunError(LunaError):
 
 
 class RunFailed(LunaError):
-    """Carries the RunResult of a run that did not pass, so a Failed flow state keeps it."""
+    """Carries the RunResult (and Verdict) of a run that did not pass, so a Failed flow
+    state keeps them. Exit code 2 when k6 itself ended in error, else 1."""
 
     kind = "run failed"
 
-    def __init__(self, result: Any) -> None:
-        super().__init__(f"{result.status}: {result.message}", location=str(result.run_dir))
+    def __init__(self, result: Any, verdict: Any = None) -> None:
+        reason = verdict.reason if verdict is not None else f"{result.status}: {result.message}"
+        super().__init__(reason, location=str(result.run_dir))
         self.result = result
-        self.exit_code = int(result.exit_code)
+        self.verdict = verdict
+        self.exit_code = 2 if result.status == "error" else 1
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.result,))
+        return (type(self), (self.result, self.verdict))
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:

@@ -86,6 +86,10 @@ class RunResult(BaseModel):
     files: dict[str, str] = Field(default_factory=dict, description="Artifacts in the run folder, by kind.")
 
     @property
+    def run_dir_path(self) -> Path:
+        return Path(self.run_dir)
+
+    @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.status]
 

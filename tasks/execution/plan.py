@@ -61,6 +61,11 @@ class LoadTestParams(BaseModel):
         None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$", description="Run id (default: generated)."
     )
 
+    baseline_run_id: str | None = Field(
+        None, description="Compare with this run instead of the last passing run of the same service and profile."
+    )
+    fail_on_regression: bool = Field(False, description="Fail the verdict when a metric regressed beyond noise.")
+
     def settings_overrides(self) -> dict[str, Any]:
         keys = (
             "vus",

@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 
 from luna.results import RunResult
 from luna.settings import load_settings
+from luna.verdict import Verdict
 from tasks.execution.k6 import run_k6
 from tasks.execution.plan import LoadTestParams, RunPlan, prepare_run
 
@@ -112,7 +113,7 @@ def execute(plan: RunPlan) -> RunResult:
 
 
 @task(name="publish-run")
-def publish(result: RunResult) -> None:
+def publish(result: RunResult, verdict: Verdict, metrics_stored: bool = True) -> None:
     """A markdown artifact with the outcome and per-endpoint table."""
     rows = "\n".join(
         f"| {e.name} | {e.group} | {e.method} {e.path} | {e.requests} | {e.rps:.1f} | {_ms(e.latency_ms.p50)} | "
@@ -121,7 +122,7 @@ def publish(result: RunResult) -> None:
     )
     total = result.total
     markdown = (
-        f"# {result.service} · {result.profile} · {result.status.upper()}\n\n{result.message}\n\n"
+        f"# {result.service} · {result.profile} · {verdict.status.upper()}\n\n{verdict.reason}\n\n"
         f"Run `{result.run_id}` against `{result.target}`; folder `{result.run_dir}`.\n\n"
         + (
             f"**{total.requests} requests, {total.rps:.1f} req/s, p95 {_ms(total.latency_ms.p95)} ms, "

@@ -46,7 +46,7 @@ def test_smoke_passes_through_a_running_prefect_server(prefect_server: str, demo
         out=tmp_path / "out",
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "PASSED" in done.stdout and "Users" in done.stdout
+    assert "PASS" in done.stdout and "Users" in done.stdout
     run_dir = Path(done.stdout.split("results: ")[1].split()[0])
     result = RunResult.read(run_dir)
     assert result.status == "passed" and result.endpoints[0].requests > 0
@@ -70,7 +70,7 @@ def test_crossed_threshold_exits_1(prefect_server: str, demo: Demo, tmp_path: Pa
         out=tmp_path / "out",
     )
     assert done.returncode == 1, done.stderr[-3000:]
-    assert "FAILED" in done.stdout and "http_req_failed" in done.stdout
+    assert "FAIL" in done.stdout and "every request failed" in done.stdout
 
 
 @pytest.mark.parametrize(

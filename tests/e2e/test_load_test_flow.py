@@ -57,7 +57,7 @@ def test_flow_fails_on_crossed_threshold_and_keeps_the_result(
     params = LoadTestParams(profile="smoke", target=demo.url, config=str(catalog), smoke_duration="1s")
     state = load_test(params, return_state=True)
     assert state.is_failed()
-    assert "http_req_failed" in (state.message or "")
+    assert "every request failed" in (state.message or "")
     error = state.result(raise_on_failure=False)
     assert isinstance(error, RunFailed) and error.exit_code == 1
     assert error.result.total.error_rate == 1.0

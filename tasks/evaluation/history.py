@@ -1,0 +1,116 @@
+"""Run history as keyed Prefect artifacts: one table artifact per run, keyed by service and
+profile, so the Prefect UI lists the history (artifact versions) and any worker talking to
+the same server finds the baseline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from luna.results import RunResult
+from tasks.evaluation.compare import TOTAL, EndpointRecord, RunRecord
+
+COLUMNS = (
+    "run_id",
+    "started_at",
+    "verdict",
+    "endpoint",
+    "requests",
+    "rps",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "error_rate",
+    "duration_s",
+    "service",
+    "profile",
+)
+
+
+def slug(text: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    cleaned = "".join(c if c.isascii() and c.isalnum() else "-" for c in text.lower())
+    return "-".join(part for part in cleaned.split("-") if part)[:60] or "service"
+
+
+def history_key(service: str | None, profile: str) -> str:
+    return f"luna-history-{slug(service or 'service')}-{profile}"
+
+
+def history_rows(result: RunResult, verdict: str) -> list[dict[str, Any]]:
+    record = RunRecord.from_result(result, verdict)
+    rows = []
+    for name, e in record.endpoints.items():
+        rows.append(
+            {
+                "run_id": record.run_id,
+                "started_at": record.started_at.isoformat(),
+                "verdict": verdict,
+                "endpoint": name,
+                "requests": e.requests,
+                "rps": round(e.rps, 3),
+                "p90_ms": e.p90,
+                "p95_ms": e.p95,
+                "p99_ms": e.p99,
+                "error_rate": e.error_rate,
+                "duration_s": record.duration_s,
+                "service": record.service,
+                "profile": record.profile,
+            }
+        )
+    return rows
+
+
+def record_from_rows(rows: list[dict[str, Any]]) -> RunRecord | None:
+    if not rows:
+        return None
+    first = rows[0]
+    endpoints = {
+        str(r["endpoint"]): EndpointRecord(
+            name=str(r["endpoint"]),
+            requests=int(r["requests"] or 0),
+            rps=float(r["rps"] or 0),
+            p90=r.get("p90_ms"),
+            p95=r.get("p95_ms"),
+            p99=r.get("p99_ms"),
+            error_rate=r.get("error_rate"),
+        )
+        for r in rows
+    }
+    return RunRecord(
+        run_id=str(first["run_id"]),
+        service=first.get("service"),
+        profile=str(first["profile"]),
+        started_at=first["started_at"],
+        verdict=str(first["verdict"]),
+        duration_s=first.get("duration_s"),
+        endpoints=endpoints,
+    )
+
+
+def _table(data: Any) -> list[dict[str, Any]]:
+    table = json.loads(data) if isinstance(data, str) else data
+    return [row for row in table if isinstance(row, dict)] if isinstance(table, list) else []
+
+
+def read_history(service: str | None, profile: str | None = None, limit: int = 200) -> list[RunRecord]:
+    """Past runs, newest first, from the Prefect API this process is configured for."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    key = (
+        ArtifactFilterKey(any_=[history_key(service, profile)])
+        if profile
+        else ArtifactFilterKey(like_=f"luna-history-{slug(service)}-%" if service else "luna-history-%")
+    )
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=key), sort=ArtifactSort.CREATED_DESC, limit=limit
+        )
+    records = [record_from_rows(_table(a.data)) for a in artifacts]
+    return [r for r in records if r is not None]
+
+
+def total_of(record: RunRecord) -> EndpointRecord | None:
+    return record.endpoints.get(TOTAL)

@@ -1,0 +1,84 @@
+"""The notify stage as Prefect tasks: webhooks and plugin hooks, one log line per delivery
+or hook. The logic is in webhooks.py and hooks.py.
+
+A webhook that keeps failing and a hook that raises are logged as warnings and do not
+fail the run. What does raise: a bad setting (ConfigError) and, with LUNA_HOOKS_STRICT
+or ``strict=True``, a failed hook (HookError).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.runtime import flow_run
+from prefect.settings import PREFECT_UI_URL
+
+from luna.errors import ConfigError
+from tasks.notify.hooks import HookContext, HookOutcome, Phase, call_hooks, check_outcomes, discover_hooks
+from tasks.notify.settings import webhook_settings
+from tasks.notify.webhooks import DeliveryResult, deliver_all
+
+
+def _prefect_link() -> str | None:
+    """The flow run's page in the Prefect UI, when there is a flow run and a UI URL."""
+    if not PREFECT_UI_URL.value():
+        return None
+    url = flow_run.ui_url
+    return str(url) if url else None
+
+
+@task(name="notify-webhooks")
+def notify_webhooks(event: Mapping[str, Any]) -> list[DeliveryResult]:
+    """POST the run outcome to every LUNA_WEBHOOK_URLS target (retries inside; never fails
+    on a delivery failure, which is logged as a warning)."""
+    logger = get_run_logger()
+    settings = webhook_settings()
+    targets = settings.targets()
+    if not targets:
+        logger.info("webhooks: none configured (LUNA_WEBHOOK_URLS)")
+        return []
+    links = dict(event.get("links") or {})
+    if "prefect" not in links and (url := _prefect_link()):
+        links["prefect"] = url
+    secret = settings.secret()
+    if secret is None:
+        logger.info("webhooks: LUNA_WEBHOOK_SECRET is unset; deliveries are not signed")
+    results = deliver_all(targets, {**event, "links": links}, secret)
+    for r in results:
+        if r.ok:
+            logger.info("webhook %s: delivered (HTTP %s, %d attempt(s))", r.url, r.status, r.attempts)
+        else:
+            logger.warning("webhook %s: failed after %d attempt(s): %s", r.url, r.attempts, r.error)
+    return results
+
+
+@task(name="run-hooks")
+def run_hooks(
+    phase: Phase,
+    context: HookContext | Mapping[str, Any],
+    folder: str | Path | None = None,
+    strict: bool | None = None,
+    timeout_s: float = 30.0,
+) -> list[HookOutcome]:
+    """Call the plugin hooks of ``phase``. ``folder``/``strict`` default to LUNA_HOOKS_DIR
+    and LUNA_HOOKS_STRICT. A failed hook is a warning, or a HookError when strict."""
+    logger = get_run_logger()
+    settings = webhook_settings()
+    where = Path(folder) if folder is not None else settings.luna_hooks_dir
+    is_strict = settings.luna_hooks_strict if strict is None else strict
+    if not where.is_dir():
+        if folder is None and settings.hooks_dir_is_explicit:
+            raise ConfigError(f"LUNA_HOOKS_DIR: no folder at {where}", tip="create it, or unset LUNA_HOOKS_DIR")
+        logger.debug("hooks: no folder at %s", where)
+        return []
+    outcomes = call_hooks(discover_hooks(where, timeout_s=timeout_s), phase, context, timeout_s=timeout_s)
+    for o in outcomes:
+        level = logging.INFO if o.ok else logging.WARNING
+        logger.log(level, "hook %s (%s): %s in %.2f s", o.name, o.phase, "ok" if o.ok else o.error, o.duration_s)
+    if is_strict:
+        check_outcomes(outcomes)
+    return outcomes
