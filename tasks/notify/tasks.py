@@ -15,7 +15,7 @@ from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.runtime import flow_run
-from prefect.settings import PREFECT_UI_URL
+from prefect.utilities.urls import url_for
 
 from luna.errors import ConfigError
 from tasks.notify.hooks import HookContext, HookOutcome, Phase, call_hooks, check_outcomes, discover_hooks
@@ -24,11 +24,9 @@ from tasks.notify.webhooks import DeliveryResult, deliver_all
 
 
 def _prefect_link() -> str | None:
-    """The flow run's page in the Prefect UI, when there is a flow run and a UI URL."""
-    if not PREFECT_UI_URL.value():
-        return None
-    url = flow_run.ui_url
-    return str(url) if url else None
+    """The flow run's page in the Prefect UI (the engine's "View at" URL), if any."""
+    run_id = flow_run.id
+    return url_for("flow-run", obj_id=run_id) if run_id else None
 
 
 @task(name="notify-webhooks")

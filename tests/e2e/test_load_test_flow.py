@@ -73,3 +73,38 @@ def test_flow_parameters_build_a_usable_ui_form() -> None:
     assert params["profile"]["enum"] == ["smoke", "ramp", "soak", "stress", "spike"]
     assert params["vus"]["anyOf"][0]["minimum"] == 1
     assert all(p.get("description") for p in params.values())
+
+
+def test_baseline_comparison_flags_a_real_slowdown(harness: None, demo: Demo, tmp_path: Path, clean_env: Path) -> None:
+    from flows.load_test import load_test
+    from luna.verdict import Verdict
+    from tasks.execution.plan import LoadTestParams
+
+    def run(ms: int, **extra: object) -> RunResult | RunFailed:
+        catalog = write_catalog(
+            tmp_path / f"e{ms}.json",
+            [{"name": "Slow", "group": "g", "path": f"/api/slow?ms={ms}"}],
+            service="Baseline Svc",
+            slos={"p95_ms": 1000, "error_rate": 0.01, "apdex_score": 0.5},
+        )
+        params = LoadTestParams(
+            profile="smoke", target=demo.url, config=str(catalog), smoke_duration="2s", smoke_vus=4, **extra
+        )  # type: ignore[arg-type]
+        return load_test(params, return_state=True).result(raise_on_failure=False)  # type: ignore[no-any-return]
+
+    first = run(5)
+    assert isinstance(first, RunResult)
+    assert "nothing to compare" in Verdict.read(Path(first.run_dir)).baseline_note
+    second = run(40)
+    assert isinstance(second, RunResult)  # a regression alone does not fail the verdict by default
+    verdict = Verdict.read(Path(second.run_dir))
+    assert verdict.comparison is not None and verdict.comparison.baseline_run_id == first.run_id
+    assert "Slow: p95_ms" in verdict.comparison.regressions
+    third = run(40)  # baseline is now the second run: same speed, no regression
+    assert isinstance(third, RunResult)
+    third_verdict = Verdict.read(Path(third.run_dir))
+    assert third_verdict.comparison is not None and third_verdict.comparison.baseline_run_id == second.run_id
+    assert not third_verdict.comparison.regressions
+    pinned = run(40, baseline_run_id=first.run_id, fail_on_regression=True)
+    assert isinstance(pinned, RunFailed) and pinned.exit_code == 1
+    assert f"regressed against baseline {first.run_id}" in pinned.verdict.reason

@@ -41,7 +41,7 @@ def sample_result(run_dir: Path, status: str = "passed") -> RunResult:
         service="Shop <API>",
         profile="smoke",
         target="http://127.0.0.1:8787",
-        status=status,  # type: ignore[arg-type]
+        status=status,
         message="all thresholds held",
         started_at=datetime(2025, 1, 1, tzinfo=UTC),
         finished_at=datetime(2025, 1, 1, 0, 1, tzinfo=UTC),
@@ -186,9 +186,18 @@ def test_parse_webhook_urls_suggests_slack_prefix_and_hides_credentials() -> Non
 
 
 def test_mask_url_hides_userinfo_query_and_tokens() -> None:
-    assert mask_url("https://u:p@ci.example:8443/hook?token=abc&x=1#f") == "https://***@ci.example:8443/hook?token=***&x=***"
-    assert mask_url("https://hooks.slack.com/services/T000/B000/XXXX", hide_path=True) == "https://hooks.slack.com/services/***"
-    assert mask_url("https://discord.com/api/webhooks/123/aB3dEfGhIjKlMnOpQr") == "https://discord.com/api/webhooks/123/***"
+    assert (
+        mask_url("https://u:p@ci.example:8443/hook?token=abc&x=1#f")
+        == "https://***@ci.example:8443/hook?token=***&x=***"
+    )
+    assert (
+        mask_url("https://hooks.slack.com/services/T000/B000/XXXX", hide_path=True)
+        == "https://hooks.slack.com/services/***"
+    )
+    assert (
+        mask_url("https://discord.com/api/webhooks/123/aB3dEfGhIjKlMnOpQr")
+        == "https://discord.com/api/webhooks/123/***"
+    )
 
 
 # ---- backoff ---------------------------------------------------------------------------
