@@ -87,7 +87,7 @@ def one_run(target: str, config: Path, duration_s: int, vus: int, period_s: floa
     py = [s[1] for s in sampler.samples]
     k6 = [s[2] for s in sampler.samples if s[2]]
     return {
-        "duration_s": duration_s, "vus": vus, "wall_s": wall, "status": result.status,
+        "duration_s": duration_s, "vus": vus, "wall_s": wall, "status": result.status, "message": result.message,
         "k6_duration_s": result.duration_s, "requests": result.total.requests if result.total else None,
         "lines": counts["lines"], "progress_updates": counts["progress"],
         "start_rss_mib": start_rss / MIB, "peak_rss_mib": max(py) / MIB, "end_rss_mib": py[-1] / MIB,

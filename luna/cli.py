@@ -136,10 +136,9 @@ def run_load(args: argparse.Namespace, profile: str) -> int:
 
 
 def print_result(result: Any, verdict: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     table = Table(title=f"{result.service} · {result.profile} · run {result.run_id}")
     for column in ("endpoint", "reqs", "rps", "p50 ms", "p95 ms", "p99 ms", "errors", "checks", "apdex", "SLOs"):
         table.add_column(column, justify="left" if column == "endpoint" else "right")
@@ -193,6 +192,13 @@ def print_result(result: Any, verdict: Any) -> None:
     print(f"results: {result.run_dir}")
 
 
+def _console() -> Any:
+    """Rich console; when piped, wide enough that run ids and paths are never cut."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
 def _f(v: float | None, digits: int = 1) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
@@ -214,7 +220,6 @@ def history(args: argparse.Namespace) -> int:
             f"no runs recorded for service {args.service!r}" + (f" and profile {args.profile}" if args.profile else "")
         )
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"history of {args.service}")
@@ -232,7 +237,7 @@ def history(args: argparse.Namespace) -> int:
             _f(t.p95 if t else None),
             _p(t.error_rate if t else None),
         )
-    Console().print(table)
+    _console().print(table)
     return 0
 
 
@@ -254,7 +259,7 @@ def diff(args: argparse.Namespace) -> int:
         use_prefect(load_settings().luna_prefect_port)
         from tasks.evaluation.history import read_history
 
-        for record in read_history(None, limit=1000):
+        for record in read_history(None, limit=200):
             if record.run_id in missing:
                 records[record.run_id] = record
     for run_id in (args.run_a, args.run_b):
@@ -264,7 +269,6 @@ def diff(args: argparse.Namespace) -> int:
                 tip="`luna history SERVICE` lists the run ids",
             )
     comparison = compare(records[args.run_b], records[args.run_a], pinned=True)
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{args.run_b} vs {args.run_a}")
@@ -275,7 +279,7 @@ def diff(args: argparse.Namespace) -> int:
             mark = "[red]regression[/]" if d.regression else "[green]improved[/]" if d.improvement else ""
             fmt = _p if d.metric == "error_rate" else _f
             table.add_row(ep.name, d.metric, fmt(d.baseline), fmt(d.current), fmt(d.change), fmt(d.noise), mark)
-    Console().print(table)
+    _console().print(table)
     return 1 if comparison.regressions else 0
 
 
@@ -392,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         handlers = {
             "run": lambda a: run_load(a, a.profile),
             "demo": demo,
+            "history": history,
+            "diff": diff,
             "env": show_env,
             "doctor": doctor,
             "up": prefect_server,
@@ -404,6 +410,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted; k6 was stopped and the partial results kept in the run folder")
         return 130
+    except Exception as exc:  # the one place that turns a surprise into one line
+        if os.environ.get("LUNA_DEBUG"):
+            raise
+        _err(
+            f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
+            "Tip: LUNA_DEBUG=1 shows the traceback"
+        )
+        return 2
 
 
 if __name__ == "__main__":

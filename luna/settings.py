@@ -178,7 +178,7 @@ def load_settings(**overrides: Any) -> LunaSettings:
     if Path(".env").is_file():
         names += [(key, ".env") for key in dotenv_values(".env")]
     for key, where in names:
-        if key.upper().startswith("LUNA_") and key.upper() not in known:
+        if key.upper().startswith("LUNA_") and key.upper() not in known and key.upper() != "LUNA_DEBUG":
             tip = did_you_mean(key.upper(), [k for k in known if k.startswith("LUNA_")])
             raise ConfigError(
                 f"unknown setting {key}", location=where, tip=tip or "see .env.example for the valid names"

@@ -63,6 +63,7 @@ class Series:
     values: Sequence[float | None]
     width: float = 2.0
     area: bool = False
+    dash: str = ""
 
 
 def nice_step(span: float, target_ticks: int = 4) -> float:
@@ -172,7 +173,7 @@ def line_chart(
         solid = [p for p in points if p is not None]
         if s.area and len(solid) > 1 and len(solid) == len(points):
             area = _path(points) + f" L{solid[-1][0]:.1f},{chart.bottom} L{solid[0][0]:.1f},{chart.bottom} Z"
-        chart.lines.append(Line(s.label, s.color, _path(points), s.width, area=area))
+        chart.lines.append(Line(s.label, s.color, _path(points), s.width, s.dash, area))
     chart.rules = [Rule(label, color, to_y(value)) for label, color, value in visible_rules]
     chart.desc = _describe(title, unit, timestamps, series, scaled)
     return chart
@@ -215,6 +216,7 @@ class Bar:
 class BarChart:
     id: str
     title: str
+    unit: str
     desc: str
     bars: list[Bar]
     ticks: list[Tick]
@@ -236,7 +238,7 @@ def bar_chart(
 ) -> BarChart:
     """Horizontal bars, one per (label, value, target); the target is drawn as a tick mark."""
     row_h, bar_h, left, width = 30, 16, 200, 1000
-    right = width - 90
+    right = width - 130
     height = max(1, len(rows)) * row_h + 34
     top = max([v or 0 for _, v, _ in rows] + [t or 0 for _, _, t in rows] + [1.0])
     step = nice_step(top * 1.05, 5)
@@ -273,6 +275,7 @@ def bar_chart(
     return BarChart(
         id=chart_id,
         title=title,
+        unit=unit,
         desc=desc,
         bars=bars,
         ticks=ticks,

@@ -82,9 +82,7 @@ class _Decoder:
             if not isinstance(row, list) or not row:
                 continue
             labels = self.aggregates.get(self.types[name], [])
-            out[name] = {
-                label: float(v) for label, v in zip(labels, row, strict=False) if isinstance(v, int | float)
-            }
+            out[name] = {label: float(v) for label, v in zip(labels, row, strict=False) if isinstance(v, int | float)}
         return out
 
 

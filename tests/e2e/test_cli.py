@@ -174,3 +174,24 @@ def _wait_for(probe, seconds: float):  # type: ignore[no-untyped-def]
             return value
         time.sleep(0.3)
     raise AssertionError(f"timed out after {seconds} s")
+
+
+def test_history_and_diff(prefect_server: str, demo: Demo, tmp_path: Path) -> None:
+    run_ids = []
+    for ms in (5, 60):
+        catalog = write_catalog(tmp_path / f"e{ms}.json", [{"name": "Slow", "group": "g", "path": f"/api/slow?ms={ms}"}],
+                                service="History Svc", slos={"p95_ms": 1000, "error_rate": 0.01, "apdex_score": 0.1})
+        done = luna("smoke", "--target", demo.url, "--config", str(catalog), "--smoke-duration", "2s",
+                    "--smoke-vus", "3", api=prefect_server, out=tmp_path / "out")
+        assert done.returncode == 0, done.stderr[-2000:]
+        run_ids.append(Path(done.stdout.split("results: ")[1].split()[0]).name)
+    assert "regressed vs" in done.stdout
+    listed = luna("history", "History Svc", api=prefect_server, out=tmp_path / "out")
+    assert listed.returncode == 0, listed.stderr
+    assert all(run_id in listed.stdout for run_id in run_ids)
+    compared = luna("diff", *run_ids, api=prefect_server, out=tmp_path / "out")
+    assert compared.returncode == 1 and "regression" in compared.stdout and "p95_ms" in compared.stdout
+    same = luna("diff", run_ids[1], run_ids[1], api=prefect_server, out=tmp_path / "out")
+    assert same.returncode == 0
+    missing = luna("diff", "nope-1", run_ids[0], api=prefect_server, out=tmp_path / "out")
+    assert missing.returncode == 2 and "run nope-1 not found" in missing.stderr

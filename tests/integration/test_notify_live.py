@@ -256,7 +256,10 @@ def test_prefect_tasks_log_and_never_fail_the_run(
     monkeypatch.setenv("LUNA_WEBHOOK_SECRET", SECRET)
     hooks = clean_env / "hooks"
     hooks.mkdir()
-    (hooks / "ok.py").write_text("def on_run_finish(context):\n    print('finished', context.run_id)\n")
+    (hooks / "ok.py").write_text(  # the run logger works inside a hook's thread
+        "from prefect import get_run_logger\n\n"
+        "def on_run_finish(context):\n    get_run_logger().info('hook saw %s', context.run_id)\n"
+    )
     (hooks / "bad.py").write_text("def on_run_finish(context):\n    raise ValueError('bad hook')\n")
     run_dir = clean_env / "run"
     run_dir.mkdir()

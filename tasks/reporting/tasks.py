@@ -1,0 +1,79 @@
+"""The reporting stage as a Prefect task: report.html and badge.svg in the run folder,
+plus markdown, table and link artifacts with stable keys (one history per service and
+profile in the Prefect UI)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+
+from luna.results import RunResult
+from luna.verdict import Verdict
+from tasks.evaluation.history import slug
+from tasks.reporting.render import badge_svg, endpoint_table, grafana_link, html_report, markdown_report, md, md_url
+from tasks.reporting.timeseries import read_series
+from tasks.reporting.view import ReportLinks
+
+
+def report_keys(service: str | None, profile: str) -> dict[str, str]:
+    """Artifact keys: lowercase letters, digits and dashes only."""
+    suffix = f"{slug(service or 'service')}-{slug(profile)}"
+    return {
+        "report": f"luna-report-{suffix}",
+        "endpoints": f"luna-endpoints-{suffix}",
+        "grafana": f"luna-grafana-{suffix}",
+    }
+
+
+@task(name="publish-reports")
+def publish_reports(result: RunResult, verdict: Verdict, grafana_url: str | None = None) -> dict[str, str]:
+    """Write report.html and badge.svg into the run folder and publish the artifacts.
+
+    Returns the outputs by kind: run_dir, report_html, badge_svg and (with a Grafana URL)
+    grafana. Raises on a write or API failure.
+    """
+    logger = get_run_logger()
+    run_dir = Path(result.run_dir)
+    series = read_series(run_dir / result.files.get("k6_report", "k6-report.html"))
+    if series is None:
+        logger.info("time series unavailable (run too short for k6's dashboard): the report has no charts")
+    grafana = None
+    if grafana_url:
+        end = result.finished_at or (
+            result.started_at + timedelta(seconds=result.duration_s) if result.duration_s else None
+        )
+        grafana = grafana_link(grafana_url, result.service, result.run_id, result.started_at, end)
+    links = ReportLinks(
+        run_dir=str(run_dir),
+        report_html=str(run_dir / "report.html"),
+        badge_svg=str(run_dir / "badge.svg"),
+        grafana=grafana,
+    )
+    (run_dir / "report.html").write_text(html_report(result, verdict, series, links), encoding="utf-8")
+    (run_dir / "badge.svg").write_text(badge_svg(verdict), encoding="utf-8")
+
+    keys = report_keys(result.service, result.profile)
+    what = f"{result.service or 'service'} · {result.profile}"
+    create_markdown_artifact(
+        markdown=markdown_report(result, verdict, links),
+        key=keys["report"],
+        description=md(f"{verdict.status.upper()}: {what} (run {result.run_id})"),
+    )
+    create_table_artifact(
+        table=endpoint_table(result, verdict),
+        key=keys["endpoints"],
+        description=md(f"Per-endpoint results: {what} (run {result.run_id})"),
+    )
+    if grafana is not None:
+        # A link artifact is stored as the markdown `[text](link)`: escape both parts.
+        create_link_artifact(
+            link=md_url(grafana),
+            link_text=md(f"Grafana: {what}, run {result.run_id}"),
+            key=keys["grafana"],
+            description=md(f"Grafana dashboard luna-k6 for {what}, run {result.run_id}"),
+        )
+    logger.info("report: %s", links.report_html)
+    return links.as_dict()
