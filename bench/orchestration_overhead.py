@@ -81,10 +81,11 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path, limit_s: float) -> tup
     return time.perf_counter() - t0, done
 
 
-def luna_run(env: dict[str, str], cwd: Path, target: str, smoke: str, vus: int, limit_s: float) -> dict[str, Any]:
+def luna_run(env: dict[str, str], cwd: Path, target: str, smoke: str, vus: int, limit_s: float,
+             own: list[int]) -> dict[str, Any]:
     cmd = [str(VENV_BIN / "luna"), "smoke", "--smoke-duration", smoke, "--smoke-vus", str(vus), "--target", target,
            "--config", str(ROOT / "k6" / "config" / "endpoints.json")]
-    with CpuWatch() as cpu:
+    with CpuWatch(own) as cpu:
         wall, done = timed(cmd, env, cwd, limit_s)
     if done.returncode not in (0, 1):
         raise RuntimeError(f"luna smoke exited {done.returncode}:\n{done.stdout[-1500:]}\n{done.stderr[-1500:]}")
@@ -100,8 +101,8 @@ def luna_run(env: dict[str, str], cwd: Path, target: str, smoke: str, vus: int, 
             "status": summary.get("status"), **cpu.as_dict()}
 
 
-def floor_run(env: dict[str, str], cwd: Path, limit_s: float) -> dict[str, Any]:
-    with CpuWatch() as cpu:
+def floor_run(env: dict[str, str], cwd: Path, limit_s: float, own: list[int]) -> dict[str, Any]:
+    with CpuWatch(own) as cpu:
         wall, done = timed([PYTHON, "-c", FLOW_SNIPPET], env, cwd, limit_s)
     if done.returncode != 0:
         raise RuntimeError(f"trivial flow failed:\n{done.stderr[-1500:]}")
@@ -181,17 +182,18 @@ def main() -> int:
                 server, api = start_prefect(home, env0, tmp / "prefect-server.log", 120)
                 print(f"  prefect server on {api} (ready in {time.perf_counter() - t0:.1f} s)", flush=True)
                 env["PREFECT_API_URL"] = api
+            own = [demo.pid] + ([server.pid] if server is not None else [])  # ours, not "others"
             for rep in range(1, args.repeats + 1):
                 order = ("luna", "floor") if rep % 2 else ("floor", "luna")
                 for what in order:
                     if what == "luna":
-                        r = luna_run(env, tmp, target, args.duration, args.vus, limit_s)
+                        r = luna_run(env, tmp, target, args.duration, args.vus, limit_s, own)
                         msg = f"wall {r['wall_s']:.2f} s, k6 {r['k6_duration_s']:.2f} s, overhead {r['overhead_s']:.2f} s"
                     else:
-                        r = floor_run(env, tmp, limit_s)
+                        r = floor_run(env, tmp, limit_s, own)
                         msg = f"wall {r['wall_s']:.2f} s"
                     runs.append({"mode": mode, "what": what, "repeat": rep, **r})
-                    print(f"  {mode:<9} {what:<5} repeat {rep}: {msg}  (others {r['foreign_cores']:.2f} cores)",
+                    print(f"  {mode:<9} {what:<5} repeat {rep}: {msg}  (other work on the machine: {r['foreign_cores']:.2f} cores)",
                           flush=True)
             if server is not None:
                 stop_group(server, 20)

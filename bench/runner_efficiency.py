@@ -13,6 +13,7 @@ Profiling variants (add them with --variants) isolate what the runner costs:
 
   runner-status     runner, checks {status: 200} only (no body_path JSON parse)
   runner-nochecks   runner, endpoint without checks (no check() call at all)
+  minimal-nocheck   minimal without its check() call: what one check costs
   minimal+tags      minimal + name/group tags on the request and check, a global service tag
   minimal+global-th minimal + the two global thresholds of main.js (no tags, no submetrics)
   minimal+sub-th    minimal + tags + main.js's per-endpoint thresholds ({name:X} submetrics)
@@ -177,7 +178,7 @@ if (E.P_TWO_CHECKS) CHECKS['status is not 0'] = (r) => r.status !== 0;
 
 export default function () {
   const res = http.get(URL, params);
-  check(res, CHECKS, TAGS);
+  if (!E.P_NO_CHECK) check(res, CHECKS, TAGS);
 }
 
 export function handleSummary(data) {
@@ -185,6 +186,7 @@ export function handleSummary(data) {
 }
 """
 PROBES: dict[str, tuple[str, ...]] = {
+    "minimal-nocheck": ("P_NO_CHECK",),
     "minimal+tags": ("P_TAGS",),
     "minimal+global-th": ("P_GLOBAL_TH",),
     "minimal+sub-th": ("P_TAGS", "P_SUB_TH"),

@@ -7,7 +7,11 @@ from luna.errors import RunFailed
 from luna.results import RunResult
 from tasks.evaluation.tasks import evaluate_run, record_history, store_run_points
 from tasks.execution.plan import LoadTestParams
-from tasks.execution.tasks import execute, prepare, publish
+from tasks.execution.tasks import execute, prepare
+from tasks.notify.hooks import HookContext
+from tasks.notify.tasks import notify_webhooks, run_hooks
+from tasks.notify.webhooks import run_event
+from tasks.reporting.tasks import publish_reports
 
 DEFAULTS = LoadTestParams()
 
@@ -23,11 +27,14 @@ def load_test(params: LoadTestParams = DEFAULTS) -> State[RunResult]:
     returns it.
     """
     plan = prepare(params)
+    run_hooks("start", HookContext.at_start(plan))
     result = execute(plan)
     verdict = evaluate_run(result, plan.catalog, params.baseline_run_id, params.fail_on_regression)
-    points = store_run_points(result, verdict, return_state=True)
+    store_run_points(result, verdict, return_state=True)  # a dead InfluxDB must not fail the run
     record_history(result, verdict)
-    publish(result, verdict, metrics_stored=points.is_completed())
+    links = publish_reports(result, verdict, params.grafana_url)
+    notify_webhooks(run_event(result, verdict.model_dump(mode="json"), links))
+    run_hooks("finish", HookContext.at_finish(result, verdict.model_dump(mode="json")))
     if verdict.passed:
         return Completed(message=verdict.reason, data=result)
     return Failed(message=f"{verdict.status}: {verdict.reason}", data=RunFailed(result, verdict))

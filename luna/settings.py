@@ -14,9 +14,10 @@ import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from luna.errors import ConfigError, did_you_mean
@@ -111,6 +112,17 @@ class LunaSettings(BaseSettings):
     luna_out_dir: Path = Field(Path("out"), description="Where run folders are written.")
     luna_endpoints_file: Path = Field(Path("k6/config/endpoints.json"), description="Default endpoints file.")
     luna_failure_samples: int = Field(50, ge=0, le=10_000, description="Failing requests kept per run.")
+    luna_home: Path | None = Field(None, description="Project folder a Prefect worker runs flows from (prefect.yaml).")
+    # Notify: webhooks and plugin hooks (docs/PLUGINS.md)
+    luna_webhook_urls: SecretStr | None = Field(
+        None, description="Comma-separated URLs POSTed when a run finishes; prefix slack+ for Slack format."
+    )
+    luna_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key for the X-Luna-Signature header; unset = unsigned."
+    )
+    luna_hooks_dir: Path = Field(Path("hooks"), description="Folder of plugin hooks (*.py).")
+    luna_hooks_strict: bool = Field(False, description="true = a failing hook fails the run.")
+    grafana_url: str | None = Field(None, description="Grafana base URL for run links, e.g. http://localhost:3000.")
     luna_prefect_port: int = Field(4200, ge=1, le=65535, description="Port of the server `luna up` starts.")
 
     @model_validator(mode="after")
@@ -126,6 +138,16 @@ class LunaSettings(BaseSettings):
         if len(complete) > 1:
             raise ValueError(f"more than one auth mode is configured ({', '.join(complete)}); keep one")
         return self
+
+    @field_validator("luna_webhook_urls")
+    @classmethod
+    def _webhook_urls(cls, value: SecretStr | None) -> SecretStr | None:
+        for entry in (value.get_secret_value() if value else "").split(","):
+            url = entry.strip().removeprefix("slack+")
+            parts = urlsplit(url)
+            if entry.strip() and (parts.scheme not in ("http", "https") or not parts.hostname):
+                raise ValueError("each entry must be an http(s) URL, optionally prefixed slack+")
+        return value
 
     @property
     def auth_mode(self) -> AuthMode:
@@ -191,7 +213,8 @@ def load_settings(**overrides: Any) -> LunaSettings:
         name = field.upper() if field else "settings"
         got = err.get("input")
         message = err["msg"].removeprefix("Value error, ")
-        shown = "" if field == "" or isinstance(got, dict) or "auth" in field else f" (got {got!r})"
+        secret = field in LunaSettings.model_fields and "SecretStr" in str(LunaSettings.model_fields[field].annotation)
+        shown = "" if field == "" or isinstance(got, dict) or secret else f" (got {got!r})"
         raise ConfigError(f"{name}: {message}{shown}", tip=_tip_for(field)) from None
 
 

@@ -70,18 +70,24 @@ start() {
   echo $! >"$STATE/$name.pid"
 }
 
-# stop <name>: TERM the process group, KILL it after 20 s.
+# stop <name>: TERM the process group; after 10 s TERM again (Prefect's CLI turns a second
+# signal into SIGKILL: its worker does not always finish a graceful stop), then KILL the group.
 stop() {
   local name=$1 pid i
   pid=$(pid_of "$name") || { say "$name: not running"; return 0; }
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 80; i++)); do
+  for ((i = 0; i < 60; i++)); do
     kill -0 "$pid" 2>/dev/null || break
+    if [ "$i" -eq 40 ]; then kill -TERM "$pid" 2>/dev/null || true; fi
     sleep 0.25
   done
   if kill -0 "$pid" 2>/dev/null; then
-    say "$name: still running after 20 s, killing"
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    say "$name: still running after 15 s, killing"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  # Whatever is left of the group (a flow run's k6, uvicorn) goes with it.
+  if pgrep -g "$pid" >/dev/null 2>&1; then
+    kill -KILL -- "-$pid" 2>/dev/null || true
   fi
   rm -f "$STATE/$name.pid"
   say "$name: stopped (pid $pid)"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from luna.keys import artifact_key, slug
 from luna.results import RunResult
 from tasks.evaluation.compare import TOTAL, EndpointRecord, RunRecord
 
@@ -27,14 +28,8 @@ COLUMNS = (
 )
 
 
-def slug(text: str) -> str:
-    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
-    cleaned = "".join(c if c.isascii() and c.isalnum() else "-" for c in text.lower())
-    return "-".join(part for part in cleaned.split("-") if part)[:60] or "service"
-
-
 def history_key(service: str | None, profile: str) -> str:
-    return f"luna-history-{slug(service or 'service')}-{profile}"
+    return artifact_key("luna-history", service, profile)
 
 
 def history_rows(result: RunResult, verdict: str) -> list[dict[str, Any]]:

@@ -65,6 +65,7 @@ class LoadTestParams(BaseModel):
         None, description="Compare with this run instead of the last passing run of the same service and profile."
     )
     fail_on_regression: bool = Field(False, description="Fail the verdict when a metric regressed beyond noise.")
+    grafana_url: str | None = Field(None, description="Grafana base URL for the run link (default: GRAFANA_URL).")
 
     def settings_overrides(self) -> dict[str, Any]:
         keys = (

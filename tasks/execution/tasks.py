@@ -10,11 +10,11 @@ from typing import Any, cast
 from uuid import UUID
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
+from luna.keys import artifact_key
 from luna.results import RunResult
 from luna.settings import load_settings
-from luna.verdict import Verdict
 from tasks.execution.k6 import run_k6
 from tasks.execution.plan import LoadTestParams, RunPlan, prepare_run
 
@@ -27,12 +27,6 @@ LEVELS = {
 }
 
 
-def artifact_key(*parts: str) -> str:
-    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
-    text = "-".join(parts).lower()
-    return "-".join("".join(c if c.isalnum() and c.isascii() else "-" for c in text).split("-")).strip("-")[:100]
-
-
 class Progress:
     """Feeds one fraction to the Prefect progress artifact (throttled) and, in a terminal,
     to a rich progress bar on stderr."""
@@ -42,7 +36,7 @@ class Progress:
             UUID,
             create_progress_artifact(
                 progress=0.0,
-                key=artifact_key("progress", plan.catalog.service, plan.profile),
+                key=artifact_key("luna-progress", plan.catalog.service, plan.profile),
                 description=f"k6 {plan.profile} against {plan.target} (run {plan.run_id})",
             ),
         )
@@ -110,41 +104,3 @@ def execute(plan: RunPlan) -> RunResult:
         logging.INFO if result.status == "passed" else logging.WARNING, "%s: %s", result.status.upper(), result.message
     )
     return result
-
-
-@task(name="publish-run")
-def publish(result: RunResult, verdict: Verdict, metrics_stored: bool = True) -> None:
-    """A markdown artifact with the outcome and per-endpoint table."""
-    rows = "\n".join(
-        f"| {e.name} | {e.group} | {e.method} {e.path} | {e.requests} | {e.rps:.1f} | {_ms(e.latency_ms.p50)} | "
-        f"{_ms(e.latency_ms.p95)} | {_ms(e.latency_ms.p99)} | {_pct(e.error_rate)} | {_pct(e.check_pass_rate)} |"
-        for e in result.endpoints
-    )
-    total = result.total
-    markdown = (
-        f"# {result.service} · {result.profile} · {verdict.status.upper()}\n\n{verdict.reason}\n\n"
-        f"Run `{result.run_id}` against `{result.target}`; folder `{result.run_dir}`.\n\n"
-        + (
-            f"**{total.requests} requests, {total.rps:.1f} req/s, p95 {_ms(total.latency_ms.p95)} ms, "
-            f"errors {_pct(total.error_rate)}**\n\n"
-            if total
-            else ""
-        )
-        + "| endpoint | group | request | reqs | rps | p50 ms | p95 ms | p99 ms | errors | checks |\n"
-        + "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
-        + rows
-        + "\n"
-    )
-    create_markdown_artifact(
-        markdown=markdown,
-        key=artifact_key("load-test", result.service or "", result.profile),
-        description=f"{result.status}: {result.message}"[:500],
-    )
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.2f}%"

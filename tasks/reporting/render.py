@@ -31,6 +31,8 @@ from tasks.reporting.view import (
     latency_bars,
     read_failures,
     run_facts,
+    run_files,
+    run_summary,
     slo_rows,
     storage_text,
     when,
@@ -122,6 +124,7 @@ def grafana_link(grafana_url: str, service: str | None, run_id: str, start: date
 def _context(result: RunResult, verdict: Verdict, links: ReportLinks) -> dict[str, Any]:
     stored, storage = storage_text(result)
     facts = run_facts(result)
+    deltas = delta_rows(verdict.comparison)
     return {
         "result": result,
         "verdict": verdict,
@@ -131,13 +134,17 @@ def _context(result: RunResult, verdict: Verdict, links: ReportLinks) -> dict[st
         "fact": dict(facts),
         "slos": slo_rows(verdict.overall),
         "endpoints": endpoint_rows(result, verdict),
-        "deltas": delta_rows(verdict.comparison),
+        "deltas": deltas,
+        "delta_groups": [
+            (name, [d for d in deltas if d.endpoint == name]) for name in dict.fromkeys(d.endpoint for d in deltas)
+        ],
         "baseline": baseline_text(verdict),
         "stored": stored,
         "storage": storage,
         "links": links,
         "grafana": web_url(links.grafana),
         "started": when(result.started_at),
+        "summary": run_summary(result),
     }
 
 
@@ -211,8 +218,11 @@ def line_charts(series: TimeSeries, verdict: Verdict) -> list[charts.LineChart]:
     targets = {c.slo: c.target for c in verdict.overall}
     ts = series.timestamps
     failed_checks = [None if c is None else 1 - c for c in series.checks_rate]
-    p95_rule = [("SLO p95 target", RED, targets["p95_ms"])] if "p95_ms" in targets else []
-    err_rule = [("SLO error-rate target", RED, targets["error_rate"] * 100)] if "error_rate" in targets else []
+    p95_rule, err_rule = [], []
+    if "p95_ms" in targets:
+        p95_rule = [(f"SLO p95 target {charts.amount(targets['p95_ms'])} ms", RED, targets["p95_ms"])]
+    if "error_rate" in targets:
+        err_rule = [(f"SLO target {charts.amount(targets['error_rate'] * 100)}%", RED, targets["error_rate"] * 100)]
     return [
         charts.line_chart(
             "chart-rps", "Throughput", "req/s", ts, [charts.Series("requests/s", BLUE, series.rps, area=True)]
@@ -260,10 +270,5 @@ def html_report(result: RunResult, verdict: Verdict, series: TimeSeries | None, 
         failures=failures,
         unreadable=unreadable,
         failure_total=result.failure_samples,
-        files=[(kind, name) for kind, name in sorted(result.files.items()) if _local_name(name)],
+        files=run_files(result),
     )
-
-
-def _local_name(name: str) -> bool:
-    """A plain file name in the run folder (safe as a relative link)."""
-    return bool(name) and all(c.isalnum() or c in "._-" for c in name) and not name.startswith(".")

@@ -10,9 +10,10 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
+from luna.keys import artifact_key
 from luna.results import RunResult
+from luna.settings import load_settings
 from luna.verdict import Verdict
-from tasks.evaluation.history import slug
 from tasks.reporting.render import badge_svg, endpoint_table, grafana_link, html_report, markdown_report, md, md_url
 from tasks.reporting.timeseries import read_series
 from tasks.reporting.view import ReportLinks
@@ -20,12 +21,7 @@ from tasks.reporting.view import ReportLinks
 
 def report_keys(service: str | None, profile: str) -> dict[str, str]:
     """Artifact keys: lowercase letters, digits and dashes only."""
-    suffix = f"{slug(service or 'service')}-{slug(profile)}"
-    return {
-        "report": f"luna-report-{suffix}",
-        "endpoints": f"luna-endpoints-{suffix}",
-        "grafana": f"luna-grafana-{suffix}",
-    }
+    return {kind: artifact_key(f"luna-{kind}", service, profile) for kind in ("report", "endpoints", "grafana")}
 
 
 @task(name="publish-reports")
@@ -36,6 +32,7 @@ def publish_reports(result: RunResult, verdict: Verdict, grafana_url: str | None
     grafana. Raises on a write or API failure.
     """
     logger = get_run_logger()
+    grafana_url = grafana_url or load_settings().grafana_url
     run_dir = Path(result.run_dir)
     series = read_series(run_dir / result.files.get("k6_report", "k6-report.html"))
     if series is None:

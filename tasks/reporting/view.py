@@ -98,7 +98,7 @@ def slo_value(check: SLOCheck) -> str:
 def slo_target(check: SLOCheck) -> str:
     op = OPS[check.op]
     if check.slo == "p95_ms":
-        return f"{op} {ms(check.target)} ms"
+        return f"{op} {check.target:,.0f} ms" if check.target == int(check.target) else f"{op} {ms(check.target)} ms"
     return f"{op} {pct(check.target)}" if check.slo == "error_rate" else f"{op} {check.target:.2f}"
 
 
@@ -200,8 +200,8 @@ def _fmt(metric: str, value: float | None, signed: bool = False) -> str:
 
 def delta_row(endpoint: str, d: Delta) -> DeltaRow:
     change = _fmt(d.metric, d.change, signed=True)
-    if d.change is not None and d.change_pct is not None:
-        change += f" ({d.change_pct * 100:+.1f}%)"
+    if d.change and d.change_pct is not None:
+        change += f" ({d.change_pct * 100:+.1f}%)".replace("-", "−")
     state: Literal["regression", "improvement", "noise", "unknown"] = (
         "regression"
         if d.regression
@@ -235,26 +235,60 @@ def delta_rows(comparison: Comparison | None) -> list[DeltaRow]:
 
 def baseline_text(verdict: Verdict) -> str:
     c = verdict.comparison
+    note = f" {verdict.baseline_note.rstrip('.')}." if verdict.baseline_note else ""
     if c is None:
-        return verdict.baseline_note or "no baseline run to compare with"
+        return f"{verdict.baseline_note.rstrip('.')}." if verdict.baseline_note else "No baseline run to compare with."
     how = "pinned baseline" if c.pinned else "last passing run"
     started = f", started {when(c.baseline_started_at)}" if c.baseline_started_at else ""
     found = f"{len(c.regressions)} regression(s)" if c.regressions else "no regressions beyond noise"
-    return f"compared with run {c.baseline_run_id} ({how}{started}): {found}"
+    return f"Compared with run {c.baseline_run_id} ({how}{started}): {found}.{note}"
+
+
+def run_summary(result: RunResult) -> str:
+    """One line: what ran, against what, for how long."""
+    text = f"{result.profile} profile, {result.load_model} model, against {result.target}"
+    known = [
+        duration(result.duration_s) if result.duration_s is not None else "",
+        f"up to {count(result.vus_max)} VUs" if result.vus_max is not None else "",
+        f"{count(result.iterations)} iterations" if result.iterations is not None else "",
+    ]
+    known = [k for k in known if k]
+    return text + (": " + ", ".join(known) if known else "") + "."
 
 
 def storage_text(result: RunResult) -> tuple[bool, str]:
-    """(stored, one line) for the InfluxDB status."""
+    """(stored, details) for the InfluxDB status line."""
     store = result.influxdb
     if store is None:
-        return False, "not stored: InfluxDB is not configured for this run"
+        return False, "not configured for this run"
     where = f"database {store.database} at {store.url}"
     if not store.stored:
-        return False, f"not stored ({where})" + (f": {store.note}" if store.note else "")
-    text = f"stored in {where}"
+        return False, where + (f": {store.note}" if store.note else "")
     if store.errors:
-        text += f", with {store.errors} write error(s): some samples may be missing"
-    return True, text + (f" ({store.note})" if store.note else "")
+        where += f", with {store.errors} write error(s): some samples may be missing"
+    return True, where + (f" ({store.note})" if store.note else "")
+
+
+FILE_LABELS = {
+    "summary": "Run summary",
+    "k6_summary": "k6 end-of-test summary",
+    "k6_report": "k6 web dashboard",
+    "k6_log": "k6 log",
+    "failures": "Failed-request samples",
+    "endpoints": "Endpoints file",
+}
+
+
+def run_files(result: RunResult) -> list[tuple[str, str]]:
+    """(label, file name) for the run folder's files that are safe relative links."""
+    safe = [(kind, name) for kind, name in result.files.items() if _local_name(name)]
+    order = list(FILE_LABELS)
+    safe.sort(key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0]))
+    return [(FILE_LABELS.get(kind, kind.replace("_", " ")), name) for kind, name in safe]
+
+
+def _local_name(name: str) -> bool:
+    return bool(name) and all(c.isalnum() or c in "._-" for c in name) and not name.startswith(".")
 
 
 def run_facts(result: RunResult) -> list[tuple[str, str]]:

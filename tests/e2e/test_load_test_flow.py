@@ -41,10 +41,17 @@ def test_flow_passes_and_leaves_results_and_artifacts(
     assert isinstance(result, RunResult) and result.status == "passed"
     assert {"summary", "k6_summary", "k6_report", "k6_log"} <= set(result.files)
     assert RunResult.read(Path(result.run_dir)).run_id == result.run_id
-    progress = _artifacts("progress-flow-test-smoke")
+    progress = _artifacts("luna-progress-flow-test-smoke")
     assert progress and progress[0].type == "progress" and progress[0].data == 100.0  # type: ignore[attr-defined]
-    report = _artifacts("load-test-flow-test-smoke")
-    assert report and "Users" in str(report[0].data)  # type: ignore[attr-defined]
+    report = _artifacts("luna-report-flow-test-smoke")
+    assert report and "Users" in str(report[0].data) and "PASS" in str(report[0].data)  # type: ignore[attr-defined]
+    table = _artifacts("luna-endpoints-flow-test-smoke")
+    assert table and table[0].type == "table"  # type: ignore[attr-defined]
+    history = _artifacts("luna-history-flow-test-smoke")
+    assert history and result.run_id in str(history[0].data)  # type: ignore[attr-defined]
+    run_dir = Path(result.run_dir)
+    assert (run_dir / "report.html").stat().st_size > 5000 and (run_dir / "verdict.json").is_file()
+    assert "<svg" in (run_dir / "badge.svg").read_text()
 
 
 def test_flow_fails_on_crossed_threshold_and_keeps_the_result(

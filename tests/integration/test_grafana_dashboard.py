@@ -2,7 +2,7 @@
 
 Grafana cannot run here, so the test does what Grafana's InfluxDB data source does before it
 sends an InfluxQL query: it replaces `$timeFilter`, `$__interval`, `$__interval_ms` and the
-template variables (regex-escaped inside `=~ /.../`, `(a|b)` for multi-value ones), resolving
+template variables (`${var:regex}`: regex-escaped, `(a|b)` for several values), resolving
 the variables the way the dashboard chains them (service -> run_id -> endpoint).
 """
 
@@ -34,8 +34,14 @@ DS_UID = "luna-influxdb"
 
 # Regex metacharacters and a space in the service name: the escaping must be right.
 SERVICE = "Grafana QA (v1.2)"
-ENDPOINTS = [
-    {"name": "Users", "group": "users", "path": "/api/users", "weight": 2, "checks": {"status": 200, "body_path": "data"}},
+ENDPOINTS: list[dict[str, Any]] = [
+    {
+        "name": "Users",
+        "group": "users",
+        "path": "/api/users",
+        "weight": 2,
+        "checks": {"status": 200, "body_path": "data"},
+    },
     {"name": "Health", "group": "ops", "path": "/api/health"},
     {"name": "Flaky.v2", "group": "ops", "path": "/api/flaky?rate=0.2", "checks": {"status": 200}},
 ]
@@ -81,8 +87,15 @@ class Variable:
     multi: bool
 
 
-def format_value(variable: Variable, query: str) -> str:
-    """InfluxDatasource.interpolateQueryExpr: multi-value -> (a|b) escaped; single -> escaped in a regex."""
+def format_value(variable: Variable, query: str, fmt: str | None = None) -> str:
+    """`${var:regex}`: every value escaped, several as (a|b). A bare `$var`: what
+    InfluxDatasource.interpolateQueryExpr does (multi-value as (a|b); a single value escaped
+    when the query uses it inside /.../, unless it starts like a number)."""
+    if fmt == "regex":
+        escaped = [escape_regex(v) for v in variable.values]
+        return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+    if fmt is not None:
+        raise AssertionError(f"variable format :{fmt} is not emulated here; use :regex or none")
     if variable.multi:
         return "(" + "|".join(escape_regex(v) for v in variable.values) + ")"
     value = variable.values[0]
@@ -104,7 +117,7 @@ def interpolate(query: str, variables: dict[str, Variable], timefilter: str, int
         if name in builtins:
             return builtins[name]
         if name in variables:
-            return format_value(variables[name], query)
+            return format_value(variables[name], query, match.group(3) or match.group(5))
         return match.group(0)  # unknown: left alone, as Grafana does (InfluxDB will then reject it)
 
     return TEMPLATE.sub(replace, query)
@@ -160,6 +173,15 @@ def luna_run_lines(result: RunResult) -> list[str]:
 # ---- static checks ----------------------------------------------------------------------------
 
 
+def regex_variables_escaped(query: str) -> bool:
+    """Variables inside `=~ /.../` use Grafana's :regex format, which escapes their values in
+    every Grafana version (a bare $var is escaped or not depending on the version)."""
+    for body in re.findall(r"=~ /(.*?[^\\])/", query):
+        if re.search(r"\$\w|\$\{|\[\[", re.sub(r"\$\{\w+:regex\}", "", body)):
+            return False
+    return True
+
+
 def test_dashboard_json_is_valid() -> None:
     dashboard = load_dashboard()
     assert dashboard["uid"] == "luna-k6" and dashboard["title"] == "Luna — k6 load runs"
@@ -191,6 +213,7 @@ def test_dashboard_json_is_valid() -> None:
             query = target["query"]
             assert re.match(r"(SELECT|SHOW) ", query), f"{where}: not InfluxQL: {query}"
             assert "from(bucket" not in query and "|>" not in query, f"{where}: Flux, not InfluxQL"
+            assert regex_variables_escaped(query), f"{where}: use /^${{var:regex}}$/ in regexes: {query}"
             if "GROUP BY time(" in query:
                 assert "$timeFilter" in query and "time($__interval)" in query, f"{where}: needs $timeFilter"
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
@@ -198,8 +221,12 @@ def test_dashboard_json_is_valid() -> None:
     assert variables["endpoint"]["multi"] and variables["endpoint"]["includeAll"]
     for variable in variables.values():
         assert variable["datasource"]["uid"] == DS_UID and variable_query(variable).startswith("SHOW TAG VALUES")
+        assert regex_variables_escaped(variable_query(variable)), variable["name"]
     for annotation in dashboard["annotations"]["list"]:
-        assert annotation["datasource"]["uid"] == DS_UID and annotation["query"].startswith("SELECT")
+        target = annotation["target"]
+        assert annotation["datasource"]["uid"] == DS_UID and target["fromAnnotations"] and target["rawQuery"]
+        assert target["query"].startswith("SELECT") and target["textColumn"] in target["query"]
+        assert regex_variables_escaped(target["query"]), annotation["name"]
 
 
 def test_provisioning_files_parse() -> None:
@@ -254,7 +281,7 @@ def test_every_panel_query_returns_data(demo: Demo, influxd: InfluxServer, tmp_p
     problems: list[str] = []
     answers: dict[str, list[dict[str, Any]]] = {}
     queries = [(p, t) for p in all_panels(dashboard) for t in p.get("targets", [])]
-    queries += [({"title": f"annotation {a['name']}"}, {"refId": "-", **a}) for a in dashboard["annotations"]["list"]]
+    queries += [({"title": f"annotation {a['name']}"}, a["target"]) for a in dashboard["annotations"]["list"]]
     for panel, target in queries:
         # A panel with a relative time override gets Grafana's relative filter.
         timefilter = f"time >= now() - {panel['timeFrom']} and time <= now()" if panel.get("timeFrom") else window

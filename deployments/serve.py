@@ -1,0 +1,52 @@
+"""Serve every deployment of prefect.yaml from this process: schedules and ad-hoc runs
+with no work pool and no worker (`python -m deployments.serve [NAME ...]`).
+
+prefect.yaml stays the one definition: this reads it and builds the same deployments
+with `flow.to_deployment`, keeping each schedule's `active` flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_definitions(path: Path = ROOT / "prefect.yaml") -> list[dict[str, Any]]:
+    return list(yaml.safe_load(path.read_text(encoding="utf-8"))["deployments"])
+
+
+def load_flow(entrypoint: str) -> Any:
+    file, name = entrypoint.split(":")
+    module = importlib.import_module(file.removesuffix(".py").replace("/", "."))
+    return getattr(module, name)
+
+
+def build(definition: dict[str, Any]) -> Any:
+    from prefect.schedules import Cron
+
+    schedules = [Cron(s["cron"], timezone=s.get("timezone"), active=s.get("active", True))
+                 for s in definition.get("schedules") or []]
+    return load_flow(definition["entrypoint"]).to_deployment(
+        name=definition["name"], description=definition.get("description"), tags=definition.get("tags"),
+        parameters=definition.get("parameters"), schedules=schedules or None,
+    )
+
+
+def main() -> None:
+    from prefect import serve
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", help="deployment names to serve (default: all)")
+    names = set(parser.parse_args().names)
+    definitions = [d for d in load_definitions() if not names or d["name"] in names]
+    serve(*[build(d) for d in definitions])
+
+
+if __name__ == "__main__":
+    main()
