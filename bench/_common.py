@@ -116,8 +116,13 @@ def machine() -> dict[str, Any]:
     except (OSError, subprocess.TimeoutExpired):
         k6v = "?"
     return {
-        "nproc": os.cpu_count(), "cpu": cpu, "ram_gib": round(mem_kib / 1024 / 1024, 1),
-        "debian": debian, "kernel": platform.release(), "python": platform.python_version(), "k6": k6v,
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gib": round(mem_kib / 1024 / 1024, 1),
+        "debian": debian,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "k6": k6v,
         "loadavg_at_start": loadavg(),
     }
 
@@ -147,6 +152,7 @@ def write_results(name: str, data: dict[str, Any], out_dir: Path | None = None) 
 
 
 # ---- CPU accounting: how much of the machine others used while we measured -------------
+
 
 def _busy_s() -> float:
     """Seconds of CPU the whole machine spent busy since boot (all cores), from /proc/stat."""
@@ -220,8 +226,11 @@ class CpuWatch:
         self.foreign_cores = max(0.0, (busy - kids - me - own) / wall) if wall else 0.0
 
     def as_dict(self) -> dict[str, float]:
-        return {"generator_cores": round(self.generator_cores, 2), "server_cores": round(self.server_cores, 2),
-                "foreign_cores": round(self.foreign_cores, 2)}
+        return {
+            "generator_cores": round(self.generator_cores, 2),
+            "server_cores": round(self.server_cores, 2),
+            "foreign_cores": round(self.foreign_cores, 2),
+        }
 
 
 def wait_quiet(max_wait_s: float, threshold_cores: float = 0.25, own_pids: list[int] | None = None) -> float:

@@ -87,10 +87,18 @@ def one_run(target: str, config: Path, duration_s: int, vus: int, period_s: floa
     py = [s[1] for s in sampler.samples]
     k6 = [s[2] for s in sampler.samples if s[2]]
     return {
-        "duration_s": duration_s, "vus": vus, "wall_s": wall, "status": result.status, "message": result.message,
-        "k6_duration_s": result.duration_s, "requests": result.total.requests if result.total else None,
-        "lines": counts["lines"], "progress_updates": counts["progress"],
-        "start_rss_mib": start_rss / MIB, "peak_rss_mib": max(py) / MIB, "end_rss_mib": py[-1] / MIB,
+        "duration_s": duration_s,
+        "vus": vus,
+        "wall_s": wall,
+        "status": result.status,
+        "message": result.message,
+        "k6_duration_s": result.duration_s,
+        "requests": result.total.requests if result.total else None,
+        "lines": counts["lines"],
+        "progress_updates": counts["progress"],
+        "start_rss_mib": start_rss / MIB,
+        "peak_rss_mib": max(py) / MIB,
+        "end_rss_mib": py[-1] / MIB,
         "k6_peak_rss_mib": max(k6) / MIB if k6 else None,
         "samples": [(round(t, 2), round(p / MIB, 2), round(k / MIB, 2)) for t, p, k in sampler.samples],
     }
@@ -124,8 +132,12 @@ def main() -> int:
     demo = None
     try:
         port = free_port()
-        demo = subprocess.Popen([PYTHON, "-m", "luna.demo", "--port", str(port), "--error-rate", "0"], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        demo = subprocess.Popen(
+            [PYTHON, "-m", "luna.demo", "--port", str(port), "--error-rate", "0"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         target = f"http://127.0.0.1:{port}"
         wait_http(f"{target}/api/health", 30, demo)
         config = ROOT / "k6" / "config" / "endpoints.json"
@@ -135,9 +147,12 @@ def main() -> int:
                 r = one_run(target, config, d, args.vus, args.period)
                 r["repeat"] = rep
                 runs.append(r)
-                print(f"  {d:>4} s: RSS start {r['start_rss_mib']:.1f} MiB, peak {r['peak_rss_mib']:.1f}, end "
-                      f"{r['end_rss_mib']:.1f}; k6 peak {r['k6_peak_rss_mib'] or 0:.1f} MiB; {r['requests']} requests, "
-                      f"{r['lines']} output lines, status {r['status']}", flush=True)
+                print(
+                    f"  {d:>4} s: RSS start {r['start_rss_mib']:.1f} MiB, peak {r['peak_rss_mib']:.1f}, end "
+                    f"{r['end_rss_mib']:.1f}; k6 peak {r['k6_peak_rss_mib'] or 0:.1f} MiB; {r['requests']} requests, "
+                    f"{r['lines']} output lines, status {r['status']}",
+                    flush=True,
+                )
     finally:
         stop(demo, 10)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -146,11 +161,21 @@ def main() -> int:
     per_d: dict[int, dict[str, float | None]] = {}
     for d in durations:
         mine = [r for r in runs if r["duration_s"] == d]
-        per_d[d] = {k: median([r[k] for r in mine]) for k in
-                    ("start_rss_mib", "peak_rss_mib", "end_rss_mib", "k6_peak_rss_mib", "wall_s")}
+        per_d[d] = {
+            k: median([r[k] for r in mine])
+            for k in ("start_rss_mib", "peak_rss_mib", "end_rss_mib", "k6_peak_rss_mib", "wall_s")
+        }
         v = per_d[d]
-        rows.append([f"{d} s", v["start_rss_mib"], v["peak_rss_mib"], v["end_rss_mib"],
-                     (v["peak_rss_mib"] or 0) - (v["start_rss_mib"] or 0), v["k6_peak_rss_mib"]])
+        rows.append(
+            [
+                f"{d} s",
+                v["start_rss_mib"],
+                v["peak_rss_mib"],
+                v["end_rss_mib"],
+                (v["peak_rss_mib"] or 0) - (v["start_rss_mib"] or 0),
+                v["k6_peak_rss_mib"],
+            ]
+        )
     print()
     print(table(["run", "start MiB", "peak MiB", "end MiB", "peak-start MiB", "k6 peak MiB"], rows))
     growth = None
@@ -159,13 +184,17 @@ def main() -> int:
         growth = ((per_d[hi]["peak_rss_mib"] or 0) - (per_d[lo]["peak_rss_mib"] or 0)) / (hi - lo) * 30
         k6_growth = ((per_d[hi]["k6_peak_rss_mib"] or 0) - (per_d[lo]["k6_peak_rss_mib"] or 0)) / (hi - lo) * 30
         print(f"\nPython peak RSS growth per extra 30 s of test: {growth:+.2f} MiB (k6 child: {k6_growth:+.2f} MiB)")
-    path = write_results("memory_flat", {
-        "machine": info,
-        "options": {"durations_s": durations, "vus": args.vus, "repeats": args.repeats, "period_s": args.period},
-        "medians": {str(d): v for d, v in per_d.items()},
-        "peak_growth_mib_per_30s": growth,
-        "runs": runs,
-    }, args.out_dir)
+    path = write_results(
+        "memory_flat",
+        {
+            "machine": info,
+            "options": {"durations_s": durations, "vus": args.vus, "repeats": args.repeats, "period_s": args.period},
+            "medians": {str(d): v for d, v in per_d.items()},
+            "peak_growth_mib_per_30s": growth,
+            "runs": runs,
+        },
+        args.out_dir,
+    )
     print(f"wrote {path}")
     return 0
 

@@ -75,16 +75,29 @@ def base_env() -> dict[str, str]:
     return env
 
 
-def timed(cmd: list[str], env: dict[str, str], cwd: Path, limit_s: float) -> tuple[float, subprocess.CompletedProcess[str]]:
+def timed(
+    cmd: list[str], env: dict[str, str], cwd: Path, limit_s: float
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=limit_s)
     return time.perf_counter() - t0, done
 
 
-def luna_run(env: dict[str, str], cwd: Path, target: str, smoke: str, vus: int, limit_s: float,
-             own: list[int]) -> dict[str, Any]:
-    cmd = [str(VENV_BIN / "luna"), "smoke", "--smoke-duration", smoke, "--smoke-vus", str(vus), "--target", target,
-           "--config", str(ROOT / "k6" / "config" / "endpoints.json")]
+def luna_run(
+    env: dict[str, str], cwd: Path, target: str, smoke: str, vus: int, limit_s: float, own: list[int]
+) -> dict[str, Any]:
+    cmd = [
+        str(VENV_BIN / "luna"),
+        "smoke",
+        "--smoke-duration",
+        smoke,
+        "--smoke-vus",
+        str(vus),
+        "--target",
+        target,
+        "--config",
+        str(ROOT / "k6" / "config" / "endpoints.json"),
+    ]
     with CpuWatch(own) as cpu:
         wall, done = timed(cmd, env, cwd, limit_s)
     if done.returncode not in (0, 1):
@@ -97,8 +110,14 @@ def luna_run(env: dict[str, str], cwd: Path, target: str, smoke: str, vus: int, 
         run_dir = cwd / run_dir
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     k6_s = float(summary["duration_s"])
-    return {"wall_s": wall, "k6_duration_s": k6_s, "overhead_s": wall - k6_s, "exit_code": done.returncode,
-            "status": summary.get("status"), **cpu.as_dict()}
+    return {
+        "wall_s": wall,
+        "k6_duration_s": k6_s,
+        "overhead_s": wall - k6_s,
+        "exit_code": done.returncode,
+        "status": summary.get("status"),
+        **cpu.as_dict(),
+    }
 
 
 def floor_run(env: dict[str, str], cwd: Path, limit_s: float, own: list[int]) -> dict[str, Any]:
@@ -111,8 +130,15 @@ def floor_run(env: dict[str, str], cwd: Path, limit_s: float, own: list[int]) ->
 
 def k6_floor(env: dict[str, str], cwd: Path, target: str, smoke: str, vus: int, limit_s: float) -> dict[str, Any]:
     summary = cwd / "k6-floor-summary.json"
-    env = {**env, "ENDPOINTS_FILE": str(ROOT / "k6" / "config" / "endpoints.json"), "BASE_URL": target,
-           "PROFILE": "smoke", "SMOKE_VUS": str(vus), "SMOKE_DURATION": smoke, "LUNA_SUMMARY_FILE": str(summary)}
+    env = {
+        **env,
+        "ENDPOINTS_FILE": str(ROOT / "k6" / "config" / "endpoints.json"),
+        "BASE_URL": target,
+        "PROFILE": "smoke",
+        "SMOKE_VUS": str(vus),
+        "SMOKE_DURATION": smoke,
+        "LUNA_SUMMARY_FILE": str(summary),
+    }
     cmd = [K6, "run", "--no-usage-report", "--address", "", "--no-color", "--quiet", str(ROOT / "k6" / "main.js")]
     wall, done = timed(cmd, env, cwd, limit_s)
     if done.returncode not in (0, 99):
@@ -125,9 +151,14 @@ def start_prefect(home: Path, env: dict[str, str], log: Path, timeout_s: float) 
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                                env={**env, "PREFECT_HOME": str(home)}, cwd=home, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env={**env, "PREFECT_HOME": str(home)},
+            cwd=home,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     api = f"http://127.0.0.1:{port}/api"
     try:
         wait_http(f"{api}/health", timeout_s, proc)
@@ -160,18 +191,28 @@ def main() -> int:
     demo = server = None
     try:
         port = free_port()
-        demo = subprocess.Popen([PYTHON, "-m", "luna.demo", "--port", str(port), "--error-rate", "0"], cwd=ROOT,
-                                env=env0, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        demo = subprocess.Popen(
+            [PYTHON, "-m", "luna.demo", "--port", str(port), "--error-rate", "0"],
+            cwd=ROOT,
+            env=env0,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         target = f"http://127.0.0.1:{port}"
         wait_http(f"{target}/api/health", 30, demo)
-        print(f"demo API on {target}; modes {modes}; {args.repeats} repeats; smoke {args.duration} x {args.vus} VUs",
-              flush=True)
+        print(
+            f"demo API on {target}; modes {modes}; {args.repeats} repeats; smoke {args.duration} x {args.vus} VUs",
+            flush=True,
+        )
         if not args.no_k6_floor:
             for rep in range(1, args.repeats + 1):
                 r = k6_floor(env0, tmp, target, args.duration, args.vus, limit_s)
                 runs.append({"mode": "-", "what": "k6", "repeat": rep, **r})
-                print(f"  k6 bare        repeat {rep}: wall {r['wall_s']:.2f} s, k6 {r['k6_duration_s']:.2f} s, "
-                      f"overhead {r['overhead_s']:.2f} s", flush=True)
+                print(
+                    f"  k6 bare        repeat {rep}: wall {r['wall_s']:.2f} s, k6 {r['k6_duration_s']:.2f} s, "
+                    f"overhead {r['overhead_s']:.2f} s",
+                    flush=True,
+                )
         for mode in modes:
             env = dict(env0)
             home = tmp / f"prefect-home-{mode}"
@@ -188,13 +229,17 @@ def main() -> int:
                 for what in order:
                     if what == "luna":
                         r = luna_run(env, tmp, target, args.duration, args.vus, limit_s, own)
-                        msg = f"wall {r['wall_s']:.2f} s, k6 {r['k6_duration_s']:.2f} s, overhead {r['overhead_s']:.2f} s"
+                        msg = (
+                            f"wall {r['wall_s']:.2f} s, k6 {r['k6_duration_s']:.2f} s, overhead {r['overhead_s']:.2f} s"
+                        )
                     else:
                         r = floor_run(env, tmp, limit_s, own)
                         msg = f"wall {r['wall_s']:.2f} s"
                     runs.append({"mode": mode, "what": what, "repeat": rep, **r})
-                    print(f"  {mode:<9} {what:<5} repeat {rep}: {msg}  (other work on the machine: {r['foreign_cores']:.2f} cores)",
-                          flush=True)
+                    print(
+                        f"  {mode:<9} {what:<5} repeat {rep}: {msg}  (other work on the machine: {r['foreign_cores']:.2f} cores)",
+                        flush=True,
+                    )
             if server is not None:
                 stop_group(server, 20)
                 server = None
@@ -210,24 +255,62 @@ def main() -> int:
     results: dict[str, Any] = {}
     rows = []
     for mode in modes:
-        luna_wall, k6_dur, over = med(mode, "luna", "wall_s"), med(mode, "luna", "k6_duration_s"), med(mode, "luna", "overhead_s")
+        luna_wall, k6_dur, over = (
+            med(mode, "luna", "wall_s"),
+            med(mode, "luna", "k6_duration_s"),
+            med(mode, "luna", "overhead_s"),
+        )
         floor = med(mode, "floor", "wall_s")
         share = over - floor if over is not None and floor is not None else None
-        results[mode] = {"luna_wall_s": luna_wall, "k6_duration_s": k6_dur, "luna_overhead_s": over,
-                         "prefect_floor_s": floor, "luna_own_share_s": share,
-                         "luna_own_share_minus_k6_floor_s": share - k6_floor_s if share is not None and k6_floor_s else None,
-                         "foreign_cores_luna": med(mode, "luna", "foreign_cores")}
-        rows.append([mode, luna_wall, k6_dur, over, floor, share, k6_floor_s,
-                     share - k6_floor_s if share is not None and k6_floor_s is not None else None])
+        results[mode] = {
+            "luna_wall_s": luna_wall,
+            "k6_duration_s": k6_dur,
+            "luna_overhead_s": over,
+            "prefect_floor_s": floor,
+            "luna_own_share_s": share,
+            "luna_own_share_minus_k6_floor_s": share - k6_floor_s if share is not None and k6_floor_s else None,
+            "foreign_cores_luna": med(mode, "luna", "foreign_cores"),
+        }
+        rows.append(
+            [
+                mode,
+                luna_wall,
+                k6_dur,
+                over,
+                floor,
+                share,
+                k6_floor_s,
+                share - k6_floor_s if share is not None and k6_floor_s is not None else None,
+            ]
+        )
     print()
-    print(table(["mode", "luna wall s", "k6 test s", "luna - k6 s", "prefect floor s", "luna own s",
-                 "k6 floor s", "own - k6 floor s"], rows))
+    print(
+        table(
+            [
+                "mode",
+                "luna wall s",
+                "k6 test s",
+                "luna - k6 s",
+                "prefect floor s",
+                "luna own s",
+                "k6 floor s",
+                "own - k6 floor s",
+            ],
+            rows,
+        )
+    )
     print("\nluna own = (luna wall - k6 test) - prefect floor; k6 floor = bare `k6 run` wall - its test time")
-    path = write_results("orchestration_overhead", {
-        "machine": info,
-        "options": {"duration": args.duration, "vus": args.vus, "repeats": args.repeats, "modes": modes},
-        "k6_floor_s": k6_floor_s, "medians": results, "runs": runs,
-    }, args.out_dir)
+    path = write_results(
+        "orchestration_overhead",
+        {
+            "machine": info,
+            "options": {"duration": args.duration, "vus": args.vus, "repeats": args.repeats, "modes": modes},
+            "k6_floor_s": k6_floor_s,
+            "medians": results,
+            "runs": runs,
+        },
+        args.out_dir,
+    )
     print(f"wrote {path}")
     return 0
 

@@ -230,8 +230,13 @@ def k6_rps(summary: Path) -> dict[str, Any]:
 
 def run_k6(args: list[str], env: dict[str, str], log: Path, limit_s: float) -> None:
     with log.open("w", encoding="utf-8") as out:
-        done = subprocess.run([K6, "run", "--no-usage-report", "--address", "", "--no-color", *args],
-                              env=env, stdout=out, stderr=subprocess.STDOUT, timeout=limit_s)
+        done = subprocess.run(
+            [K6, "run", "--no-usage-report", "--address", "", "--no-color", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=limit_s,
+        )
     if done.returncode not in (0, 99):
         raise RuntimeError(f"k6 exited {done.returncode}; see {log}:\n{log.read_text()[-2000:]}")
 
@@ -245,8 +250,13 @@ class Bench:
         (tmp / "minimal.js").write_text(MINIMAL_JS, encoding="utf-8")
         (tmp / "probe.js").write_text(PROBE_JS, encoding="utf-8")
         for name, checks in RUNNER_CHECKS.items():
-            ep: dict[str, Any] = {"name": "ListUsers", "group": "users", "type": "rest", "method": "GET",
-                                  "path": "/api/users"}
+            ep: dict[str, Any] = {
+                "name": "ListUsers",
+                "group": "users",
+                "type": "rest",
+                "method": "GET",
+                "path": "/api/users",
+            }
             if checks is not None:
                 ep["checks"] = checks
             catalog = {"service": "bench", "endpoints": [ep]}
@@ -260,15 +270,23 @@ class Bench:
             return self.wrk(log)
         env = clean_env()
         if variant == "minimal" or variant in PROBES:
-            env.update({"URL": self.url, "VUS": str(self.vus), "DURATION": f"{self.duration_s}s",
-                        "SUMMARY_FILE": str(summary)})
+            env.update(
+                {"URL": self.url, "VUS": str(self.vus), "DURATION": f"{self.duration_s}s", "SUMMARY_FILE": str(summary)}
+            )
             env.update({flag: "1" for flag in PROBES.get(variant, ())})
             script = "minimal.js" if variant == "minimal" else "probe.js"
             run_k6([str(self.tmp / script)], env, log, self.limit_s)
         else:
-            env.update({"ENDPOINTS_FILE": str(self.tmp / f"{variant}.endpoints.json"), "BASE_URL": self.base_url,
-                        "PROFILE": "smoke", "SMOKE_VUS": str(self.vus), "SMOKE_DURATION": f"{self.duration_s}s",
-                        "LUNA_SUMMARY_FILE": str(summary)})
+            env.update(
+                {
+                    "ENDPOINTS_FILE": str(self.tmp / f"{variant}.endpoints.json"),
+                    "BASE_URL": self.base_url,
+                    "PROFILE": "smoke",
+                    "SMOKE_VUS": str(self.vus),
+                    "SMOKE_DURATION": f"{self.duration_s}s",
+                    "LUNA_SUMMARY_FILE": str(summary),
+                }
+            )
             run_k6([str(ROOT / "k6" / "main.js")], env, log, self.limit_s)
         return k6_rps(summary)
 
@@ -288,11 +306,18 @@ def main() -> int:
     p.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
     p.add_argument("--vus", type=int, default=20, help="k6 VUs and wrk connections (default 20)")
     p.add_argument("--rounds", "--repeats", dest="rounds", type=int, default=3, help="rounds (default 3)")
-    p.add_argument("--variants", default="minimal,runner,wrk",
-                   help=f"comma-separated, run in this order each round; any of {', '.join(ALL_VARIANTS)}")
+    p.add_argument(
+        "--variants",
+        default="minimal,runner,wrk",
+        help=f"comma-separated, run in this order each round; any of {', '.join(ALL_VARIANTS)}",
+    )
     p.add_argument("--pause", type=float, default=1.0, help="seconds of idle between runs (default 1)")
-    p.add_argument("--quiet-wait", type=float, default=15.0,
-                   help="before each run, wait at most this long for other load < 0.25 cores (default 15; 0 = off)")
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=15.0,
+        help="before each run, wait at most this long for other load < 0.25 cores (default 15; 0 = off)",
+    )
     p.add_argument("--out-dir", type=Path, default=None, help="where the JSON goes (default bench/results)")
     args = p.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -312,13 +337,19 @@ def main() -> int:
         port = free_port()
         (tmp / "users.json").write_text(json.dumps(BODY, separators=(",", ":")), encoding="utf-8")
         (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port), encoding="utf-8")
-        nginx = subprocess.Popen([nginx_bin, "-p", str(tmp), "-c", str(tmp / "nginx.conf")],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        nginx = subprocess.Popen(
+            [nginx_bin, "-p", str(tmp), "-c", str(tmp / "nginx.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         url = f"http://127.0.0.1:{port}/api/users"
         wait_http(url, 15, nginx)
         body_bytes = (tmp / "users.json").stat().st_size
-        print(f"nginx on {url} ({body_bytes} B body); {args.rounds} rounds x {variants} x {args.duration}s x "
-              f"{args.vus} VUs", flush=True)
+        print(
+            f"nginx on {url} ({body_bytes} B body); {args.rounds} rounds x {variants} x {args.duration}s x "
+            f"{args.vus} VUs",
+            flush=True,
+        )
         bench = Bench(tmp, url, args.vus, args.duration)
         for rnd in range(1, args.rounds + 1):
             order = variants if rnd % 2 else list(reversed(variants))
@@ -333,8 +364,11 @@ def main() -> int:
                 gen_cpu_s = cpu.generator_cores * cpu.wall_s
                 result["req_per_gen_cpu_s"] = result.get("requests", 0) / gen_cpu_s if gen_cpu_s else None
                 runs.append(result)
-                print(f"  round {rnd} {variant:<18} {result['rps']:>10,.0f} req/s   k6/wrk {cpu.generator_cores:.2f} "
-                      f"cores, nginx {cpu.server_cores:.2f}, others {cpu.foreign_cores:.2f}", flush=True)
+                print(
+                    f"  round {rnd} {variant:<18} {result['rps']:>10,.0f} req/s   k6/wrk {cpu.generator_cores:.2f} "
+                    f"cores, nginx {cpu.server_cores:.2f}, others {cpu.foreign_cores:.2f}",
+                    flush=True,
+                )
     finally:
         stop(nginx, 10)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -342,43 +376,87 @@ def main() -> int:
     med = {v: median([r["rps"] for r in runs if r["variant"] == v]) for v in variants}
     ceiling = med.get("wrk")
     base = med.get("minimal")
-    eff_med = {v: median([r["req_per_gen_cpu_s"] for r in runs if r["variant"] == v and r.get("req_per_gen_cpu_s")])
-               for v in variants if v != "wrk"}
+    eff_med = {
+        v: median([r["req_per_gen_cpu_s"] for r in runs if r["variant"] == v and r.get("req_per_gen_cpu_s")])
+        for v in variants
+        if v != "wrk"
+    }
     eff_base = eff_med.get("minimal")
     rows = []
     for v in variants:
         mine = [r for r in runs if r["variant"] == v]
         vals = [r["rps"] for r in mine]
         eff = median([r["req_per_gen_cpu_s"] for r in mine if r.get("req_per_gen_cpu_s")])
-        rows.append([v, med[v], min(vals), max(vals),
-                     (med[v] / base) if base and v != "wrk" else None,
-                     (med[v] / ceiling) if ceiling else None,
-                     median([r["generator_cores"] for r in mine]), median([r["foreign_cores"] for r in mine]),
-                     eff, (eff / eff_base) if eff and eff_base else None])
+        rows.append(
+            [
+                v,
+                med[v],
+                min(vals),
+                max(vals),
+                (med[v] / base) if base and v != "wrk" else None,
+                (med[v] / ceiling) if ceiling else None,
+                median([r["generator_cores"] for r in mine]),
+                median([r["foreign_cores"] for r in mine]),
+                eff,
+                (eff / eff_base) if eff and eff_base else None,
+            ]
+        )
     print()
-    print(table(["variant", "median rps", "min", "max", "/ minimal", "/ wrk", "gen cores", "others cores",
-                 "req/gen-cpu-s", "/ minimal"], rows))
+    print(
+        table(
+            [
+                "variant",
+                "median rps",
+                "min",
+                "max",
+                "/ minimal",
+                "/ wrk",
+                "gen cores",
+                "others cores",
+                "req/gen-cpu-s",
+                "/ minimal",
+            ],
+            rows,
+        )
+    )
     ratio = (med["runner"] / base) if base and med.get("runner") else None
     # Per-round ratios pair runs made seconds apart: less sensitive to slow background drift.
-    paired = [next(r["rps"] for r in runs if r["round"] == n and r["variant"] == "runner")
-              / next(r["rps"] for r in runs if r["round"] == n and r["variant"] == "minimal")
-              for n in range(1, args.rounds + 1)] if "runner" in variants and "minimal" in variants else []
+    paired = (
+        [
+            next(r["rps"] for r in runs if r["round"] == n and r["variant"] == "runner")
+            / next(r["rps"] for r in runs if r["round"] == n and r["variant"] == "minimal")
+            for n in range(1, args.rounds + 1)
+        ]
+        if "runner" in variants and "minimal" in variants
+        else []
+    )
     if ratio is not None:
-        print(f"\nrunner/minimal = {ratio:.3f} of medians, {median(paired):.3f} median of per-round ratios "
-              f"(goal >= 0.90): {'OK' if ratio >= 0.9 else 'BELOW GOAL'}")
-    path = write_results("runner_efficiency", {
-        "machine": info, "loadavg_at_end": loadavg(),
-        "options": {"duration_s": args.duration, "vus": args.vus, "rounds": args.rounds, "variants": variants},
-        "body_bytes": body_bytes,
-        "median_rps": med,
-        "runner_over_minimal": ratio,
-        "runner_over_minimal_per_round": paired,
-        "median_req_per_gen_cpu_s": eff_med,
-        "runner_over_minimal_per_cpu": (eff_med["runner"] / eff_base) if eff_base and eff_med.get("runner") else None,
-        "median_foreign_cores": {v: median([r["foreign_cores"] for r in runs if r["variant"] == v]) for v in variants},
-        "fraction_of_wrk": {v: (med[v] / ceiling) for v in variants if ceiling and v != "wrk"},
-        "runs": runs,
-    }, args.out_dir)
+        print(
+            f"\nrunner/minimal = {ratio:.3f} of medians, {median(paired):.3f} median of per-round ratios "
+            f"(goal >= 0.90): {'OK' if ratio >= 0.9 else 'BELOW GOAL'}"
+        )
+    path = write_results(
+        "runner_efficiency",
+        {
+            "machine": info,
+            "loadavg_at_end": loadavg(),
+            "options": {"duration_s": args.duration, "vus": args.vus, "rounds": args.rounds, "variants": variants},
+            "body_bytes": body_bytes,
+            "median_rps": med,
+            "runner_over_minimal": ratio,
+            "runner_over_minimal_per_round": paired,
+            "median_req_per_gen_cpu_s": eff_med,
+            "runner_over_minimal_per_cpu": (eff_med["runner"] / eff_base)
+            if eff_base and eff_med.get("runner")
+            else None,
+            "median_foreign_cores": {
+                v: median([r["foreign_cores"] for r in runs if r["variant"] == v]) for v in variants
+            },
+            "fraction_of_wrk": {v: (med[v] / ceiling) for v in variants if ceiling and v != "wrk"},
+            "runs": runs,
+        },
+        args.out_dir,
+    )
     print(f"wrote {path}")
     return 0
 

@@ -30,11 +30,16 @@ def load_flow(entrypoint: str) -> Any:
 def build(definition: dict[str, Any]) -> Any:
     from prefect.schedules import Cron
 
-    schedules = [Cron(s["cron"], timezone=s.get("timezone"), active=s.get("active", True))
-                 for s in definition.get("schedules") or []]
+    schedules = [
+        Cron(s["cron"], timezone=s.get("timezone"), active=s.get("active", True))
+        for s in definition.get("schedules") or []
+    ]
     return load_flow(definition["entrypoint"]).to_deployment(
-        name=definition["name"], description=definition.get("description"), tags=definition.get("tags"),
-        parameters=definition.get("parameters"), schedules=schedules or None,
+        name=definition["name"],
+        description=definition.get("description"),
+        tags=definition.get("tags"),
+        parameters=definition.get("parameters"),
+        schedules=schedules or None,
     )
 
 

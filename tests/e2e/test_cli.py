@@ -179,10 +179,25 @@ def _wait_for(probe, seconds: float):  # type: ignore[no-untyped-def]
 def test_history_and_diff(prefect_server: str, demo: Demo, tmp_path: Path) -> None:
     run_ids = []
     for ms in (5, 60):
-        catalog = write_catalog(tmp_path / f"e{ms}.json", [{"name": "Slow", "group": "g", "path": f"/api/slow?ms={ms}"}],
-                                service="History Svc", slos={"p95_ms": 1000, "error_rate": 0.01, "apdex_score": 0.1})
-        done = luna("smoke", "--target", demo.url, "--config", str(catalog), "--smoke-duration", "2s",
-                    "--smoke-vus", "3", api=prefect_server, out=tmp_path / "out")
+        catalog = write_catalog(
+            tmp_path / f"e{ms}.json",
+            [{"name": "Slow", "group": "g", "path": f"/api/slow?ms={ms}"}],
+            service="History Svc",
+            slos={"p95_ms": 1000, "error_rate": 0.01, "apdex_score": 0.1},
+        )
+        done = luna(
+            "smoke",
+            "--target",
+            demo.url,
+            "--config",
+            str(catalog),
+            "--smoke-duration",
+            "2s",
+            "--smoke-vus",
+            "3",
+            api=prefect_server,
+            out=tmp_path / "out",
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         run_ids.append(Path(done.stdout.split("results: ")[1].split()[0]).name)
     assert "regressed vs" in done.stdout
