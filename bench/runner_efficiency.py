@@ -6,12 +6,12 @@ after the other, never two at once, alternating them round by round:
 
   minimal  a hand-written k6 script: http.get(url) plus one status check (constant VUs)
   runner   Luna's k6/main.js, PROFILE=smoke with SMOKE_VUS/SMOKE_DURATION, an endpoints file
-           holding one endpoint with checks {status: 200, body_path: "data"}
+           holding one endpoint with checks {status: 200}: the same one check as minimal
   wrk      wrk -t2 -c<VUs> -d<duration>: the machine's ceiling for this server
 
 Profiling variants (add them with --variants) isolate what the runner costs:
 
-  runner-status     runner, checks {status: 200} only (no body_path JSON parse)
+  runner+body_path  runner, checks {status: 200, body_path: "data"} (a JSON lookup per response)
   runner-nochecks   runner, endpoint without checks (no check() call at all)
   minimal-nocheck   minimal without its check() call: what one check costs
   minimal+tags      minimal + name/group tags on the request and check, a global service tag
@@ -198,11 +198,11 @@ PROBES: dict[str, tuple[str, ...]] = {
 }
 
 RUNNER_CHECKS: dict[str, dict[str, Any] | None] = {
-    "runner": {"status": 200, "body_path": "data"},
-    "runner-status": {"status": 200},
+    "runner": {"status": 200},
+    "runner+body_path": {"status": 200, "body_path": "data"},
     "runner-nochecks": None,
 }
-ALL_VARIANTS = ("minimal", "runner", "wrk", "runner-status", "runner-nochecks", *PROBES)
+ALL_VARIANTS = ("minimal", "runner", "wrk", "runner+body_path", "runner-nochecks", *PROBES)
 
 
 def clean_env() -> dict[str, str]:
@@ -308,7 +308,7 @@ def main() -> int:
     p.add_argument("--rounds", "--repeats", dest="rounds", type=int, default=3, help="rounds (default 3)")
     p.add_argument(
         "--variants",
-        default="minimal,runner,wrk",
+        default="minimal,minimal+tags,runner,wrk",
         help=f"comma-separated, run in this order each round; any of {', '.join(ALL_VARIANTS)}",
     )
     p.add_argument("--pause", type=float, default=1.0, help="seconds of idle between runs (default 1)")

@@ -32,8 +32,6 @@ function thresholds() {
     // Not gates: these register per-endpoint submetrics so the summary holds their values.
     t[`http_reqs{name:${ep.name}}`] = ['count>=0'];
     t[`checks{name:${ep.name}}`] = ['rate>=0'];
-    t[`apdex_satisfied{name:${ep.name}}`] = ['count>=0'];
-    t[`apdex_tolerating{name:${ep.name}}`] = ['count>=0'];
   }
   return t;
 }
@@ -47,7 +45,7 @@ export const options = {
   // replace options.tags, and drops a `service` set here.
 };
 
-// ---- custom metrics: apdex_satisfied / apdex_tolerating, see lib/metrics.js ----------
+// ---- custom metrics: apdex_satisfied_<i> / apdex_tolerating_<i>, see lib/metrics.js -
 
 const COMPILED = compileCatalog(CATALOG, BASE_URL);
 

@@ -8,7 +8,7 @@ import { SharedArray } from 'k6/data';
 import { compileChecks, failedChecks } from './checks.js';
 import { compilePath, compileJson, compileHeaders } from './template.js';
 import { mask } from './auth.js';
-import { apdexSatisfied, apdexTolerating } from './metrics.js';
+import { apdexCounter } from './metrics.js';
 
 const BODY_EXCERPT = 300;
 
@@ -29,7 +29,8 @@ function dataRows(ep) {
   return rows;
 }
 
-function compileEndpoint(ep, baseUrl, slos) {
+function compileEndpoint(ep, index, baseUrl, slos) {
+  const apdexT = Number((ep.slos && ep.slos.apdex_t_ms) || slos.apdex_t_ms || 500);
   const isGraphql = ep.type === 'graphql';
   const method = (ep.method || (isGraphql ? 'POST' : 'GET')).toUpperCase();
   const headers = Object.assign({}, ep.headers || {});
@@ -57,23 +58,34 @@ function compileEndpoint(ep, baseUrl, slos) {
     checks: compileChecks(ep),
     hasChecks: Object.keys(ep.checks || {}).some((k) => ep.checks[k] !== null && ep.checks[k] !== undefined),
     tags: { name: ep.name, group: ep.group },
+    checkTags: { name: ep.name },
     failuresLeft: FAILURES_PER_ENDPOINT,
+    authRef: undefined, // no params cached yet
+    params: null,
     responseCallback: statuses ? http.expectedStatuses(...statuses) : undefined,
     statuses: statuses,
-    apdexT: Number((ep.slos && ep.slos.apdex_t_ms) || slos.apdex_t_ms || 500),
+    apdexT: apdexT,
+    apdexT4: 4 * apdexT,
+    satisfied: apdexCounter('apdex_satisfied', index),
+    tolerating: apdexCounter('apdex_tolerating', index),
   };
 }
 
 export function compileCatalog(catalog, baseUrl) {
   const slos = catalog.slos || {};
-  const endpoints = catalog.endpoints.map((ep) => compileEndpoint(ep, baseUrl.replace(/\/+$/, ''), slos));
+  const base = baseUrl.replace(/\/+$/, '');
+  const endpoints = catalog.endpoints.map((ep, i) => compileEndpoint(ep, i, base, slos));
+  for (const ep of endpoints) {
+    ep.params = paramsFor(ep, ep.headers, null);
+    ep.dynamic = ep.rows !== null || ep.pathT !== null || ep.bodyT !== null || ep.headersT !== null;
+  }
   const cumulative = [];
   let total = 0;
   for (const ep of catalog.endpoints) {
     total += ep.weight === undefined || ep.weight === null ? 1 : Number(ep.weight);
     cumulative.push(total);
   }
-  return { endpoints: endpoints, cumulative: cumulative, total: total, baseUrl: baseUrl };
+  return { endpoints: endpoints, cumulative: cumulative, total: total, baseUrl: base };
 }
 
 export function pick(compiled) {
@@ -113,39 +125,38 @@ function sampleFailure(ep, res, failed, url, method) {
   console.warn(`LUNA_FAILURE ${JSON.stringify(record)}`);
 }
 
+// Params for a request: one object per endpoint (and per auth-header object), built once.
+function paramsFor(ep, headers, authHeaders) {
+  if (headers === ep.headers && ep.authRef === authHeaders) return ep.params;
+  const params = { headers: authHeaders ? Object.assign({}, headers, authHeaders) : headers, tags: ep.tags };
+  if (ep.responseCallback) params.responseCallback = ep.responseCallback;
+  if (headers === ep.headers) {
+    ep.authRef = authHeaders;
+    ep.params = params;
+  }
+  return params;
+}
+
 export function call(compiled, ep, authHeaders) {
   let url = ep.url;
   let body = ep.body;
   let headers = ep.headers;
-  if (ep.rows !== null || ep.pathT !== null || ep.bodyT !== null || ep.headersT !== null) {
+  if (ep.dynamic) {
     const row = ep.rows === null ? null : ep.rows[exec.scenario.iterationInTest % ep.rows.length];
-    if (ep.pathT !== null) url = compiled.baseUrl.replace(/\/+$/, '') + ep.pathT(row);
+    if (ep.pathT !== null) url = compiled.baseUrl + ep.pathT(row);
     if (ep.bodyT !== null) body = ep.bodyT(row);
     if (ep.headersT !== null) headers = ep.headersT(row);
   }
-  let merged = headers;
-  if (authHeaders) {
-    // Static auth headers are one object for the whole test: merge once per endpoint.
-    if (headers === ep.headers && ep.authRef === authHeaders) merged = ep.merged;
-    else {
-      merged = Object.assign({}, headers, authHeaders);
-      if (headers === ep.headers) {
-        ep.authRef = authHeaders;
-        ep.merged = merged;
-      }
-    }
-  }
-  const params = { headers: merged, tags: ep.tags };
-  if (ep.responseCallback) params.responseCallback = ep.responseCallback;
-  const res = http.request(ep.method, url, body, params);
-  const ok = ep.hasChecks ? check(res, ep.checks, ep.tags) : true;
-  const failed = res.status === 0 || (ep.statuses === null ? res.status >= 400 : ep.statuses.indexOf(res.status) < 0);
+  const res = http.request(ep.method, url, body, paramsFor(ep, headers, authHeaders));
+  const ok = ep.hasChecks ? check(res, ep.checks, ep.checkTags) : true;
+  const status = res.status;
+  const failed = status === 0 || (ep.statuses === null ? status >= 400 : ep.statuses.indexOf(status) < 0);
   if (!failed) {
     const d = res.timings.duration;
-    if (d <= ep.apdexT) apdexSatisfied.add(1, ep.tags);
-    else if (d <= 4 * ep.apdexT) apdexTolerating.add(1, ep.tags);
+    if (d <= ep.apdexT) ep.satisfied.add(1);
+    else if (d <= ep.apdexT4) ep.tolerating.add(1);
   }
-  if (ep.failuresLeft > 0 && (!ok || failed)) {
+  if ((failed || !ok) && ep.failuresLeft > 0) {
     sampleFailure(ep, res, ok ? [] : failedChecks(ep.checks, res), url, ep.method);
   }
   return res;

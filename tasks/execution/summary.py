@@ -15,7 +15,14 @@ def _values(metrics: Metrics, key: str) -> dict[str, float]:
     return dict(metric.get("values", {})) if isinstance(metric, dict) else {}
 
 
-def _stats(metrics: Metrics, tag: str = "") -> Stats:
+def _apdex_counts(metrics: Metrics, indexes: list[int]) -> tuple[int, int]:
+    """k6/lib/metrics.js counts per endpoint index: apdex_satisfied_<i>, apdex_tolerating_<i>."""
+    sat = sum(int(_values(metrics, f"apdex_satisfied_{i}").get("count", 0)) for i in indexes)
+    tol = sum(int(_values(metrics, f"apdex_tolerating_{i}").get("count", 0)) for i in indexes)
+    return sat, tol
+
+
+def _stats(metrics: Metrics, tag: str = "", apdex_indexes: list[int] | None = None) -> Stats:
     reqs = _values(metrics, f"http_reqs{tag}")
     dur = _values(metrics, f"http_req_duration{tag}")
     failed = _values(metrics, f"http_req_failed{tag}")
@@ -44,24 +51,24 @@ def _stats(metrics: Metrics, tag: str = "") -> Stats:
         check_pass_rate=checks.get("rate") if checks_total else None,
         checks_passed=int(checks.get("passes", 0)),
         checks_failed=int(checks.get("fails", 0)),
-        apdex_satisfied=int(_values(metrics, f"apdex_satisfied{tag}").get("count", 0)),
-        apdex_tolerating=int(_values(metrics, f"apdex_tolerating{tag}").get("count", 0)),
+        apdex_satisfied=_apdex_counts(metrics, apdex_indexes or [])[0],
+        apdex_tolerating=_apdex_counts(metrics, apdex_indexes or [])[1],
     )
 
 
 def parse_summary(data: dict[str, Any], catalog: Catalog) -> tuple[Stats, list[EndpointStats], list[Threshold]]:
     """Global stats, per-endpoint stats (in catalog order) and every threshold's result."""
     metrics: Metrics = data.get("metrics", {})
-    total = _stats(metrics)
+    total = _stats(metrics, apdex_indexes=list(range(len(catalog.endpoints))))
     endpoints = [
         EndpointStats(
             name=ep.name,
             group=ep.group,
             method=ep.method or "GET",
             path=ep.path,
-            **_stats(metrics, f"{{name:{ep.name}}}").model_dump(),
+            **_stats(metrics, f"{{name:{ep.name}}}", [i]).model_dump(),
         )
-        for ep in catalog.endpoints
+        for i, ep in enumerate(catalog.endpoints)
     ]
     thresholds = [
         Threshold(metric=key, expression=expr, ok=bool(result.get("ok")))

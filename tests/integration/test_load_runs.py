@@ -236,3 +236,30 @@ def test_flaky_endpoint_error_rate_is_exact(demo: Demo, tmp_path: Path, load_run
     result = load_run(demo.url, catalog, "smoke", smoke_vus=1, smoke_duration="2s")
     ep = result.endpoints[0]
     assert ep.failed_requests == ep.requests // 4
+
+
+def test_apdex_counts_are_exact(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
+    from luna.catalog import load_catalog
+    from tasks.evaluation.slo import evaluate
+
+    catalog = write_catalog(
+        tmp_path / "e.json",
+        [
+            {"name": "Fast", "group": "g", "path": "/api/health"},  # all satisfied (T = 500 ms)
+            {"name": "Slow", "group": "g", "path": "/api/slow?ms=50", "slos": {"apdex_t_ms": 20}},  # all tolerating
+            {"name": "Broken", "group": "g", "path": "/api/always500"},  # all frustrated
+            {"name": "Flaky", "group": "g", "path": "/api/flaky?rate=0.5"},  # half frustrated
+        ],
+        slos={"p95_ms": 1000, "error_rate": 1, "apdex_score": 0, "apdex_t_ms": 500},
+    )
+    result = load_run(demo.url, catalog, "smoke", smoke_duration="2s", smoke_vus=2)
+    by = {e.name: e for e in result.endpoints}
+    assert by["Fast"].apdex_satisfied == by["Fast"].requests and by["Fast"].apdex_tolerating == 0
+    assert by["Slow"].apdex_satisfied == 0 and by["Slow"].apdex_tolerating == by["Slow"].requests
+    assert by["Broken"].apdex_satisfied + by["Broken"].apdex_tolerating == 0
+    assert by["Flaky"].apdex_satisfied == by["Flaky"].requests - by["Flaky"].failed_requests
+    verdict = evaluate(result, load_catalog(catalog))
+    scores = {e.name: e.apdex for e in verdict.endpoints}
+    assert scores["Fast"] == 1.0 and scores["Slow"] == 0.5 and scores["Broken"] == 0.0
+    assert result.total is not None
+    assert result.total.apdex_satisfied == sum(e.apdex_satisfied for e in result.endpoints)
