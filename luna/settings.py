@@ -205,8 +205,17 @@ def load_settings(**overrides: Any) -> LunaSettings:
             raise ConfigError(
                 f"unknown setting {key}", location=where, tip=tip or "see .env.example for the valid names"
             )
+    return _validated({k: v for k, v in overrides.items() if v is not None})
+
+
+def apply_overrides(base: LunaSettings, overrides: dict[str, Any]) -> LunaSettings:
+    """`base` with `overrides` applied; a None override clears the field."""
+    return _validated({**{k: getattr(base, k) for k in type(base).model_fields}, **overrides})
+
+
+def _validated(values: dict[str, Any]) -> LunaSettings:
     try:
-        return LunaSettings(**{k: v for k, v in overrides.items() if v is not None})
+        return LunaSettings(**values)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else ""

@@ -31,7 +31,7 @@ from luna.errors import (
     did_you_mean,
 )
 from luna.results import RunResult
-from luna.settings import LunaSettings, load_settings
+from luna.settings import LunaSettings, apply_overrides, load_settings
 
 Profile = Literal["smoke", "ramp", "soak", "stress", "spike"]
 PROFILES: tuple[Profile, ...] = ("smoke", "ramp", "soak", "stress", "spike")
@@ -66,6 +66,9 @@ class LoadTestParams(BaseModel):
     )
     fail_on_regression: bool = Field(False, description="Fail the verdict when a metric regressed beyond noise.")
     grafana_url: str | None = Field(None, description="Grafana base URL for the run link (default: GRAFANA_URL).")
+    auth_block: str | None = Field(
+        None, description="Name of a 'Luna Service Auth' block whose credentials replace the AUTH_* settings."
+    )
 
     def settings_overrides(self) -> dict[str, Any]:
         keys = (
@@ -97,6 +100,7 @@ class RunPlan(BaseModel):
     endpoints_file: Path
     k6_binary: str
     script: Path
+    auth_block: str | None = None
     k6_env: dict[str, str]
     started_at: datetime
 
@@ -275,6 +279,7 @@ def plan_run(params: LoadTestParams, settings: LunaSettings, run_dir: Path) -> R
         endpoints_file=endpoints_file,
         k6_binary=k6,
         script=(settings.luna_k6_script or K6_DIR / "main.js").resolve(),
+        auth_block=params.auth_block,
         k6_env=k6_env(settings.base_url, params.profile, settings, endpoints_file),
         started_at=datetime.now(UTC),
     )
@@ -307,7 +312,4 @@ def prepare_run(params: LoadTestParams, settings: LunaSettings | None = None) ->
 def settings_with(base: LunaSettings, params: LoadTestParams) -> LunaSettings:
     """The base settings with the run's overrides applied and validated."""
     overrides = {k: v for k, v in params.settings_overrides().items() if v is not None}
-    if not overrides:
-        return base
-    merged = {**{k: getattr(base, k) for k in type(base).model_fields}, **overrides}
-    return load_settings(**merged)
+    return apply_overrides(base, overrides) if overrides else base

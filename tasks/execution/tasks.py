@@ -12,9 +12,10 @@ from uuid import UUID
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
+from luna.errors import ConfigError
 from luna.keys import artifact_key
 from luna.results import RunResult
-from luna.settings import load_settings
+from luna.settings import LunaSettings, apply_overrides, load_settings
 from tasks.execution.k6 import run_k6
 from tasks.execution.plan import LoadTestParams, RunPlan, prepare_run
 
@@ -71,10 +72,27 @@ class Progress:
             self.bar.stop()
 
 
+def run_settings(auth_block: str | None) -> LunaSettings:
+    """The settings of this run: environment and .env, with a ServiceAuth block's credentials."""
+    settings = load_settings()
+    if auth_block is None:
+        return settings
+    from blocks.auth import ServiceAuth
+
+    try:
+        block = cast(ServiceAuth, ServiceAuth.load(auth_block))
+    except ValueError:
+        raise ConfigError(
+            f"auth block {auth_block!r} not found",
+            tip="create it in the Prefect UI (Blocks) or with ServiceAuth(...).save(name)",
+        ) from None
+    return apply_overrides(settings, block.settings_overrides())
+
+
 @task(name="prepare-run")
 def prepare(params: LoadTestParams) -> RunPlan:
     """Validate the input and create the run folder (raises LunaError on bad input)."""
-    plan = prepare_run(params)
+    plan = prepare_run(params, run_settings(params.auth_block))
     get_run_logger().info(
         "run %s: %s %s model against %s, %d endpoints, folder %s",
         plan.run_id,
@@ -97,7 +115,7 @@ def execute(plan: RunPlan) -> RunResult:
         logger.log(LEVELS.get(level, logging.INFO), text, extra={"luna_k6_line": True})
 
     try:
-        result = run_k6(plan, load_settings(), on_line=line, on_progress=progress)
+        result = run_k6(plan, run_settings(plan.auth_block), on_line=line, on_progress=progress)
     finally:
         progress.close()
     logger.log(

@@ -115,3 +115,28 @@ def test_baseline_comparison_flags_a_real_slowdown(harness: None, demo: Demo, tm
     pinned = run(40, baseline_run_id=first.run_id, fail_on_regression=True)
     assert isinstance(pinned, RunFailed) and pinned.exit_code == 1
     assert f"regressed against baseline {first.run_id}" in pinned.verdict.reason
+
+
+def test_auth_block_credentials_are_used_and_never_shown(
+    harness: None, demo: Demo, tmp_path: Path, clean_env: Path
+) -> None:
+    from blocks.auth import ServiceAuth
+    from flows.load_test import load_test
+    from tasks.execution.plan import LoadTestParams
+
+    ServiceAuth(mode="basic", basic_user="demo", basic_pass="demo-pass").save("demo-basic", overwrite=True)
+    catalog = write_catalog(
+        tmp_path / "e.json",
+        [{"name": "Secure", "group": "a", "path": "/api/secure", "checks": {"status": 200}}],
+        service="Block Svc",
+    )
+    params = LoadTestParams(target=demo.url, config=str(catalog), smoke_duration="1s", auth_block="demo-basic")
+    result = load_test(params)
+    assert isinstance(result, RunResult) and result.endpoints[0].check_pass_rate == 1.0
+    for path in Path(result.run_dir).rglob("*"):
+        if path.is_file():
+            assert "demo-pass" not in path.read_text(errors="replace"), path
+    for key in ("luna-report-block-svc-smoke", "luna-endpoints-block-svc-smoke", "luna-history-block-svc-smoke"):
+        assert "demo-pass" not in str(_artifacts(key)[0].data)  # type: ignore[attr-defined]
+    missing = load_test(params.model_copy(update={"auth_block": "nope"}), return_state=True)
+    assert missing.is_failed() and "auth block 'nope' not found" in (missing.message or "")
