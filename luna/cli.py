@@ -142,9 +142,19 @@ def print_result(result: Any, verdict: Any) -> None:
     from rich.table import Table
 
     console = _console()
-    table = Table(title=f"{result.service} · {result.profile} · run {result.run_id}")
-    for column in ("endpoint", "reqs", "rps", "p50 ms", "p95 ms", "p99 ms", "errors", "checks", "apdex", "SLOs"):
-        table.add_column(column, justify="left" if column == "endpoint" else "right")
+    from rich import box
+
+    table = Table(
+        title=f"{result.service} · {result.profile} (latency in ms)",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    longest = max([len(e.name) for e in result.endpoints] + [5])
+    table.add_column("endpoint", min_width=min(longest, 30), no_wrap=True)
+    for column in ("reqs", "rps", "p50", "p95", "p99", "errors", "checks", "apdex", "SLOs"):
+        table.add_column(column, justify="right", no_wrap=True)
     judged = {e.name: e for e in verdict.endpoints} if verdict else {}
     for e in result.endpoints:
         v = judged.get(e.name)
@@ -207,7 +217,7 @@ def _f(v: float | None, digits: int = 1) -> str:
 
 
 def _p(v: float | None) -> str:
-    return "-" if v is None else f"{v * 100:.2f}%"
+    return "-" if v is None else f"{v * 100:.1f}%"
 
 
 # ---- history and diff ----------------------------------------------------------------
