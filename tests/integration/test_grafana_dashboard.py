@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from luna.influx import FieldValue, Influx, line
-from luna.results import RunResult, Stats
+from luna.catalog import load_catalog
+from luna.influx import Influx
+from tasks.evaluation.points import write_run_points
+from tasks.evaluation.slo import apdex, evaluate
 from tests.conftest import Demo, Runner, write_catalog
 from tests.fixtures_influx import InfluxServer
 
@@ -139,37 +141,6 @@ def non_null(series: list[dict[str, Any]]) -> list[Any]:
 # ---- Luna's run-level points ----------------------------------------------------------------
 
 
-def apdex(stats: Stats) -> float | None:
-    return (stats.apdex_satisfied + stats.apdex_tolerating / 2) / stats.requests if stats.requests else None
-
-
-def luna_run_lines(result: RunResult) -> list[str]:
-    """One `luna_run` point per endpoint plus `_total`, at the run's end (as Luna writes them)."""
-    assert result.total is not None
-    end = result.finished_at or datetime.now(UTC)
-    failed = {m.group(1) for t in result.thresholds if not t.ok and (m := re.search(r"\{name:(.+)\}$", t.metric))}
-    rows: list[tuple[Stats, str, str, bool]] = [(e, e.name, e.group, e.name not in failed) for e in result.endpoints]
-    rows.append((result.total, "_total", "", result.status == "passed"))
-    lines = []
-    for stats, endpoint, group, ok in rows:
-        tags = {"service": result.service or "", "profile": result.profile, "run_id": result.run_id}
-        tags |= {"endpoint": endpoint, "group": group, "verdict": "pass" if ok else "fail"}
-        fields: dict[str, FieldValue] = {
-            "p50_ms": float(stats.latency_ms.p50 or 0.0),
-            "p95_ms": float(stats.latency_ms.p95 or 0.0),
-            "p99_ms": float(stats.latency_ms.p99 or 0.0),
-            "error_rate": float(stats.error_rate or 0.0),
-            "rps": float(stats.rps),
-            "requests": int(stats.requests),
-            "passed": int(ok),
-        }
-        score = apdex(stats)
-        if score is not None:
-            fields["apdex"] = float(score)
-        lines.append(line("luna_run", tags, fields, end))
-    return lines
-
-
 # ---- static checks ----------------------------------------------------------------------------
 
 
@@ -260,7 +231,10 @@ def test_every_panel_query_returns_data(demo: Demo, influxd: InfluxServer, tmp_p
     assert result.influxdb is not None and result.influxdb.stored, result.influxdb
     assert result.total is not None and result.total.failed_requests > 0  # the flaky endpoint failed some
     client = influxd.client()
-    client.write(luna_run_lines(result))
+    verdict = evaluate(result, load_catalog(catalog))
+    assert write_run_points(client, result, verdict) == len(result.endpoints) + 1  # Luna's own writer
+    stored = client.query(f"SELECT count(requests) FROM luna_run WHERE run_id = '{result.run_id}'")
+    assert stored[0]["values"][0][1] == len(result.endpoints) + 1
 
     assert result.finished_at is not None
     window = time_filter(result.started_at - timedelta(minutes=1), result.finished_at + timedelta(minutes=1))
@@ -305,7 +279,7 @@ def test_every_panel_query_returns_data(demo: Demo, influxd: InfluxServer, tmp_p
     assert answers["Requests/A"][0]["values"][0][1] == total.requests
     assert answers["p95 latency/A"][0]["values"][0][1] == pytest.approx(total.latency_ms.p95, rel=0.05, abs=0.5)
     assert answers["Error rate/A"][0]["values"][0][1] == pytest.approx(total.error_rate, abs=0.005)
-    assert answers["Verdict/A"][0]["values"][0][1] == int(result.status == "passed")
+    assert answers["Verdict/A"][0]["values"][0][1] == int(verdict.passed)
     p95s = {s["tags"]["name"]: s["values"][0][1] for s in answers["p95 latency by endpoint/A"]}
     assert p95s.keys() == {e.name for e in result.endpoints}
     for endpoint in result.endpoints:
