@@ -9,14 +9,14 @@ from tasks.evaluation.tasks import evaluate_run, record_history, store_run_point
 from tasks.execution.plan import LoadTestParams
 from tasks.execution.tasks import execute, prepare
 from tasks.notify.hooks import HookContext
-from tasks.notify.tasks import notify_webhooks, run_hooks
+from tasks.notify.tasks import notify_unfinished_run, notify_webhooks, run_hooks
 from tasks.notify.webhooks import run_event
 from tasks.reporting.tasks import publish_reports
 
 DEFAULTS = LoadTestParams()
 
 
-@flow(name="load_test", log_prints=True)
+@flow(name="load_test", log_prints=True, on_failure=[notify_unfinished_run], on_crashed=[notify_unfinished_run])
 def load_test(params: LoadTestParams = DEFAULTS) -> State[RunResult]:
     """Run a load profile (smoke, ramp, soak, stress, spike), judge it against the SLOs and
     the baseline, and keep its results folder and history.

@@ -17,7 +17,7 @@ from prefect import get_run_logger, task
 from prefect.runtime import flow_run
 from prefect.utilities.urls import url_for
 
-from luna.errors import ConfigError
+from luna.errors import ConfigError, LunaError
 from tasks.notify.hooks import HookContext, HookOutcome, Phase, call_hooks, check_outcomes, discover_hooks
 from tasks.notify.settings import webhook_settings
 from tasks.notify.webhooks import DeliveryResult, deliver_all
@@ -80,3 +80,35 @@ def run_hooks(
     if is_strict:
         check_outcomes(outcomes)
     return outcomes
+
+
+def notify_unfinished_run(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow `on_failure`/`on_crashed` hook: a run that ended before its verdict (bad input,
+    unreachable target, k6 error, crash) still reaches the webhooks, once. A failed verdict
+    was already sent by `notify_webhooks` and is skipped here."""
+    from luna.errors import RunFailed
+
+    try:
+        error = state.result(raise_on_failure=False)
+    except Exception as exc:  # a crashed run may hold no readable result
+        error = exc
+    if isinstance(error, RunFailed):
+        return
+    settings = webhook_settings()
+    targets = settings.targets()
+    if not targets:
+        return
+    params = dict(getattr(flow_run, "parameters", {}) or {}).get("params") or {}
+    message = error.one_line() if isinstance(error, LunaError) else (state.message or type(error).__name__)
+    result = {
+        "run_id": params.get("run_id"),
+        "profile": params.get("profile"),
+        "target": params.get("target"),
+        "status": "error" if state.is_failed() else "crashed",
+        "message": message,
+    }
+    links = {"prefect": url} if (url := url_for("flow-run", obj_id=flow_run.id)) else {}
+    for r in deliver_all(targets, {"result": result, "verdict": "fail", "links": links}, settings.secret()):
+        logging.getLogger("luna.notify").log(
+            logging.INFO if r.ok else logging.WARNING, "webhook %s: %s", r.url, "delivered" if r.ok else r.error
+        )

@@ -21,7 +21,7 @@ import pytest
 
 from luna.results import Latency, RunResult, Stats
 from tasks.notify.webhooks import WebhookTarget, deliver_all, run_event, send_webhook
-from tests.conftest import free_port
+from tests.conftest import Demo, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -295,3 +295,33 @@ def test_prefect_tasks_log_and_never_fail_the_run(
 
     with pytest.raises(ConfigError, match="LUNA_HOOKS_DIR"):
         missing_dir()
+
+
+def test_load_test_flow_notifies_once_per_run_whatever_the_end(
+    notify_harness: None, receiver: Receiver, demo: Demo, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from flows.load_test import load_test
+    from tasks.execution.plan import LoadTestParams
+    from tests.conftest import write_catalog
+
+    monkeypatch.chdir(clean_env)
+    monkeypatch.setenv("LUNA_WEBHOOK_URLS", f"{receiver.url}/runs")
+    monkeypatch.setenv("LUNA_WEBHOOK_SECRET", SECRET)
+    catalog = write_catalog(clean_env / "e.json", [{"name": "Boom", "group": "g", "path": "/api/always500"}])
+
+    receiver.answer(default=200)
+    failed = load_test(LoadTestParams(target=demo.url, config=str(catalog), smoke_duration="1s"), return_state=True)
+    assert failed.is_failed()
+    (sent,) = receiver.requests  # the verdict's notification only, not a second one from the failure hook
+    payload = json.loads(sent.body)
+    assert sent.verified and payload["verdict"] == "fail" and payload["status"] == "failed"
+
+    receiver.answer(default=200)
+    dead = f"http://127.0.0.1:{free_port()}"
+    unreachable = load_test(LoadTestParams(target=dead, config=str(catalog)), return_state=True)
+    assert unreachable.is_failed()
+    (sent,) = receiver.requests
+    payload = json.loads(sent.body)
+    assert sent.verified and payload["status"] == "error" and "target unreachable" in payload["message"]
