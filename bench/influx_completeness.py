@@ -17,6 +17,10 @@ after the other and never two at once, alternating the order round by round:
                 (and vu/iter, if k6 emits them) stay tags
   k6-tags-vuiter  k6-tags plus K6_SYSTEM_TAGS = k6's defaults + vu,iter: one series per
                 iteration if k6 puts vu/iter on samples as tags (the cardinality case)
+  k6-push250ms  k6-luna with K6_INFLUXDB_PUSH_INTERVAL=250ms: batches 4x smaller
+  k6-nolimit    k6-luna against a second private influxd whose [http] max-body-size is 0
+                (unlimited) instead of 1.x's default 25,000,000 bytes: a batch of k6 samples
+                larger than that is refused whole with 413 "Request Entity Too Large"
 
 Each run writes to its own database. After k6 exits (k6 flushes and waits for its writes),
 `SELECT count(value) FROM http_reqs WHERE run_id='<id>'` is polled until it is stable (at
@@ -28,7 +32,7 @@ lines with "error"/"partial write"/"dropped", which of vu/iter/url ended up as t
 the database's series cardinality, and CPU of k6, nginx + influxd, and others.
 Writes bench/results/influx_completeness-<date>.json.
 
-    .venv/bin/python bench/influx_completeness.py                  # 2 rounds x 5 variants x 10 s x 20 VUs
+    .venv/bin/python bench/influx_completeness.py                  # 2 rounds x 7 variants x 10 s x 20 VUs
     .venv/bin/python bench/influx_completeness.py --rounds 1 --variants luna,k6-conc1
 """
 
@@ -62,7 +66,7 @@ from _common import (
 from runner_efficiency import BODY, MINIMAL_JS, NGINX_CONF, clean_env
 
 INFLUXD = shutil.which("influxd") or "/usr/bin/influxd"
-VARIANTS = ("luna", "k6-luna", "k6-conc1", "k6-tags", "k6-tags-vuiter")
+VARIANTS = ("luna", "k6-luna", "k6-conc1", "k6-tags", "k6-tags-vuiter", "k6-push250ms", "k6-nolimit")
 # k6 v1.1's default system tags (k6 docs, "system tags"), plus vu and iter for k6-tags-vuiter.
 DEFAULT_SYSTEM_TAGS = (
     "proto,subproto,status,method,url,name,group,check,error,error_code,tls_version,scenario,service,expected_response"
@@ -74,15 +78,16 @@ MAX_KEPT_LINES = 20
 class Influxd:
     """A private influxd on free loopback ports (as tests/fixtures_influx.py starts it)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, max_body_size: int | None = None) -> None:
         self.folder = folder
+        body = f"  max-body-size = {max_body_size}\n" if max_body_size is not None else ""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         (folder / "influxdb.conf").write_text(
             f'reporting-disabled = true\nbind-address = "127.0.0.1:{free_port()}"\n'
             f'[meta]\n  dir = "{folder}/meta"\n'
             f'[data]\n  dir = "{folder}/data"\n  wal-dir = "{folder}/wal"\n  query-log-enabled = false\n'
-            f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
+            f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n{body}'
             "[monitor]\n  store-enabled = false\n"
             "[continuous_queries]\n  enabled = false\n",
             encoding="utf-8",
@@ -177,8 +182,11 @@ def output_messages(log_lines: list[str]) -> dict[str, Any]:
 
 
 class Bench:
-    def __init__(self, tmp: Path, influx: Influxd, base_url: str, vus: int, duration_s: int) -> None:
-        self.tmp, self.influx, self.base_url = tmp, influx, base_url
+    def __init__(
+        self, tmp: Path, influx: Influxd, nolimit: Influxd | None, base_url: str, vus: int, duration_s: int
+    ) -> None:
+        self.tmp, self.main_influx, self.nolimit, self.base_url = tmp, influx, nolimit, base_url
+        self.influx = influx
         self.vus, self.duration_s = vus, duration_s
         self.n = 0
         (tmp / "minimal.js").write_text(MINIMAL_JS, encoding="utf-8")
@@ -200,6 +208,7 @@ class Bench:
     def run(self, variant: str) -> dict[str, Any]:
         self.n += 1
         db = f"bench_{self.n:02d}_{variant.replace('-', '_')}"
+        self.influx = self.nolimit if variant == "k6-nolimit" and self.nolimit else self.main_influx
         log_start = self.influx.log.stat().st_size
         out = self.luna(db) if variant == "luna" else self.direct(variant, db)
         out["database"] = db
@@ -256,6 +265,8 @@ class Bench:
             influx_env["K6_INFLUXDB_CONCURRENT_WRITES"] = "1"
         if variant in ("k6-tags", "k6-tags-vuiter"):
             influx_env["K6_INFLUXDB_TAGS_AS_FIELDS"] = "luna_no_such_tag"
+        if variant == "k6-push250ms":
+            influx_env["K6_INFLUXDB_PUSH_INTERVAL"] = "250ms"
         if variant == "k6-tags-vuiter":
             influx_env["K6_SYSTEM_TAGS"] = DEFAULT_SYSTEM_TAGS + ",vu,iter"
         env.update(influx_env)
@@ -320,8 +331,14 @@ def main() -> int:
     nginx = None
     (tmp / "influxd").mkdir()
     influx = Influxd(tmp / "influxd")
+    nolimit = None
+    if "k6-nolimit" in variants:
+        (tmp / "influxd-nolimit").mkdir()
+        nolimit = Influxd(tmp / "influxd-nolimit", max_body_size=0)
     try:
         influx.start()
+        if nolimit is not None:
+            nolimit.start()
         port = free_port()
         (tmp / "users.json").write_text(json.dumps(BODY, separators=(",", ":")), encoding="utf-8")
         (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port), encoding="utf-8")
@@ -333,13 +350,13 @@ def main() -> int:
         base_url = f"http://127.0.0.1:{port}"
         wait_http(f"{base_url}/api/users", 15, nginx)
         assert influx.proc is not None
-        own = [nginx.pid, influx.proc.pid]
+        own = [nginx.pid, influx.proc.pid] + ([nolimit.proc.pid] if nolimit and nolimit.proc else [])
         print(
             f"influxd {influx.url}, nginx {base_url}; {args.rounds} rounds x {variants} x {args.duration}s x "
             f"{args.vus} VUs",
             flush=True,
         )
-        bench = Bench(tmp, influx, base_url, args.vus, args.duration)
+        bench = Bench(tmp, influx, nolimit, base_url, args.vus, args.duration)
         for rnd in range(1, args.rounds + 1):
             for variant in variants if rnd % 2 else list(reversed(variants)):
                 time.sleep(1.0)
@@ -359,6 +376,8 @@ def main() -> int:
     finally:
         stop(nginx, 10)
         influx.stop()
+        if nolimit is not None:
+            nolimit.stop()
 
     rows, summary = [], {}
     for v in variants:
