@@ -2,9 +2,9 @@
 
 Two real k6 runs through Luna's runner in this process (load_settings -> prepare_run ->
 run_k6, no Prefect, as bench/memory_flat.py does) against the bundled demo API
-(`python -m luna.demo`, its default error rate, so failure samples are in the report too),
-smoke profile, SMOKE_VUS=5, an endpoints file with 3 of the demo's endpoints (ListUsers,
-GetUser, Search): one of --short s (default 10) and one of --long s (default 120).
+(`python -m luna.demo`, default options), smoke profile, SMOKE_VUS=5, an endpoints file
+with 3 of the demo's endpoints (ListUsers, GetUser, Search; they do not fail, so
+failures.jsonl stays empty): one run of --short s (default 10), one of --long s (default 120).
 
 Then, for each run, the pure functions of the reporting stage (what `evaluate_run` and
 `publish_reports` call, without Prefect and its artifacts) are timed --builds times (default

@@ -57,7 +57,9 @@ class MetricsStore(BaseModel):
     url: str
     database: str
     stored: bool
-    errors: int = 0
+    errors: int = Field(0, description="Writes InfluxDB refused or that failed (each loses a batch).")
+    samples_expected: int | None = Field(None, description="Requests k6 counted.")
+    samples_stored: int | None = Field(None, description="http_reqs samples InfluxDB holds for the run.")
     note: str = ""
 
 

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import ipaddress
+import itertools
 import json
 import secrets
 import time
@@ -204,8 +205,10 @@ class DemoState:
         user = User(id=self.next_user_id, name=name, email=email)
         self.next_user_id += 1
         self.users[user.id] = user
+        # Drop the oldest created user; the seeded ones stay, so /api/users/1 always exists.
         while len(self.users) > MAX_USERS:
-            del self.users[next(iter(self.users))]
+            oldest = next(uid for uid in self.users if uid > len(_SEED_USERS))
+            del self.users[oldest]
         return user
 
     def add_token(self, token: str, expires_at: float) -> None:
@@ -385,12 +388,11 @@ def create_app(
 
     @app.get("/api/users", tags=["users"], operation_id="listUsers", summary="List users")
     async def list_users(
-        limit: int | None = Query(None, ge=1, le=MAX_USERS, description="Return at most this many users."),
+        limit: int = Query(20, ge=1, le=MAX_USERS, description="Return at most this many users."),
     ) -> UserList:
-        """All stored users, oldest first (10 seeded users on start)."""
-        users = list(state.users.values())
-        if limit is not None:
-            users = users[:limit]
+        """The first `limit` stored users, oldest first (10 seeded users on start): the
+        response does not grow as a load test creates users."""
+        users = list(itertools.islice(state.users.values(), limit))
         return UserList(data=users, count=len(users))
 
     @app.get(

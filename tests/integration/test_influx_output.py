@@ -24,6 +24,8 @@ def test_every_sample_lands_with_its_tags(demo: Demo, influxd: InfluxServer, tmp
     catalog = write_catalog(tmp_path / "e.json", ENDPOINTS, service="Influx Svc")
     result = load_run(demo.url, catalog, "smoke", influxdb_url=influxd.url, smoke_vus=4, smoke_duration="3s")
     assert result.status == "passed" and result.influxdb is not None and result.influxdb.stored
+    assert result.influxdb.samples_stored == result.influxdb.samples_expected == result.total.requests  # type: ignore[union-attr]
+    assert "(100.000%)" in result.influxdb.note
     client = influxd.client()
     series = client.query(f"SELECT count(value) FROM http_reqs WHERE run_id='{result.run_id}' GROUP BY \"name\"")
     stored = {s["tags"]["name"]: s["values"][0][1] for s in series}

@@ -172,8 +172,16 @@ def test_users_are_bounded(client: Client, monkeypatch: pytest.MonkeyPatch) -> N
     for i in range(5):
         assert client.post("/api/users", json={"name": f"u{i}", "email": f"u{i}@example.com"}).status_code == 201
     ids = [u["id"] for u in client.get("/api/users").json()["data"]]
-    assert ids == list(range(4, 16))  # oldest three seeded users were dropped
-    assert client.get("/api/users/1").status_code == 404
+    assert ids == [*range(1, 11), 14, 15]  # seeded users stay; the oldest created ones go
+    assert client.get("/api/users/1").status_code == 200
+    assert client.get("/api/users/11").status_code == 404
+
+
+def test_user_list_is_one_page(client: Client) -> None:
+    for i in range(15):
+        client.post("/api/users", json={"name": f"u{i}", "email": f"u{i}@example.com"})
+    assert client.get("/api/users").json()["count"] == 20
+    assert client.get("/api/users", params={"limit": 3}).json()["count"] == 3
 
 
 def test_search_is_case_insensitive_with_count_header(client: Client) -> None:
