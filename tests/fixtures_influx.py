@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -76,6 +76,3 @@ def shared_influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxS
     server.create_database()
     yield server
     server.stop()
-
-
-InfluxFactory = Callable[[], InfluxServer]
