@@ -34,7 +34,9 @@ def test_flow_passes_and_leaves_results_and_artifacts(
     catalog = write_catalog(
         tmp_path / "e.json", [{"name": "Users", "group": "u", "path": "/api/users"}], service="Flow Test"
     )
-    params = LoadTestParams(profile="smoke", target=demo.url, config=str(catalog), smoke_duration="2s")
+    params = LoadTestParams(
+        profile="smoke", target=demo.url, config=str(catalog), smoke_duration="2s", grafana_url="http://127.0.0.1:3000"
+    )
     state = load_test(params, return_state=True)
     assert state.is_completed(), state.message
     result = state.result()
@@ -47,6 +49,9 @@ def test_flow_passes_and_leaves_results_and_artifacts(
     assert report and "Users" in str(report[0].data) and "PASS" in str(report[0].data)  # type: ignore[attr-defined]
     table = _artifacts("luna-endpoints-flow-test-smoke")
     assert table and table[0].type == "table"  # type: ignore[attr-defined]
+    link = _artifacts("luna-grafana-flow-test-smoke")
+    assert link  # Prefect stores a link artifact as markdown "[text](url)"
+    assert "/d/luna-k6/" in str(link[0].data) and f"var-run_id={result.run_id}" in str(link[0].data)  # type: ignore[attr-defined]
     history = _artifacts("luna-history-flow-test-smoke")
     assert history and result.run_id in str(history[0].data)  # type: ignore[attr-defined]
     run_dir = Path(result.run_dir)
