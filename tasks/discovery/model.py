@@ -1,0 +1,131 @@
+"""What every discovery loader returns, the loader error, and the merge into an endpoints
+file. Loaders share one naming scheme: `from_openapi`, `from_postman`, `from_har`, ...
+each `(document: bytes | str, *, source: str, ...) -> Discovery`, raising LoaderError.
+
+Loader error kinds (schemathesis-style): `syntax` (not JSON/YAML/XML), `format` (parsed,
+but not this kind of document or an unsupported version), `invalid` (the document breaks
+its own schema), `reference` (a $ref that cannot be resolved or leaves the allowed
+origin), `too_large` (over the size limit), `unsafe` (XML bombs, external entities).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from luna.catalog import SLOs, parse_catalog
+from luna.errors import LunaError
+
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+LoaderErrorKind = Literal["syntax", "format", "invalid", "reference", "too_large", "unsafe"]
+READ_WEIGHT = 3.0
+WRITE_WEIGHT = 1.0
+
+
+class LoaderError(LunaError):
+    """A source that cannot be turned into endpoints. `loader_kind` classifies it."""
+
+    kind = "discovery error"
+
+    def __init__(self, loader_kind: LoaderErrorKind, message: str, *, location: str, tip: str) -> None:
+        super().__init__(f"{loader_kind}: {message}", location=location, tip=tip)
+        self.loader_kind = loader_kind
+
+
+class DiscoveredEndpoint(BaseModel):
+    """One operation found in a source, in the endpoints file's terms."""
+
+    name: str = Field(description="Readable unique-ish name; made unique and tag-safe on merge.")
+    group: str = "default"
+    type: Literal["rest", "graphql"] = "rest"
+    method: str = "GET"
+    path: str = Field(description="Path (with query string) appended to BASE_URL; starts with '/'.")
+    weight: float | None = Field(None, description="None = reads weigh 3, writes 1.")
+    body: Any = None
+    query: str | None = None
+    variables: dict[str, Any] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    checks: dict[str, Any] = Field(default_factory=dict)
+    destructive: bool = Field(False, description="DELETE, or a write against a production-looking target.")
+    source: str = Field("", description="Where it was found, e.g. 'openapi.yaml#/paths/~1users/get'.")
+
+
+class Discovery(BaseModel):
+    """A loader's result: endpoints, plus warnings worth showing the user."""
+
+    source: str
+    kind: str = Field(description="openapi | swagger | postman | har | wsdl | graphql | url")
+    title: str | None = None
+    base_url: str | None = Field(None, description="Server URL the source declares, if any.")
+    endpoints: list[DiscoveredEndpoint] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+def check_size(document: bytes | str, source: str) -> None:
+    size = len(document.encode() if isinstance(document, str) else document)
+    if size > MAX_DOCUMENT_BYTES:
+        raise LoaderError(
+            "too_large",
+            f"{size} bytes is over the {MAX_DOCUMENT_BYTES} byte limit",
+            location=source,
+            tip="split the document, or discover from a smaller export",
+        )
+
+
+def _tag_safe(text: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_.-")
+    return (cleaned or "endpoint")[:90]
+
+
+def merge(
+    discoveries: list[Discovery], *, service: str, include_destructive: bool = False, slos: SLOs | None = None
+) -> dict[str, Any]:
+    """One endpoints file from several sources: deduplicated by (type, method, path, query),
+    names made unique and tag-safe, default weights, destructive ones left out unless asked
+    for. The result validates as a Catalog."""
+    seen: set[tuple[str, str, str, str | None]] = set()
+    names: set[str] = set()
+    endpoints: list[dict[str, Any]] = []
+    for discovery in discoveries:
+        for ep in discovery.endpoints:
+            key = (ep.type, ep.method.upper(), ep.path, ep.query)
+            if key in seen or (ep.destructive and not include_destructive):
+                continue
+            seen.add(key)
+            name = base = _tag_safe(ep.name)
+            n = 2
+            while name in names:
+                name, n = f"{base}_{n}", n + 1
+            names.add(name)
+            weight = (
+                ep.weight
+                if ep.weight is not None
+                else (
+                    READ_WEIGHT
+                    if ep.method.upper() in ("GET", "HEAD")
+                    or ep.type == "graphql"
+                    and not (ep.query or "").lstrip().startswith("mutation")
+                    else WRITE_WEIGHT
+                )
+            )
+            entry: dict[str, Any] = {
+                "name": name,
+                "group": ep.group or "default",
+                "type": ep.type,
+                "method": ep.method.upper(),
+                "path": ep.path,
+                "weight": weight,
+            }
+            for field in ("body", "query", "variables"):
+                if getattr(ep, field) is not None:
+                    entry[field] = getattr(ep, field)
+            if ep.headers:
+                entry["headers"] = ep.headers
+            if ep.checks:
+                entry["checks"] = ep.checks
+            endpoints.append(entry)
+    data = {"service": service, "slos": (slos or SLOs()).model_dump(), "endpoints": endpoints}
+    parse_catalog(data, source="discovered endpoints")  # raises if a loader produced nonsense
+    return data
