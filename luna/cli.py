@@ -326,6 +326,28 @@ def demo(args: argparse.Namespace) -> int:
         server.wait(timeout=10)
 
 
+def discover(args: argparse.Namespace) -> int:
+    """Plain functions, no Prefect: the same steps as the `discover` flow, instantly."""
+    from tasks.discovery.sources import load_source
+    from tasks.discovery.tasks import write_endpoints_file
+
+    found = [load_source(source, postman_environment=args.postman_env) for source in args.sources]
+    data = write_endpoints_file(
+        found, Path(args.out), service=args.service, include_destructive=args.include_destructive
+    )
+    for d in found:
+        print(
+            f"{d.source}: {d.kind}, {len(d.endpoints)} endpoints" + (f", base URL {d.base_url}" if d.base_url else "")
+        )
+        for warning in d.warnings:
+            print(f"  warning: {warning}")
+    left_out = sum(1 for d in found for e in d.endpoints if e.destructive) if not args.include_destructive else 0
+    if left_out:
+        print(f"left out {left_out} destructive operations (--include-destructive keeps them)")
+    print(f"wrote {len(data['endpoints'])} endpoints to {args.out}")
+    return 0
+
+
 def show_env(_: argparse.Namespace) -> int:
     for name, value in load_settings().masked().items():
         print(f"{name}={value}")
@@ -394,6 +416,13 @@ def parser() -> argparse.ArgumentParser:
     df = sub.add_parser("diff", help="per-endpoint differences between two runs (exit 1 on a regression)")
     df.add_argument("run_a", help="the older run (baseline)")
     df.add_argument("run_b", help="the newer run")
+    disc = sub.add_parser("discover", help="OpenAPI/Swagger, Postman or HAR sources -> an endpoints file")
+    disc.add_argument("sources", nargs="+", help="files or http(s) URLs")
+    disc.add_argument("--out", default="k6/config/endpoints.json", help="endpoints file to write")
+    disc.add_argument("--service", default="My API", help="service name")
+    disc.add_argument("--include-destructive", action="store_true", help="keep DELETE operations")
+    disc.add_argument("--postman-env", help="Postman environment file")
+    disc.add_argument("--force", action="store_true", help="overwrite the output file")
     sub.add_parser("env", help="print the effective settings, secrets masked")
     sub.add_parser("doctor", help="check k6, Chromium, Node, Lighthouse, Prefect and InfluxDB")
     sub.add_parser("up", help="start a local background Prefect server")
@@ -410,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
             "run": lambda a: run_load(a, a.profile),
             "demo": demo,
             "history": history,
+            "discover": discover,
             "diff": diff,
             "env": show_env,
             "doctor": doctor,

@@ -1,0 +1,24 @@
+"""Flow `discover`: API specs, Postman collections and HAR files -> one endpoints file."""
+
+from prefect import flow, unmapped
+from pydantic import BaseModel, Field
+
+from tasks.discovery.tasks import discover_source, write_endpoints
+
+
+class DiscoverParams(BaseModel):
+    """Where to discover endpoints from, and where the endpoints file goes."""
+
+    sources: list[str] = Field(min_length=1, description="Files or http(s) URLs: OpenAPI/Swagger, Postman, HAR.")
+    out: str = Field("k6/config/endpoints.json", description="Endpoints file to write.")
+    service: str = Field("My API", min_length=1, description="Service name in the endpoints file.")
+    include_destructive: bool = Field(False, description="Keep DELETE operations in the load profile.")
+    postman_environment: str | None = Field(None, description="Postman environment file for {{variables}}.")
+    overwrite: bool = Field(False, description="Replace the endpoints file if it exists.")
+
+
+@flow(name="discover", log_prints=True)
+def discover(params: DiscoverParams) -> dict:  # type: ignore[type-arg]
+    """Find the endpoints of every source and write one deduplicated endpoints file."""
+    found = discover_source.map(params.sources, postman_environment=unmapped(params.postman_environment))
+    return write_endpoints(found, params.out, params.service, params.include_destructive, params.overwrite)

@@ -1,0 +1,58 @@
+"""The discovery stage as Prefect tasks: load each source, merge, write the endpoints file,
+publish a table of what was found and the warnings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from luna.keys import artifact_key
+from tasks.discovery.model import Discovery, merge
+from tasks.discovery.sources import load_source
+
+
+@task(name="discover-source")
+def discover_source(source: str, postman_environment: str | None = None) -> Discovery:
+    """One source -> endpoints (raises LoaderError with kind, location and tip)."""
+    found = load_source(source, postman_environment=postman_environment)
+    get_run_logger().info(
+        "%s: %s, %d endpoints, %d warnings", source, found.kind, len(found.endpoints), len(found.warnings)
+    )
+    return found
+
+
+def write_endpoints_file(
+    discoveries: list[Discovery], out: Path, *, service: str, include_destructive: bool
+) -> dict[str, Any]:
+    data = merge(discoveries, service=service, include_destructive=include_destructive)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return data
+
+
+@task(name="write-endpoints")
+def write_endpoints(
+    discoveries: list[Discovery], out: str, service: str, include_destructive: bool, overwrite: bool = False
+) -> dict[str, Any]:
+    """Merge and write the endpoints file; publish the discovery artifact."""
+    data = write_endpoints_file(
+        discoveries, Path(out), service=service, include_destructive=include_destructive, overwrite=overwrite
+    )
+    destructive = [e.name for d in discoveries for e in d.endpoints if e.destructive]
+    create_table_artifact(
+        key=artifact_key("luna-discovery", service, "endpoints"),
+        table=[{k: e.get(k) for k in ("name", "group", "type", "method", "path", "weight")} for e in data["endpoints"]],
+        description=f"{len(data['endpoints'])} endpoints written to {out}",
+    )
+    warnings = [f"- {d.source}: {w}" for d in discoveries for w in d.warnings]
+    if destructive and not include_destructive:
+        warnings.append(f"- left out {len(destructive)} destructive operations (include_destructive=true keeps them)")
+    create_markdown_artifact(
+        key=artifact_key("luna-discovery", service, "warnings"),
+        markdown="# Discovery warnings\n\n" + ("\n".join(warnings) if warnings else "None."),
+    )
+    return data
