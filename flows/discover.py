@@ -1,5 +1,7 @@
 """Flow `discover`: API specs, Postman collections and HAR files -> one endpoints file."""
 
+from typing import Any
+
 from prefect import flow, unmapped
 from pydantic import BaseModel, Field
 
@@ -18,7 +20,13 @@ class DiscoverParams(BaseModel):
 
 
 @flow(name="discover", log_prints=True)
-def discover(params: DiscoverParams) -> dict:  # type: ignore[type-arg]
+def discover(params: DiscoverParams) -> dict[str, Any]:
     """Find the endpoints of every source and write one deduplicated endpoints file."""
     found = discover_source.map(params.sources, postman_environment=unmapped(params.postman_environment))
-    return write_endpoints(found, params.out, params.service, params.include_destructive, params.overwrite)
+    return write_endpoints(
+        found,  # type: ignore[arg-type]  # Prefect resolves the futures to Discovery objects
+        params.out,
+        params.service,
+        params.include_destructive,
+        params.overwrite,
+    )
