@@ -333,7 +333,7 @@ def discover(args: argparse.Namespace) -> int:
 
     found = [load_source(source, postman_environment=args.postman_env) for source in args.sources]
     data = write_endpoints_file(
-        found, Path(args.out), service=args.service, include_destructive=args.include_destructive
+        found, Path(args.out), service=args.service, include_destructive=args.include_destructive, overwrite=args.force
     )
     for d in found:
         print(

@@ -1,0 +1,411 @@
+"""OpenAPI 3.0/3.1 and Swagger 2.0 (JSON or YAML) -> Discovery.
+
+Every operation becomes one endpoint: sample path parameters, required query parameters
+(and optional ones that carry an example or default), header parameters (not
+Authorization: Luna's auth settings send it), a body from the JSON example or generated
+from the schema, and `checks.status` = the lowest declared 2xx. `$ref`s are resolved
+lazily: local pointers, and remote/relative documents only through `fetch` and only on
+`allowed_origin`. Security schemes are reported as the Luna auth settings that fit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
+
+import yaml
+
+from tasks.discovery.model import DiscoveredEndpoint, Discovery, LoaderError, check_size
+from tasks.discovery.schema_sample import Sampler, declared, jsonable
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+MAX_REF_CHAIN = 64
+MAX_REMOTE_DOCUMENTS = 50
+_OPENAPI_VERSION = re.compile(r"^3\.[0-2](\.\d+)?(-[\w.]+)?$")
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _parse(document: bytes | str, source: str) -> Any:
+    check_size(document, source)
+    try:
+        text = document.decode("utf-8-sig") if isinstance(document, bytes) else document
+    except UnicodeDecodeError as exc:
+        raise LoaderError(
+            "syntax", f"not UTF-8 text ({exc.reason})", location=source, tip="save the spec as UTF-8"
+        ) from None
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            where = f"{source}:{exc.lineno}:{exc.colno}"
+            raise LoaderError(
+                "syntax", f"not valid JSON: {exc.msg}", location=where, tip="fix the JSON syntax"
+            ) from None
+        except RecursionError:
+            raise LoaderError("syntax", "JSON nested too deeply", location=source, tip="flatten the document") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise LoaderError(
+            "syntax", f"not valid YAML or JSON: {problem}", location=where, tip="fix the syntax"
+        ) from None
+    except (RecursionError, ValueError) as exc:
+        raise LoaderError("syntax", f"not valid YAML: {exc}", location=source, tip="fix the syntax") from None
+
+
+class _Resolver:
+    """Lazy $ref resolution with ref-chain cycle detection and an origin fence."""
+
+    def __init__(self, root: Any, source: str, fetch: Callable[[str], bytes] | None, allowed: str | None) -> None:
+        self.source = source
+        self.base = source.split("#")[0]
+        self.docs: dict[str, Any] = {self.base: root}
+        self.fetch = fetch
+        self.allowed = allowed.rstrip("/").lower() if allowed else None
+        self.where = source
+
+    def fail(self, message: str, tip: str) -> LoaderError:
+        return LoaderError("reference", message, location=self.where, tip=tip)
+
+    def deref(self, node: Any, base: str) -> tuple[Any, str, str | None]:
+        chain: list[str] = []
+        while isinstance(node, dict) and "$ref" in node:
+            ref = node["$ref"]
+            if not isinstance(ref, str):
+                raise LoaderError("invalid", "$ref is not a string", location=self.where, tip="write $ref as a string")
+            target, _, fragment = (base + ref if ref.startswith("#") else self._absolute(ref, base)).partition("#")
+            key = f"{target}#{fragment}"
+            if key in chain or len(chain) >= MAX_REF_CHAIN:
+                raise self.fail(f"circular $ref chain: {' -> '.join([*chain, key])}", "point the $ref at a real value")
+            chain.append(key)
+            node, base = self._pointer(self._document(target), fragment, ref), target
+        return node, base, chain[-1] if chain else None
+
+    def _absolute(self, ref: str, base: str) -> str:
+        url = urljoin(base, ref) if urlsplit(base).scheme in ("http", "https") else ref
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise self.fail(
+                f"$ref '{ref}' points at a file; only http(s) references on the spec's origin are followed",
+                "bundle the spec into one file (e.g. `redocly bundle`) or discover it from its URL",
+            )
+        return url
+
+    def _document(self, url: str) -> Any:
+        if url in self.docs:
+            return self.docs[url]
+        if self.fetch is None or self.allowed is None or _origin(url) != self.allowed:
+            raise self.fail(
+                f"$ref to {url} leaves the allowed origin ({self.allowed or 'none: local spec'})",
+                "discovery only follows references on the spec's own origin; bundle the spec into one file",
+            )
+        if len(self.docs) > MAX_REMOTE_DOCUMENTS:
+            raise self.fail(f"more than {MAX_REMOTE_DOCUMENTS} referenced documents", "bundle the spec")
+        try:
+            fetched = self.fetch(url)
+        except LoaderError:
+            raise
+        except Exception as exc:  # the caller's fetch: any failure means the ref cannot be resolved
+            raise self.fail(f"cannot fetch {url}: {exc}", "check that the referenced document is reachable") from None
+        self.docs[url] = _parse(fetched, url)
+        return self.docs[url]
+
+    def _pointer(self, doc: Any, fragment: str, ref: str) -> Any:
+        if fragment and not fragment.startswith("/"):
+            raise self.fail(f"$ref '{ref}' is not a JSON pointer", "write refs like '#/components/schemas/Name'")
+        node = doc
+        for raw in fragment.split("/")[1:] if fragment else []:
+            token = unquote(raw).replace("~1", "/").replace("~0", "~")
+            if isinstance(node, dict) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                raise self.fail(f"$ref '{ref}' does not resolve: no '{token}'", "fix the $ref or add the definition")
+        return node
+
+
+def _auth_warning(name: str, scheme: Any, swagger: bool) -> str:
+    scheme = scheme if isinstance(scheme, dict) else {}
+    kind, label = str(scheme.get("type", "")).lower(), f"security scheme '{name}'"
+    http = str(scheme.get("scheme", "")).lower()
+    if kind == "http" and http == "bearer":
+        return f"{label} (HTTP bearer): set AUTH_TOKEN"
+    if kind == "basic" or kind == "http" and http == "basic":
+        return f"{label} (HTTP basic): set AUTH_BASIC_USER and AUTH_BASIC_PASS"
+    if kind == "apikey" and scheme.get("in") == "header" and str(scheme.get("name")).lower() == "authorization":
+        return f"{label} (token in the Authorization header): set AUTH_TOKEN (sent as 'Bearer <token>')"
+    if kind == "apikey" and scheme.get("in") == "header":
+        return f"{label} (API key header): set AUTH_API_KEY and AUTH_API_KEY_HEADER={scheme.get('name')}"
+    if kind == "apikey":
+        return f"{label} (API key in {scheme.get('in')}): Luna sends API keys as a header only; add it to the endpoints by hand"
+    flows = scheme.get("flows") if isinstance(scheme.get("flows"), dict) else {}
+    if kind == "oauth2" and ("clientCredentials" in flows or swagger and scheme.get("flow") == "application"):
+        flow = flows.get("clientCredentials") if not swagger else scheme
+        token_url = flow.get("tokenUrl") if isinstance(flow, dict) else None
+        return (
+            f"{label} (OAuth2 client credentials, token URL {token_url}): set the Keycloak settings "
+            "AUTH_HOST, AUTH_REALM, AUTH_CLIENT_ID and AUTH_CLIENT_SECRET"
+        )
+    return f"{label} ({kind or 'unknown'}): no Luna auth mode fits; obtain a token yourself and set AUTH_TOKEN"
+
+
+class _Loader:
+    def __init__(self, spec: dict[str, Any], source: str, resolver: _Resolver, swagger: bool) -> None:
+        self.spec, self.source, self.resolver, self.swagger = spec, source, resolver, swagger
+        self.base = resolver.base
+        self.sampler = Sampler(resolver.deref)
+        self.warnings: list[str] = []
+
+    def deref(self, node: Any) -> Any:
+        return self.resolver.deref(node, self.base)[0]
+
+    def invalid(self, message: str, tip: str = "fix the spec; see the OpenAPI specification") -> LoaderError:
+        return LoaderError("invalid", message, location=self.resolver.where, tip=tip)
+
+    def server(self) -> tuple[str | None, str]:
+        """(base URL, path prefix)."""
+        spec = self.spec
+        if self.swagger:
+            host, base_path = spec.get("host"), spec.get("basePath")
+            schemes = spec.get("schemes") if isinstance(spec.get("schemes"), list) else []
+            scheme = "https" if not schemes or "https" in schemes else str(schemes[0])
+            prefix = "/" + base_path.strip("/") if isinstance(base_path, str) and base_path.strip("/") else ""
+            return (f"{scheme}://{host}" if isinstance(host, str) and host else None), prefix
+        servers = spec.get("servers")
+        first = self.deref(servers[0]) if isinstance(servers, list) and servers else None
+        if not isinstance(first, dict) or not isinstance(first.get("url"), str):
+            return None, ""
+        url, variables = first["url"], first.get("variables")
+        for name, var in (variables if isinstance(variables, dict) else {}).items():
+            default = var.get("default") if isinstance(var, dict) else None
+            url = url.replace("{" + str(name) + "}", str(default if default is not None else ""))
+        if urlsplit(self.source).scheme in ("http", "https"):
+            url = urljoin(self.source, url)
+        parts = urlsplit(url)
+        prefix = re.sub(r"/+", "/", "/" + parts.path.strip("/")).rstrip("/") if parts.path else ""
+        return (f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None), prefix
+
+    def value(self, param: dict[str, Any]) -> Any:
+        """Sample for a parameter: its own example(s), else its schema's (2.0: the param itself)."""
+        if "example" in param:
+            return param["example"]
+        examples = param.get("examples")
+        if isinstance(examples, dict) and examples:
+            first = self.deref(next(iter(examples.values())))
+            if isinstance(first, dict) and "value" in first:
+                return first["value"]
+        if self.swagger:
+            return param["x-example"] if "x-example" in param else self.sampler.sample(param, self.base)
+        found, value = declared(param)
+        return value if found else self.sampler.sample(param.get("schema", {"type": "string"}), self.base)
+
+    def body(self, op: dict[str, Any], params: list[dict[str, Any]], name: str) -> tuple[bool, Any]:
+        schema: Any = None
+        if self.swagger:
+            body_param = next((p for p in params if p.get("in") == "body"), None)
+            form = [p for p in params if p.get("in") == "formData"]
+            if form:
+                return True, {str(p.get("name")): self.value(p) for p in form}
+            if body_param is None:
+                return False, None
+            schema = body_param.get("schema")
+        else:
+            request = self.deref(op.get("requestBody"))
+            if request is None:
+                return False, None
+            if not isinstance(request, dict) or not isinstance(request.get("content", {}), dict):
+                raise self.invalid("requestBody is not a mapping with a 'content' mapping")
+            content = request.get("content", {})
+            media_type = next((m for m in content if "json" in str(m).lower()), next(iter(content), None))
+            if media_type is None:
+                return False, None
+            media = self.deref(content[media_type])
+            media = media if isinstance(media, dict) else {}
+            if "json" not in str(media_type).lower():
+                self.warnings.append(f"operation {name} takes {media_type}; Luna sends the body as JSON")
+            if "example" in media:
+                return True, media["example"]
+            examples = media.get("examples")
+            if isinstance(examples, dict) and examples:
+                first = self.deref(next(iter(examples.values())))
+                if isinstance(first, dict) and "value" in first:
+                    return True, first["value"]
+            schema = media.get("schema")
+        self.warnings.append(f"operation {name} has no example; generated a body from its schema")
+        return True, self.sampler.sample(schema if schema is not None else {}, self.base)
+
+    def params(self, item: dict[str, Any], op: dict[str, Any]) -> list[dict[str, Any]]:
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for level in (item.get("parameters", []), op.get("parameters", [])):
+            if not isinstance(level, list):
+                raise self.invalid("'parameters' is not a list")
+            for raw in level:
+                param = self.deref(raw)
+                if not isinstance(param, dict):
+                    raise self.invalid("a parameter is not a mapping")
+                merged[(str(param.get("name")), str(param.get("in")))] = param
+        return list(merged.values())
+
+    def operation(self, path: str, method: str, item: dict[str, Any], op: Any, prefix: str) -> DiscoveredEndpoint:
+        if not isinstance(op, dict):
+            raise self.invalid(f"operation {method.upper()} {path} is not a mapping")
+        name = str(op["operationId"]) if op.get("operationId") else f"{method.upper()}_{path}"
+        params = self.params(item, op)
+        url_path = path
+        query: list[tuple[str, str]] = []
+        headers: dict[str, str] = {}
+        for param in params:
+            where, pname = param.get("in"), str(param.get("name"))
+            has_example = "example" in param or "examples" in param or "default" in param or "x-example" in param
+            schema = param.get("schema")
+            if isinstance(schema, dict) and ("example" in schema or "default" in schema or "examples" in schema):
+                has_example = True
+            if where == "path":
+                url_path = url_path.replace("{" + pname + "}", quote(_text(self.value(param)), safe=""))
+            elif where == "query" and (param.get("required") is True or has_example):
+                value = self.value(param)
+                for v in value if isinstance(value, list) else [value]:
+                    query.append((pname, _text(v)))
+            elif where == "header" and pname.lower() != "authorization":
+                headers[pname] = _text(self.value(param))
+        if re.search(r"\{[^}/]*\}", url_path):
+            self.warnings.append(f"operation {name}: path parameters without a declaration were set to 'sample'")
+            url_path = re.sub(r"\{[^}/]*\}", "sample", url_path)
+        full_path = (prefix + url_path) or "/"
+        if query:
+            full_path += "?" + urlencode(query)
+        has_body, body = self.body(op, params, name)
+        body = jsonable(body, location=self.resolver.where) if has_body else None
+        responses = op.get("responses", {})
+        codes = sorted(
+            int(c) for c in (responses if isinstance(responses, dict) else {}) if re.fullmatch(r"2\d\d", str(c))
+        )
+        tags = op.get("tags")
+        segment = next((s for s in path.split("/") if s and not s.startswith("{")), "default")
+        group = str(tags[0]) if isinstance(tags, list) and tags and str(tags[0]) else segment
+        endpoint = DiscoveredEndpoint(
+            name=name,
+            group=group[:100],
+            method=method.upper(),
+            path=full_path,
+            body=body,
+            headers=headers,
+            checks={"status": codes[0]} if codes else {},
+            destructive=method == "delete",
+            source=f"{self.source}#/paths/{_escape(path)}/{method}",
+        )
+        if method == "post" and path.rstrip("/").endswith("/graphql"):
+            document = body.get("query") if isinstance(body, dict) else None
+            variables = body.get("variables") if isinstance(body, dict) else None
+            endpoint.type, endpoint.body = "graphql", None
+            endpoint.query = document if isinstance(document, str) and document.strip() else "{ __typename }"
+            endpoint.variables = variables if isinstance(variables, dict) else None
+        return endpoint
+
+    def endpoints(self) -> tuple[str | None, list[DiscoveredEndpoint]]:
+        base_url, prefix = self.server()
+        paths = self.spec.get("paths", {})
+        if paths is None and not self.swagger and "webhooks" in self.spec:
+            paths = {}
+        if not isinstance(paths, dict):
+            raise self.invalid("'paths' is not a mapping", "paths maps '/path' to its operations")
+        found: list[DiscoveredEndpoint] = []
+        for path, raw_item in paths.items():
+            if isinstance(path, str) and path.startswith("x-"):
+                continue
+            self.resolver.where = f"{self.source}#/paths/{_escape(str(path))}"
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise self.invalid(f"path '{path}' does not start with '/'")
+            item = self.deref(raw_item)
+            if not isinstance(item, dict):
+                raise self.invalid(f"path item {path} is not a mapping")
+            if "trace" in item:
+                self.warnings.append(f"TRACE {path} left out: Luna endpoints do not send TRACE")
+            for method in METHODS:
+                if method in item:
+                    self.resolver.where = f"{self.source}#/paths/{_escape(path)}/{method}"
+                    found.append(self.operation(path, method, item, item[method], prefix))
+        return base_url, found
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(jsonable(value, location="parameter"), default=str)
+    return "" if value is None else str(value)
+
+
+def from_openapi(
+    document: bytes | str,
+    *,
+    source: str,
+    fetch: Callable[[str], bytes] | None = None,
+    allowed_origin: str | None = None,
+) -> Discovery:
+    """An OpenAPI 3.x or Swagger 2.0 document -> Discovery; raises LoaderError only."""
+    spec = _parse(document, source)
+    if not isinstance(spec, dict):
+        raise LoaderError(
+            "format",
+            f"the document is a {type(spec).__name__}, not a mapping",
+            location=source,
+            tip="pass an OpenAPI spec",
+        )
+    if "openapi" in spec:
+        version, swagger = str(spec["openapi"]), False
+        supported = bool(_OPENAPI_VERSION.match(version))
+    elif "swagger" in spec:
+        version, swagger = str(spec["swagger"]), True
+        supported = version in ("2.0", "2")
+    else:
+        raise LoaderError(
+            "format", "no 'openapi' or 'swagger' key", location=source, tip="this is not an OpenAPI/Swagger document"
+        )
+    if not supported:
+        raise LoaderError(
+            "format",
+            f"unsupported {'Swagger' if swagger else 'OpenAPI'} version {version}",
+            location=source,
+            tip="Luna reads OpenAPI 3.0/3.1 and Swagger 2.0; convert older specs (e.g. with swagger2openapi)",
+        )
+    resolver = _Resolver(spec, source, fetch, allowed_origin)
+    loader = _Loader(spec, source, resolver, swagger)
+    try:
+        base_url, endpoints = loader.endpoints()
+        components: dict[str, Any] = spec["components"] if isinstance(spec.get("components"), dict) else {}
+        schemes = spec.get("securityDefinitions") if swagger else components.get("securitySchemes")
+        resolver.where = source
+        for name, scheme in (schemes if isinstance(schemes, dict) else {}).items():
+            loader.warnings.append(_auth_warning(str(name), resolver.deref(scheme, resolver.base)[0], swagger))
+        info = spec.get("info")
+        title = info.get("title") if isinstance(info, dict) else None
+        return Discovery(
+            source=source,
+            kind="swagger" if swagger else "openapi",
+            title=str(title) if title is not None else None,
+            base_url=base_url,
+            endpoints=endpoints,
+            warnings=list(dict.fromkeys(loader.warnings)),
+        )
+    except (KeyError, TypeError, AttributeError, ValueError, RecursionError, IndexError) as exc:
+        raise LoaderError(
+            "invalid",
+            f"cannot read the spec here: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            location=resolver.where,
+            tip="check this part of the spec against the OpenAPI specification",
+        ) from None
