@@ -89,10 +89,6 @@ def detect(document: bytes, source: str) -> Kind:
 
 def load_source(source: str, *, postman_environment: str | None = None) -> Discovery:
     """One source -> Discovery (raises LoaderError)."""
-    from tasks.discovery.har import from_har
-    from tasks.discovery.openapi import from_openapi
-    from tasks.discovery.postman import from_postman
-
     remote = urlsplit(source).scheme in ("http", "https")
     if remote:
         document = fetch_url(source)
@@ -110,6 +106,8 @@ def load_source(source: str, *, postman_environment: str | None = None) -> Disco
         document = path.read_bytes()
     kind = detect(document, source)
     if kind == "openapi":
+        from tasks.discovery.openapi import from_openapi
+
         allowed = origin(source) if remote else None
         return from_openapi(
             document,
@@ -118,6 +116,10 @@ def load_source(source: str, *, postman_environment: str | None = None) -> Disco
             fetch=(lambda url: fetch_url(url, allowed_origin=allowed)) if remote else None,
         )
     if kind == "postman":
+        from tasks.discovery.postman import from_postman
+
         env = Path(postman_environment).read_bytes() if postman_environment else None
         return from_postman(document, source=source, environment=env)
+    from tasks.discovery.har import from_har
+
     return from_har(document, source=source)
