@@ -67,3 +67,36 @@ def test_bad_sources_are_one_line(tmp_path: Path, content: str, expected: str) -
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert done.returncode == 2 and len(lines) == 1 and expected in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_several_sources_merge_into_one_file(demo: Demo, tmp_path: Path) -> None:
+    data = ROOT / "tests" / "unit" / "data" / "discovery"
+    out = tmp_path / "merged.json"
+    done = luna(
+        "discover",
+        f"{demo.url}/openapi.json",
+        str(data / "shop.postman_collection.json"),
+        str(data / "app.har"),
+        "--postman-env",
+        str(data / "shop.postman_environment.json"),
+        "--out",
+        str(out),
+        "--service",
+        "Merged",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(" endpoints") >= 3 and "postman" in done.stdout and "har" in done.stdout
+    catalog = load_catalog(out)
+    names = [e.name for e in catalog.endpoints]
+    assert len(names) == len(set(names)) and len(names) > 10
+
+
+def test_discover_flow_publishes_what_it_found(demo: Demo, tmp_path: Path, clean_env: Path) -> None:
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.discover import DiscoverParams, discover
+
+    out = tmp_path / "flow.json"
+    with prefect_test_harness(server_startup_timeout=120):
+        data = discover(DiscoverParams(sources=[f"{demo.url}/openapi.json"], out=str(out), service="Flow Disc"))
+    assert load_catalog(out).service == "Flow Disc" and data["endpoints"]
