@@ -52,6 +52,21 @@ def wait_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen[Any] | N
     raise RuntimeError(f"{url} did not answer 200 within {timeout_s:.0f} s")
 
 
+def start_demo(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[Any], str]:
+    """The demo API (`python -m luna.demo`) on a free loopback port, answering; (process, URL)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "luna.demo", "--port", str(port), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    target = f"http://127.0.0.1:{port}"
+    wait_http(f"{target}/api/health", 30, proc)
+    return proc, target
+
+
 def stop(proc: subprocess.Popen[Any] | None, timeout_s: float = 15.0) -> None:
     """Terminate one process we started (by its own handle), then kill it if it lingers."""
     if proc is None or proc.poll() is not None:

@@ -30,17 +30,16 @@ from typing import Any
 
 import httpx
 from _common import (
-    PYTHON,
     ROOT,
     VENV_BIN,
     free_port,
     loadavg,
     machine,
     median,
+    start_demo,
     stop,
     stop_group,
     table,
-    wait_http,
     write_results,
 )
 from orchestration_overhead import base_env, start_prefect
@@ -108,16 +107,7 @@ def main() -> int:
     runs: list[dict[str, Any]] = []
     demo = server = None
     try:
-        port = free_port()
-        demo = subprocess.Popen(
-            [PYTHON, "-m", "luna.demo", "--port", str(port), "--error-rate", "0"],
-            cwd=ROOT,
-            env=env0,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        target = f"http://127.0.0.1:{port}"
-        wait_http(f"{target}/api/health", 30, demo)
+        demo, target = start_demo("--error-rate", "0", env=env0)
         home = tmp / "prefect-home"
         server, api = start_prefect(home, env0, tmp / "prefect-server.log", 120)
         env = {**env0, "PREFECT_HOME": str(home), "PREFECT_API_URL": api}

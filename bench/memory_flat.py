@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from _common import PYTHON, ROOT, free_port, machine, median, stop, table, wait_http, write_results
+from _common import ROOT, machine, median, start_demo, stop, table, write_results
 
 MIB = 1024 * 1024
 
@@ -131,15 +130,7 @@ def main() -> int:
     runs: list[dict[str, Any]] = []
     demo = None
     try:
-        port = free_port()
-        demo = subprocess.Popen(
-            [PYTHON, "-m", "luna.demo", "--port", str(port), "--error-rate", "0"],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        target = f"http://127.0.0.1:{port}"
-        wait_http(f"{target}/api/health", 30, demo)
+        demo, target = start_demo("--error-rate", "0")
         config = ROOT / "k6" / "config" / "endpoints.json"
         print(f"demo API on {target}; durations {durations} s x {args.vus} VUs, {args.repeats} repeat(s)", flush=True)
         for rep in range(1, args.repeats + 1):

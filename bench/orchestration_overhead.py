@@ -47,6 +47,7 @@ from _common import (
     free_port,
     machine,
     median,
+    start_demo,
     stop,
     stop_group,
     table,
@@ -190,16 +191,7 @@ def main() -> int:
     runs: list[dict[str, Any]] = []
     demo = server = None
     try:
-        port = free_port()
-        demo = subprocess.Popen(
-            [PYTHON, "-m", "luna.demo", "--port", str(port), "--error-rate", "0"],
-            cwd=ROOT,
-            env=env0,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        target = f"http://127.0.0.1:{port}"
-        wait_http(f"{target}/api/health", 30, demo)
+        demo, target = start_demo("--error-rate", "0", env=env0)
         print(
             f"demo API on {target}; modes {modes}; {args.repeats} repeats; smoke {args.duration} x {args.vus} VUs",
             flush=True,

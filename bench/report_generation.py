@@ -29,14 +29,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import PYTHON, ROOT, free_port, loadavg, machine, median, stop, table, wait_http, write_results
+from _common import ROOT, loadavg, machine, median, start_demo, stop, table, write_results
 
 ENDPOINTS = ("ListUsers", "GetUser", "Search")
 STEPS = ("read_series", "evaluate", "markdown_report", "html_report", "badge_svg", "endpoint_table")
@@ -137,15 +136,7 @@ def main() -> int:
     cold: dict[str, float] = {}
     demo = None
     try:
-        port = free_port()
-        demo = subprocess.Popen(
-            [PYTHON, "-m", "luna.demo", "--port", str(port)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        target = f"http://127.0.0.1:{port}"
-        wait_http(f"{target}/api/health", 30, demo)
+        demo, target = start_demo()
         config = three_endpoints(tmp / "endpoints.json")
         print(
             f"demo API on {target}; runs of {args.short} s and {args.long} s x {args.vus} VUs, 3 endpoints", flush=True
