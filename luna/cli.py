@@ -8,6 +8,7 @@ configuration or a run that could not produce a result.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import subprocess
 import sys
@@ -22,6 +23,10 @@ from luna.errors import LunaError, RunFailed
 from luna.settings import load_settings
 
 PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
+
+# Command groups that live in their own module. Each has `register(sub)`, which adds its
+# sub-parsers with `set_defaults(handler=...)`; importing it must stay cheap (no Prefect).
+COMMAND_MODULES = ("luna.cli_suites", "luna.cli_audit", "luna.cli_service")
 
 
 def _err(text: str) -> None:
@@ -427,6 +432,14 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="check k6, Chromium, Node, Lighthouse, Prefect and InfluxDB")
     sub.add_parser("up", help="start a local background Prefect server")
     sub.add_parser("down", help="stop it")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
     return root
 
 
@@ -435,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in PROFILES:
             return run_load(args, args.command)
+        if getattr(args, "handler", None):
+            return int(args.handler(args))
         handlers = {
             "run": lambda a: run_load(a, a.profile),
             "demo": demo,
