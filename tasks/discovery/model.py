@@ -48,6 +48,10 @@ class DiscoveredEndpoint(BaseModel):
     variables: dict[str, Any] | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     checks: dict[str, Any] = Field(default_factory=dict)
+    response_schema: dict[str, Any] | None = Field(
+        None, description="JSON Schema of the success response (specs only); generated API suites validate against it."
+    )
+    response_type: str | None = Field(None, description="Media type of the success response; text/html is a page.")
     destructive: bool = Field(False, description="DELETE, or a write against a production-looking target.")
     source: str = Field("", description="Where it was found, e.g. 'openapi.yaml#/paths/~1users/get'.")
 

@@ -24,6 +24,7 @@ from tasks.discovery.schema_sample import Sampler, declared, jsonable
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 MAX_REF_CHAIN = 64
 MAX_REMOTE_DOCUMENTS = 50
+MAX_SCHEMA_DEPTH = 12  # response schemas are inlined this deep; cycles end there as {}
 _OPENAPI_VERSION = re.compile(r"^3\.[0-2](\.\d+)?(-[\w.]+)?$")
 
 
@@ -248,6 +249,63 @@ class _Loader:
         self.warnings.append(f"operation {name} has no example; generated a body from its schema")
         return True, self.sampler.sample(schema if schema is not None else {}, self.base)
 
+    def inline(self, node: Any, base: str, depth: int = 0) -> Any:
+        """A self-contained JSON Schema: $refs inlined to a fixed depth (deeper, and cycles,
+        become `{}`, which accepts anything); OpenAPI 3.0's `nullable` becomes a null type."""
+        if depth > MAX_SCHEMA_DEPTH:
+            return {}
+        if isinstance(node, dict) and "$ref" in node:
+            node, base, _ = self.resolver.deref(node, base)
+        if isinstance(node, list):
+            return [self.inline(v, base, depth + 1) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in ("example", "examples", "xml", "externalDocs", "discriminator") or str(key).startswith("x-"):
+                continue
+            if key == "properties" and isinstance(value, dict):
+                out[key] = {str(k): self.inline(v, base, depth + 1) for k, v in value.items()}
+            elif isinstance(value, dict | list):
+                out[key] = self.inline(value, base, depth + 1)
+            else:
+                out[key] = value
+        if out.pop("nullable", False) is True:
+            out = {"anyOf": [out, {"type": "null"}]}
+        return out
+
+    def response_schema(self, op: dict[str, Any], code: int | None) -> dict[str, Any] | None:
+        """The JSON schema of the success response, when the spec declares one."""
+        responses = op.get("responses")
+        if code is None or not isinstance(responses, dict):
+            return None
+        response = self.deref(responses.get(str(code), responses.get(code)))
+        if not isinstance(response, dict):
+            return None
+        schema: Any = response.get("schema")
+        if not self.swagger:
+            content = response.get("content")
+            content = content if isinstance(content, dict) else {}
+            media_type = next((m for m in content if "json" in str(m).lower()), None)
+            media = self.deref(content[media_type]) if media_type else None
+            schema = media.get("schema") if isinstance(media, dict) else None
+        if not isinstance(schema, dict) or not schema:
+            return None
+        inlined = self.inline(schema, self.base)
+        return inlined if isinstance(inlined, dict) and inlined else None
+
+    def response_type(self, op: dict[str, Any], code: int | None) -> str | None:
+        """The success response's media type (`text/html` marks a page)."""
+        responses = op.get("responses")
+        response = self.deref(responses.get(str(code))) if code is not None and isinstance(responses, dict) else None
+        if not isinstance(response, dict):
+            return None
+        if self.swagger:
+            produces = op.get("produces", self.spec.get("produces"))
+            return str(produces[0]) if isinstance(produces, list) and produces else None
+        content = response.get("content")
+        return str(next(iter(content))) if isinstance(content, dict) and content else None
+
     def params(self, item: dict[str, Any], op: dict[str, Any]) -> list[dict[str, Any]]:
         merged: dict[tuple[str, str], dict[str, Any]] = {}
         for level in (item.get("parameters", []), op.get("parameters", [])):
@@ -305,6 +363,8 @@ class _Loader:
             body=body,
             headers=headers,
             checks={"status": codes[0]} if codes else {},
+            response_schema=self.response_schema(op, codes[0] if codes else None),
+            response_type=self.response_type(op, codes[0] if codes else None),
             destructive=method == "delete",
             source=f"{self.source}#/paths/{_escape(path)}/{method}",
         )
