@@ -1,0 +1,191 @@
+"""Flow `test-service`: the whole pipeline against one service.
+
+discover -> generate -> load (k6, SLOs, baseline) -> Lighthouse and visual QA (running
+while the load report renders) -> combined report -> notify. Every stage can be switched
+off; a stage that errors is recorded and the others go on.
+"""
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prefect import flow
+from prefect.states import Completed, Failed, State
+
+from luna.settings import load_settings
+from tasks.evaluation.tasks import evaluate_run, record_history, store_run_points
+from tasks.execution.plan import LoadTestParams, Profile
+from tasks.execution.tasks import execute, prepare
+from tasks.notify.tasks import notify_webhooks
+from tasks.notify.webhooks import run_event
+from tasks.pipeline.model import PipelineFailed, PipelineResult, StageOutcome
+from tasks.pipeline.stages import (
+    attach_load,
+    check_target,
+    discover_stage,
+    load_outcome,
+    new_pipeline_id,
+    publish_pipeline_report,
+    settle,
+    skipped,
+)
+from tasks.reporting.tasks import publish_reports
+
+
+def _load_stage(pipeline: PipelineResult, params: LoadTestParams, started: float) -> StageOutcome:
+    """prepare -> k6 -> SLO verdict -> points, history and the load report."""
+    plan, failed = settle("load", prepare(params, return_state=True), started)
+    if failed is not None:
+        return failed
+    result, failed = settle("load", execute(plan, return_state=True), started)
+    if failed is not None:
+        return failed
+    verdict, failed = settle(
+        "load",
+        evaluate_run(result, plan.catalog, params.baseline_run_id, params.fail_on_regression, return_state=True),
+        started,
+    )
+    if failed is not None:
+        return failed
+    store_run_points(result, verdict, return_state=True)  # a dead InfluxDB must not fail the stage
+    record_history(result, verdict, return_state=True)
+    links, report_failed = settle(
+        "load", publish_reports(result, verdict, params.grafana_url, return_state=True), started
+    )
+    attach_load(pipeline, result, verdict)
+    outcome = load_outcome(result, verdict, links)
+    if report_failed is not None:
+        outcome.details["report_error"] = report_failed.reason
+    outcome.seconds = round(time.monotonic() - started, 2)
+    return outcome
+
+
+@flow(name="test-service", log_prints=True)
+def test_service(
+    target: str,
+    profile: Profile = "smoke",
+    source: str | None = None,
+    config: str = "k6/config/endpoints.json",
+    service: str | None = None,
+    commit: str | None = None,
+    environment: str | None = None,
+    discover: bool = True,
+    generate: bool = True,
+    load: bool = True,
+    lighthouse: bool = True,
+    visual_qa: bool = True,
+    notify: bool = True,
+    include_destructive: bool = False,
+    baseline_run_id: str | None = None,
+    fail_on_regression: bool = False,
+    grafana_url: str | None = None,
+    auth_block: str | None = None,
+) -> State[PipelineResult]:
+    """Test a service end to end and return one PipelineResult.
+
+    target: the service's base URL. source: a spec, collection or HAR to discover from
+    (default: probe the target itself). config: the endpoints file used when discovery is
+    off. The stage switches turn stages off. The run ends Failed when a stage failed or
+    errored (an SLO crossed, a failing generated test, a dead target); the report says
+    which and why.
+    """
+    target = check_target(target)
+    pipeline_id = new_pipeline_id(profile)
+    out = load_settings().luna_out_dir / "pipelines" / pipeline_id
+    out.mkdir(parents=True, exist_ok=True)
+    pipeline = PipelineResult(
+        pipeline_id=pipeline_id,
+        target=target,
+        profile=profile,
+        service=service,
+        commit=commit,
+        environment=environment,
+        started_at=datetime.now(UTC),
+        out_dir=str(out),
+    )
+    stages = pipeline.stages
+
+    # discover
+    endpoints_file, discoveries = config, []
+    if discover:
+        started = time.monotonic()
+        value, failed = settle(
+            "discover",
+            discover_stage(
+                [source or target], str(out / "endpoints.json"), service, include_destructive, return_state=True
+            ),
+            started,
+        )
+        if failed is None:
+            outcome, discoveries = value
+            endpoints_file = str(out / "endpoints.json")
+            pipeline.service = pipeline.service or outcome.details.get("service")
+        stages.append(failed or outcome)
+    else:
+        stages.append(skipped("discover", f"switched off; using {config}"))
+    endpoints_ready = (not discover or stages[-1].status == "passed") and Path(endpoints_file).is_file()
+
+    # generate
+    stages.append(skipped("generate", "switched off" if not generate else "suite generation is not part of this build"))
+
+    # load, then the browser stages while the load report renders
+    audits: list[StageOutcome] = [
+        skipped("lighthouse", "switched off" if not lighthouse else "Lighthouse is not part of this build"),
+        skipped("visual_qa", "switched off" if not visual_qa else "visual QA is not part of this build"),
+    ]
+    if not load:
+        stages.append(skipped("load", "switched off"))
+    elif not endpoints_ready:
+        stages.append(skipped("load", f"no endpoints file: discovery did not produce one and {config} is missing"))
+    else:
+        started = time.monotonic()
+        params = LoadTestParams(
+            profile=profile,
+            target=target,
+            config=endpoints_file,
+            baseline_run_id=baseline_run_id,
+            fail_on_regression=fail_on_regression,
+            grafana_url=grafana_url,
+            auth_block=auth_block,
+        )
+        stages.append(_load_stage(pipeline, params, started))
+    stages.extend(audits)
+
+    # report and notify
+    pipeline.finished_at = datetime.now(UTC)
+    started = time.monotonic()
+    report_state = publish_pipeline_report(pipeline, return_state=True)
+    _, report_failed = settle("report", report_state, started)
+    stages.append(report_failed or report_state.result())
+    if notify:
+        event = run_event(
+            {
+                "run_id": pipeline.run_id or pipeline.pipeline_id,
+                "service": pipeline.service,
+                "profile": profile,
+                "target": target,
+                "status": "passed" if pipeline.passed else "failed",
+                "message": "; ".join(pipeline.problems())[:500],
+                "started_at": pipeline.started_at.isoformat(),
+            },
+            {"status": pipeline.status},
+            {"pipeline_report": str(out / "report.html")},
+        )
+        delivered, notify_failed = settle("notify", notify_webhooks(event, return_state=True), time.monotonic())
+        if notify_failed is None:
+            bad = [d for d in delivered if not d.ok]
+            stages.append(
+                StageOutcome(
+                    name="notify",
+                    status="passed" if not bad else "error",
+                    reason=f"{len(delivered)} webhook(s), {len(bad)} failed" if delivered else "no webhooks configured",
+                )
+            )
+        else:
+            stages.append(notify_failed)
+    else:
+        stages.append(skipped("notify", "switched off"))
+    pipeline.write()
+    if pipeline.passed:
+        return Completed(message=f"pass: {len(stages)} stages", data=pipeline)
+    return Failed(message="; ".join(pipeline.problems())[:1000], data=PipelineFailed(pipeline))

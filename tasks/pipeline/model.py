@@ -1,0 +1,138 @@
+"""What one `test_service` run produced: an outcome per stage and the load verdict.
+
+A stage is `passed`, `failed` (it ran and found a problem: an SLO crossed, a failing
+test, a budget missed), `error` (it could not run: a dead target, a broken spec) or
+`skipped` (switched off, or nothing to do, with the reason). The pipeline passes when no
+stage failed or errored.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from luna.errors import LunaError
+
+StageName = Literal["discover", "generate", "load", "lighthouse", "visual_qa", "report", "notify"]
+StageStatus = Literal["passed", "failed", "error", "skipped"]
+STAGES: tuple[StageName, ...] = ("discover", "generate", "load", "lighthouse", "visual_qa", "report", "notify")
+
+
+class StageOutcome(BaseModel):
+    name: StageName
+    status: StageStatus
+    reason: str = Field("", description="One line: why it failed, errored or was skipped, or what it found.")
+    seconds: float | None = None
+    details: dict[str, Any] = Field(default_factory=dict, description="Stage figures for the report.")
+    links: dict[str, str] = Field(default_factory=dict, description="Files and URLs the stage produced.")
+
+
+class SLOFailure(BaseModel):
+    endpoint: str = Field(description="Endpoint name, or 'overall'.")
+    slo: str
+    value: float | None
+    target: float
+    op: str
+
+    def line(self) -> str:
+        def fmt(v: float | None) -> str:
+            if v is None:
+                return "no data"
+            if self.slo == "error_rate":
+                return f"{v * 100:.2f}%"
+            return f"{v:.0f} ms" if self.slo == "p95_ms" else f"{v:.2f}"
+
+        return f"SLO {self.slo} on {self.endpoint}: {fmt(self.value)} (target {self.op} {fmt(self.target)})"
+
+
+class PipelineResult(BaseModel):
+    pipeline_id: str
+    target: str
+    profile: str
+    service: str | None = None
+    commit: str | None = None
+    environment: str | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    stages: list[StageOutcome] = Field(default_factory=list)
+    run_id: str | None = Field(None, description="The load run's id, when the load stage ran.")
+    verdict: dict[str, Any] | None = Field(None, description="The load run's verdict (luna.verdict.Verdict as JSON).")
+    slo_failures: list[SLOFailure] = Field(default_factory=list)
+    out_dir: str
+
+    @property
+    def passed(self) -> bool:
+        return all(s.status in ("passed", "skipped") for s in self.stages)
+
+    @property
+    def status(self) -> Literal["pass", "fail"]:
+        return "pass" if self.passed else "fail"
+
+    def stage(self, name: StageName) -> StageOutcome | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    def problems(self) -> list[str]:
+        """One line per failed or errored stage; a failed load stage is told as its crossed SLOs."""
+        lines = [
+            f"{s.name} {s.status}: {s.reason}"
+            for s in self.stages
+            if s.status in ("failed", "error") and not (s.name == "load" and s.status == "failed" and self.slo_failures)
+        ]
+        return lines + [f.line() for f in self.slo_failures]
+
+    def assert_success(self) -> PipelineResult:
+        """Return self when every stage passed or was skipped; else raise PipelineFailed,
+        whose message lists the failing stages and SLOs."""
+        if not self.passed:
+            raise PipelineFailed(self)
+        return self
+
+    def write(self) -> Path:
+        path = Path(self.out_dir) / "pipeline.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        return path
+
+    @classmethod
+    def read(cls, out_dir: Path) -> PipelineResult:
+        return cls.model_validate(json.loads((out_dir / "pipeline.json").read_text(encoding="utf-8")))
+
+
+class PipelineFailed(LunaError):
+    """A pipeline run with a failed or errored stage; carries the PipelineResult."""
+
+    kind = "pipeline failed"
+    exit_code = 1
+
+    def __init__(self, result: PipelineResult) -> None:
+        problems = result.problems()
+        super().__init__(
+            "; ".join(problems) if problems else "a stage did not pass",
+            location=str(Path(result.out_dir) / "report.md"),
+        )
+        self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.result,))
+
+
+def slo_failures(verdict: dict[str, Any] | None) -> list[SLOFailure]:
+    """Crossed SLOs from a verdict, overall first."""
+    if not verdict:
+        return []
+    failures = [
+        SLOFailure(endpoint="overall", slo=c["slo"], value=c["value"], target=c["target"], op=c["op"])
+        for c in verdict.get("overall", [])
+        if not c.get("ok")
+    ]
+    for endpoint in verdict.get("endpoints", []):
+        failures += [
+            SLOFailure(endpoint=endpoint["name"], slo=c["slo"], value=c["value"], target=c["target"], op=c["op"])
+            for c in endpoint.get("checks", [])
+            if not c.get("ok")
+        ]
+    return failures

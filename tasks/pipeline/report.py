@@ -1,0 +1,52 @@
+"""The combined `test_service` report: what ran, what was skipped and why, each stage's
+figures and links. Markdown for the Prefect artifact (user strings through the `md`
+filter), and a self-contained, autoescaped HTML page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from tasks.pipeline.model import PipelineResult
+from tasks.reporting.render import md
+
+TEMPLATES = Path(__file__).parent / "templates"
+MARK = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️"}
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def _env(autoescape: bool) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(["html"]) if autoescape else False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["md"] = md
+    env.filters["value"] = _value
+    env.globals["mark"] = MARK
+    return env
+
+
+def _scalars(details: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in details.items() if not isinstance(v, dict) and k != "warnings"}
+
+
+def markdown_report(pipeline: PipelineResult) -> str:
+    return _env(False).get_template("pipeline.md").render(p=pipeline, scalars=_scalars)
+
+
+def html_report(pipeline: PipelineResult) -> str:
+    return _env(True).get_template("pipeline.html").render(p=pipeline, scalars=_scalars)
