@@ -1,0 +1,1 @@
+"""Small real third-party servers the tests start on loopback (spyne SOAP, httpbin)."""
