@@ -56,9 +56,7 @@ def _sample(type_: GraphQLInputType, depth: int = 0) -> Any:
         if depth > 4:
             return {}
         return {
-            name: (
-                field.default_value if field.default_value is not Undefined else _sample(field.type, depth + 1)  # type: ignore[arg-type]
-            )
+            name: (field.default_value if field.default_value is not Undefined else _sample(field.type, depth + 1))
             for name, field in type_.fields.items()
             if isinstance(field.type, GraphQLNonNull) or field.default_value is not Undefined
         }
