@@ -1,0 +1,1 @@
+"""Generation stage: endpoints (endpoints file, discovery) -> test suites in suites/<service>/."""

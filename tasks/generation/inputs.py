@@ -1,0 +1,140 @@
+"""From an endpoints file and/or discovery sources to a :class:`SuiteSpec`.
+
+- Endpoints come from the endpoints file when there is one, else from the merged sources
+  (the same merge as `luna discover`, so names are unique and tag-safe).
+- Response schemas and media types come from the sources (OpenAPI), matched to endpoints
+  by method and path.
+- Pages are the GET endpoints whose success response is ``text/html``, plus any given.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin, urlsplit
+
+from luna.catalog import Catalog, SLOs, parse_catalog
+from luna.errors import LunaError
+from luna.keys import slug as key_slug
+from tasks.discovery.model import DiscoveredEndpoint, Discovery, LoaderError, merge
+from tasks.generation.model import Page, SuiteEndpoint, SuiteSpec
+from tasks.generation.safe import GenerationError, file_slug
+
+SPEC_PATHS = ("/openapi.json", "/swagger.json", "/openapi.yaml", "/v3/api-docs")
+
+
+def discover_url(url: str) -> tuple[Discovery, str]:
+    """A live service: the URL itself when it is a spec, else its well-known spec paths.
+    Returns the Discovery and the base URL the service answers on."""
+    from tasks.discovery.sources import load_source
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise GenerationError(f"--url {url!r} is not an http(s) URL", tip="pass e.g. --url http://127.0.0.1:8787")
+    root = url.rstrip("/")
+    tried: list[str] = []
+    candidates = [url] + [root + p for p in SPEC_PATHS]
+    last: LoaderError | None = None
+    for candidate in candidates:
+        try:
+            found = load_source(candidate)
+        except LoaderError as exc:
+            tried.append(candidate)
+            last = exc
+            continue
+        base = root if candidate != url else f"{parts.scheme}://{parts.netloc}"
+        if found.base_url:
+            base = urljoin(candidate, found.base_url).rstrip("/")
+        return found, base
+    reason = last.message if last else "nothing found"
+    raise GenerationError(
+        f"no API description found at {url} (tried {', '.join(tried)}; last: {reason})",
+        location=url,
+        tip="pass the spec with --spec FILE_OR_URL, or an endpoints file with --config FILE",
+    )
+
+
+def _schema_index(discoveries: list[Discovery]) -> dict[tuple[str, str], DiscoveredEndpoint]:
+    index: dict[tuple[str, str], DiscoveredEndpoint] = {}
+    for d in discoveries:
+        for ep in d.endpoints:
+            for key in ((ep.method.upper(), ep.path), (ep.method.upper(), ep.path.split("?", 1)[0])):
+                index.setdefault(key, ep)
+    return index
+
+
+def build_spec(
+    *,
+    catalog: Catalog | None,
+    discoveries: list[Discovery],
+    base_url: str,
+    service: str | None = None,
+    pages: list[str] | None = None,
+    sources: list[str] | None = None,
+    include_destructive: bool = False,
+) -> SuiteSpec:
+    warnings = [f"{d.source}: {w}" for d in discoveries for w in d.warnings]
+    if catalog is None:
+        if not discoveries:
+            raise GenerationError("nothing to generate from", tip="pass --url URL, --config FILE or --spec SOURCE")
+        name = (
+            service or next((d.title for d in discoveries if d.title), None) or urlsplit(base_url).netloc or "service"
+        )
+        try:
+            data = merge(discoveries, service=name, include_destructive=include_destructive, slos=SLOs())
+        except LunaError as exc:
+            raise GenerationError(
+                f"the discovered endpoints are not usable: {exc.message}", tip="check the source"
+            ) from None
+        if not data["endpoints"]:
+            raise GenerationError(
+                "the sources describe no endpoints", tip="check the spec, or pass an endpoints file with --config"
+            )
+        catalog = parse_catalog(data, source="discovered endpoints")
+    elif service:
+        catalog = catalog.model_copy(update={"service": service})
+    index = _schema_index(discoveries)
+    endpoints: list[SuiteEndpoint] = []
+    found_pages: list[Page] = []
+    for ep in catalog.endpoints:
+        method = ep.method or "GET"
+        match = index.get((method, ep.path)) or index.get((method, ep.path.split("?", 1)[0]))
+        effective = ep.effective_slos(catalog.slos)
+        endpoints.append(
+            SuiteEndpoint(
+                name=ep.name,
+                group=ep.group,
+                type=ep.type,
+                method=method,
+                path=ep.path,
+                body=ep.body,
+                query=ep.query,
+                variables=ep.variables,
+                headers=ep.headers,
+                checks=ep.checks,
+                data_file=ep.data_file,
+                weight=ep.weight,
+                slos=effective,
+                response_schema=match.response_schema if match else None,
+                response_type=match.response_type if match else None,
+            )
+        )
+        if method == "GET" and match is not None and (match.response_type or "").startswith("text/html"):
+            found_pages.append(Page(name=ep.name, path=ep.path, slos=effective))
+    known = {p.path for p in found_pages}
+    for path in pages or []:
+        if not path.startswith("/"):
+            raise GenerationError(
+                f"page {path!r} does not start with '/'", tip="pass pages as paths, e.g. --page /about"
+            )
+        if path not in known:
+            known.add(path)
+            found_pages.append(Page(name=f"page {path}", path=path, slos=catalog.slos))
+    return SuiteSpec(
+        service=catalog.service,
+        slug=file_slug(key_slug(catalog.service)),
+        base_url=base_url.rstrip("/"),
+        sources=list(sources or [d.source for d in discoveries]),
+        slos=catalog.slos,
+        endpoints=endpoints,
+        pages=found_pages,
+        warnings=warnings,
+    )

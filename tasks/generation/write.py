@@ -1,0 +1,195 @@
+"""Write rendered files into ``suites/<service>/`` and keep what the user owns.
+
+- Every path is resolved and must stay inside the suite folder.
+- A file's custom section (between the ``luna:custom`` marker lines) is carried over.
+- ``test_*_custom.py`` files are created once and never rewritten.
+- A generated file edited outside its custom section is saved as ``<file>.bak`` first.
+- Files the previous generation wrote and this one does not are removed (kept, with a
+  warning, when their custom section holds code).
+- Python files are formatted with ruff when it is installed; unchanged files keep their
+  modification time, so regenerating from the same input is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tasks.generation.model import Manifest, SuiteKind, SuiteSpec
+from tasks.generation.render import CUSTOM_BEGIN, CUSTOM_END, Rendered, custom_block, render_suite
+from tasks.generation.safe import GenerationError, inside
+
+
+@dataclass
+class GeneratedSuite:
+    suite_dir: Path
+    manifest: Manifest | None = None
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _section(text: str, comment: str, where: str) -> tuple[int, int] | None:
+    """(start, end) offsets of the custom body (between the marker lines), or None."""
+    begin, end = f"{comment} {CUSTOM_BEGIN}\n", f"{comment} {CUSTOM_END}"
+    if text.count(begin) == 0 and text.count(end) == 0:
+        return None
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise GenerationError(
+            "the custom section markers are broken (each marker line must appear once, begin before end)",
+            location=where,
+            tip=f"restore the lines '{comment} {CUSTOM_BEGIN}' and '{comment} {CUSTOM_END}', or delete the file",
+        )
+    start = text.index(begin) + len(begin)
+    return start, text.index(end, start)
+
+
+def custom_body(text: str, comment: str, where: str) -> str | None:
+    span = _section(text, comment, where)
+    return None if span is None else text[span[0] : span[1]]
+
+
+def with_custom(text: str, comment: str, body: str, where: str) -> str:
+    span = _section(text, comment, where)
+    if span is None:
+        return text
+    return text[: span[0]] + body + text[span[1] :]
+
+
+def generated_hash(text: str, comment: str | None, where: str) -> str:
+    """sha256 of the file with its custom body left out: changes only when the generated part does."""
+    if comment is not None:
+        text = with_custom(text, comment, "", where)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _default_body(comment: str) -> str:
+    block = custom_block(comment)
+    return block[block.index("\n") + 1 : block.rindex(f"{comment} {CUSTOM_END}")]
+
+
+def ruff_binary() -> str | None:
+    beside = Path(sys.executable).with_name("ruff")
+    return str(beside) if beside.exists() else shutil.which("ruff")
+
+
+def format_python(files: list[Rendered]) -> None:
+    """ruff format each generated .py file in place (text only), when ruff is installed."""
+    ruff = ruff_binary()
+    if ruff is None:
+        return
+    for f in files:
+        if not f.path.endswith(".py"):
+            continue
+        done = subprocess.run(
+            [ruff, "format", "--isolated", "--line-length", "120", "--target-version", "py311", "-"],
+            input=f.text,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if done.returncode != 0:
+            raise GenerationError(
+                f"generated {f.path} does not format: {done.stderr.strip()[:300]}",
+                tip="this is a Luna bug: please report it with the spec that caused it",
+            )
+        f.text = done.stdout
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".luna-tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_suite(
+    spec: SuiteSpec, out_root: Path, kinds: list[SuiteKind], *, now: datetime | None = None
+) -> GeneratedSuite:
+    out_root.mkdir(parents=True, exist_ok=True)
+    suite_dir = inside(out_root, spec.slug)
+    suite_dir.mkdir(exist_ok=True)
+    previous: Manifest | None = None
+    warnings = list(spec.warnings)
+    if (suite_dir / "luna-suite.json").exists():
+        try:
+            previous = Manifest.read(suite_dir)
+        except GenerationError as exc:
+            warnings.append(f"previous manifest ignored: {exc.message}")
+    if previous is not None and previous.service != spec.service:
+        raise GenerationError(
+            f"{suite_dir} holds the suite of service {previous.service!r}, not {spec.service!r}",
+            location=str(suite_dir),
+            tip="the two names make the same folder name: rename one service (--service NAME)",
+        )
+    kinds = [k for k in kinds if k not in ("ui", "lighthouse") or spec.pages]
+    rendered = render_suite(spec, kinds)
+    format_python(rendered)
+    result = GeneratedSuite(suite_dir=suite_dir, warnings=warnings)
+    hashes: dict[str, str] = {}
+    for f in rendered:
+        target = inside(suite_dir, f.path)
+        old = target.read_text(encoding="utf-8") if target.is_file() else None
+        if f.once:
+            if old is None:
+                _write(target, f.text)
+                result.written.append(f.path)
+            else:
+                result.unchanged.append(f.path)
+            continue
+        text = f.text
+        if old is not None and f.custom is not None:
+            body = custom_body(old, f.custom, str(target))
+            if body is None:
+                warnings.append(f"{f.path} had no custom section markers; the new file has them")
+            else:
+                text = with_custom(text, f.custom, body, str(target))
+        hashes[f.path] = generated_hash(text, f.custom, f.path)
+        edited = (
+            old is not None
+            and previous is not None
+            and f.path in previous.files
+            and generated_hash(old, f.custom, str(target)) != previous.files[f.path]
+        )
+        if edited and old != text:
+            shutil.copyfile(target, target.with_name(target.name + ".bak"))
+            warnings.append(f"{f.path} was edited outside its custom section: saved as {f.path}.bak")
+        if old == text:
+            result.unchanged.append(f.path)
+        else:
+            _write(target, text)
+            result.written.append(f.path)
+    if previous is not None:
+        for stale in sorted(set(previous.files) - set(hashes)):
+            target = inside(suite_dir, stale)
+            if not target.is_file():
+                continue
+            comment = "//" if stale.endswith(".js") else "#"
+            body = custom_body(target.read_text(encoding="utf-8"), comment, str(target))
+            if body is not None and body.strip() and body != _default_body(comment):
+                warnings.append(f"{stale} is no longer generated but its custom section has code: kept")
+                hashes[stale] = previous.files[stale]
+                continue
+            target.unlink()
+            result.removed.append(stale)
+    tests = {"api": len(spec.endpoints) if "api" in kinds else 0, "ui": len(spec.pages) if "ui" in kinds else 0}
+    manifest = Manifest(
+        service=spec.service,
+        slug=spec.slug,
+        base_url=spec.base_url,
+        sources=spec.sources,
+        generated_at=now or datetime.now(UTC),
+        kinds=kinds,
+        tests={k: v for k, v in tests.items() if v},
+        files=hashes,
+    )
+    manifest.write(suite_dir)
+    result.manifest = manifest
+    return result
