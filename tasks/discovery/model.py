@@ -83,18 +83,29 @@ def _tag_safe(text: str) -> str:
     return (cleaned or "endpoint")[:90]
 
 
+def soap_action(headers: dict[str, str]) -> str | None:
+    """The SOAP operation a request names (SOAP 1.1 header, or SOAP 1.2 content-type
+    parameter): SOAP operations share one URL and differ only by it."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if "soapaction" in lowered:
+        return lowered["soapaction"]
+    match = re.search(r'action="([^"]*)"', lowered.get("content-type", ""))
+    return match.group(1) if match else None
+
+
 def merge(
     discoveries: list[Discovery], *, service: str, include_destructive: bool = False, slos: SLOs | None = None
 ) -> dict[str, Any]:
-    """One endpoints file from several sources: deduplicated by (type, method, path, query),
+    """One endpoints file from several sources: deduplicated by (type, method, path, query,
+    SOAP action),
     names made unique and tag-safe, default weights, destructive ones left out unless asked
     for. The result validates as a Catalog."""
-    seen: set[tuple[str, str, str, str | None]] = set()
+    seen: set[tuple[str, str, str, str | None, str | None]] = set()
     names: set[str] = set()
     endpoints: list[dict[str, Any]] = []
     for discovery in discoveries:
         for ep in discovery.endpoints:
-            key = (ep.type, ep.method.upper(), ep.path, ep.query)
+            key = (ep.type, ep.method.upper(), ep.path, ep.query, soap_action(ep.headers))
             if key in seen or (ep.destructive and not include_destructive):
                 continue
             seen.add(key)

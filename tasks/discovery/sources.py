@@ -54,12 +54,22 @@ def fetch_url(url: str, *, allowed_origin: str | None = None, timeout: float = 1
         ) from None
 
 
+GRAPHQL_SUFFIXES = (".graphql", ".graphqls", ".gql")
+
+
 def detect(document: bytes, source: str) -> Kind:
-    """openapi | postman | har, from the document's own markers."""
+    """openapi | postman | har | wsdl | graphql | html, from the document's own markers."""
     try:
         text = document.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise LoaderError("syntax", "not UTF-8 text", location=source, tip="save the file as UTF-8") from None
+    head = text.lstrip()[:2048].lower()
+    if head.startswith("<"):
+        if "<html" in head or head.startswith("<!doctype html"):
+            return "html"
+        return "wsdl"  # XML: the WSDL loader says precisely what else it might be
+    if urlsplit(source).path.lower().endswith(GRAPHQL_SUFFIXES):
+        return "graphql"
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -79,31 +89,20 @@ def detect(document: bytes, source: str) -> Kind:
             return "postman"
         if isinstance(data.get("log"), dict):
             return "har"
+        if "__schema" in data or (isinstance(data.get("data"), dict) and "__schema" in data["data"]):
+            return "graphql"
     raise LoaderError(
         "format",
-        "not an OpenAPI/Swagger spec, a Postman collection or a HAR file",
+        "not an OpenAPI/Swagger spec, a Postman collection, a HAR file, a WSDL or a GraphQL schema",
         location=source,
-        tip="supported: OpenAPI 3.x, Swagger 2.0, Postman v2.0/v2.1, HAR 1.2",
+        tip="supported: OpenAPI 3.x, Swagger 2.0, Postman v2.0/v2.1, HAR 1.2, WSDL 1.1, GraphQL SDL/introspection; "
+        "or pass the service's base URL to probe it",
     )
 
 
-def load_source(source: str, *, postman_environment: str | None = None) -> Discovery:
-    """One source -> Discovery (raises LoaderError)."""
+def load_document(document: bytes, source: str, *, postman_environment: str | None = None) -> Discovery:
+    """A document already read -> Discovery, by its detected format (raises LoaderError)."""
     remote = urlsplit(source).scheme in ("http", "https")
-    if remote:
-        document = fetch_url(source)
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise LoaderError("format", f"{source} does not exist", location=source, tip="pass a file path or URL")
-        if path.stat().st_size > MAX_DOCUMENT_BYTES:
-            raise LoaderError(
-                "too_large",
-                f"{path.stat().st_size} bytes is over the {MAX_DOCUMENT_BYTES} byte limit",
-                location=source,
-                tip="split the document",
-            )
-        document = path.read_bytes()
     kind = detect(document, source)
     if kind == "openapi":
         from tasks.discovery.openapi import from_openapi
@@ -120,6 +119,76 @@ def load_source(source: str, *, postman_environment: str | None = None) -> Disco
 
         env = Path(postman_environment).read_bytes() if postman_environment else None
         return from_postman(document, source=source, environment=env)
-    from tasks.discovery.har import from_har
+    if kind == "har":
+        from tasks.discovery.har import from_har
 
-    return from_har(document, source=source)
+        return from_har(document, source=source)
+    if kind == "wsdl":
+        from tasks.discovery.wsdl import from_wsdl
+
+        return from_wsdl(document, source=source)
+    if kind == "graphql":
+        from tasks.discovery.graphql import from_graphql
+
+        return from_graphql(document, source=source)
+    raise LoaderError(
+        "format", "an HTML page, not an API description", location=source, tip="pass the service's base URL to probe it"
+    )
+
+
+def load_source(source: str, *, postman_environment: str | None = None) -> Discovery:
+    """One source -> Discovery (raises LoaderError).
+
+    A file is read and loaded by its format. A URL that serves a document is loaded the
+    same way; a GraphQL endpoint is introspected; any other URL (a page, a 404) is probed
+    as a live service on its origin.
+    """
+    if urlsplit(source).scheme in ("http", "https"):
+        return _load_url(source, postman_environment)
+    path = Path(source)
+    if not path.is_file():
+        raise LoaderError("format", f"{source} does not exist", location=source, tip="pass a file path or URL")
+    if path.stat().st_size > MAX_DOCUMENT_BYTES:
+        raise LoaderError(
+            "too_large",
+            f"{path.stat().st_size} bytes is over the {MAX_DOCUMENT_BYTES} byte limit",
+            location=source,
+            tip="split the document",
+        )
+    return load_document(path.read_bytes(), source, postman_environment=postman_environment)
+
+
+def _load_url(source: str, postman_environment: str | None) -> Discovery:
+    from tasks.discovery.probe import GRAPHQL_PATHS, Prober, from_url
+
+    url_path = urlsplit(source).path.rstrip("/") or "/"
+    if url_path in GRAPHQL_PATHS or url_path.endswith("/graphql"):
+        from tasks.discovery.graphql import from_graphql, introspection_body
+
+        prober = Prober(origin(source))
+        try:
+            response = prober.request("POST", source, introspection_body())
+        finally:
+            prober.close()
+        if response is None or response.status != 200:
+            raise LoaderError(
+                "reference",
+                f"GraphQL introspection at {source} failed"
+                + (f" (HTTP {response.status})" if response is not None else " (no answer)"),
+                location=source,
+                tip="check the URL; if introspection is disabled in production, pass the schema's SDL file",
+            )
+        return from_graphql(response.body, source=source, path=url_path)
+    if url_path == "/" and not urlsplit(source).query:
+        return from_url(source, load_document=load_document)
+    document = fetch_url(source)
+    if detect_safe(document, source) == "html":
+        return from_url(source, load_document=load_document)
+    return load_document(document, source, postman_environment=postman_environment)
+
+
+def detect_safe(document: bytes, source: str) -> Kind | None:
+    try:
+        return detect(document, source)
+    except LoaderError:
+        return None

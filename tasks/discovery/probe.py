@@ -1,0 +1,246 @@
+"""Discovery from a bare URL: probe the well-known spec locations and GraphQL paths on the
+target's origin, then follow same-origin links from its pages. Never leaves the origin
+(redirects elsewhere are not followed) and stays within a request and time budget.
+
+What it finds goes through the regular loaders; the pages it crawls become GET endpoints
+of the group `pages` (with `response_type` text/html, so the browser stages audit them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import httpx
+
+from tasks.discovery.model import MAX_DOCUMENT_BYTES, DiscoveredEndpoint, Discovery, LoaderError
+
+SPEC_PATHS = (
+    "/openapi.json",
+    "/openapi.yaml",
+    "/swagger.json",
+    "/swagger.yaml",
+    "/v3/api-docs",
+    "/v2/api-docs",
+    "/api-docs",
+    "/api-docs.json",
+    "/api/openapi.json",
+    "/api/swagger.json",
+    "/api/v1/openapi.json",
+    "/swagger/v1/swagger.json",
+    "/docs/openapi.json",
+    "/apispec_1.json",
+    "/spec.json",
+    "/.well-known/openapi.json",
+    "/.well-known/openapi.yaml",
+    "/.well-known/api-catalog",
+    "/?wsdl",
+)
+GRAPHQL_PATHS = ("/graphql", "/api/graphql", "/graphql/v1", "/gql", "/query")
+MAX_REQUESTS = 80
+MAX_PAGES = 30
+TIME_BUDGET_S = 30.0
+REQUEST_TIMEOUT_S = 5.0
+SPEC_SUFFIXES = (".json", ".yaml", ".yml", "?wsdl", ".wsdl")
+
+
+@dataclass
+class Response:
+    url: str
+    status: int
+    content_type: str
+    body: bytes
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("a", "link", "area"):
+            href = dict(attrs).get("href")
+            if href:
+                self.links.append(href)
+
+
+def page_links(html: bytes, base: str) -> list[str]:
+    parser = _Links()
+    with contextlib.suppress(AssertionError, ValueError):  # html.parser on pathological markup
+        parser.feed(html.decode("utf-8", errors="replace"))
+    return [urldefrag(urljoin(base, href))[0] for href in parser.links]
+
+
+@dataclass
+class Prober:
+    """Same-origin HTTP with a request and time budget; never raises on an HTTP status."""
+
+    origin: str
+    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=REQUEST_TIMEOUT_S))
+    requests: int = 0
+    deadline: float = field(default_factory=lambda: time.monotonic() + TIME_BUDGET_S)
+
+    def exhausted(self) -> bool:
+        return self.requests >= MAX_REQUESTS or time.monotonic() > self.deadline
+
+    def request(self, method: str, url: str, body: bytes | None = None, hops: int = 0) -> Response | None:
+        if self.exhausted() or _origin(url) != self.origin:
+            return None
+        self.requests += 1
+        headers = {"Content-Type": "application/json", "Accept": "application/json"} if body is not None else {}
+        try:
+            with self.client.stream(method, url, content=body, headers=headers) as response:
+                if response.is_redirect and response.next_request is not None and hops < 5:
+                    target = str(response.next_request.url)
+                    if _origin(target) != self.origin:
+                        return None  # a redirect off the origin is not followed
+                    return self.request(method, target, body, hops + 1)
+                data = b""
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > MAX_DOCUMENT_BYTES:
+                        return None
+                return Response(url, response.status_code, response.headers.get("content-type", ""), data)
+        except httpx.HTTPError:
+            return None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _catalog_links(body: bytes, base: str) -> list[str]:
+    """RFC 9727 api-catalog (a linkset): its service-desc links."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return []
+    found: list[str] = []
+    for entry in data.get("linkset", []) if isinstance(data, dict) else []:
+        for link in entry.get("service-desc", []) if isinstance(entry, dict) else []:
+            if isinstance(link, dict) and isinstance(link.get("href"), str):
+                found.append(urljoin(base, link["href"]))
+    return found
+
+
+def from_url(
+    url: str,
+    *,
+    load_document: Callable[[bytes, str], Discovery],
+    prober: Prober | None = None,
+) -> Discovery:
+    """Probe a live service. `load_document(body, url)` is the regular format detection and
+    loader dispatch (it raises LoaderError for what it does not recognise)."""
+    origin = _origin(url)
+    prober = prober or Prober(origin)
+    found: list[Discovery] = []
+    probed: list[str] = []
+    seen_docs: set[str] = set()
+    warnings: list[str] = []
+
+    def try_document(doc_url: str) -> None:
+        if doc_url in seen_docs or _origin(doc_url) != origin:
+            return
+        seen_docs.add(doc_url)
+        response = prober.request("GET", doc_url)
+        probed.append(doc_url)
+        if response is None or response.status != 200 or "html" in response.content_type:
+            return
+        if doc_url.endswith("/.well-known/api-catalog"):
+            for link in _catalog_links(response.body, doc_url):
+                try_document(link)
+            return
+        try:
+            found.append(load_document(response.body, doc_url))
+        except LoaderError as exc:
+            if exc.loader_kind not in ("format", "syntax"):
+                warnings.append(f"{doc_url}: {exc.one_line()}")
+
+    try:
+        for path in SPEC_PATHS:
+            try_document(origin + path)
+        graphql_paths: set[str] = set()
+        for path in GRAPHQL_PATHS:
+            from tasks.discovery.graphql import from_graphql, introspection_body
+
+            response = prober.request("POST", origin + path, introspection_body())
+            probed.append(f"POST {origin + path}")
+            if response is None or response.status != 200 or b"__schema" not in response.body:
+                continue
+            try:
+                found.append(from_graphql(response.body, source=origin + path, path=path))
+                graphql_paths.add(path)
+            except LoaderError as exc:
+                warnings.append(f"{origin + path}: {exc.one_line()}")
+        pages = _crawl(url, origin, prober, try_document)
+    finally:
+        prober.close()
+    endpoints = [
+        ep
+        for d in found
+        for ep in d.endpoints
+        # introspection gives real operations: drop a spec's generic entry for the same GraphQL path
+        if not (d.kind != "graphql" and ep.type == "graphql" and ep.path.split("?")[0] in graphql_paths)
+    ]
+    known = {(ep.method, ep.path) for ep in endpoints}
+    endpoints += [p for p in pages if ("GET", p.path) not in known]
+    if not endpoints:
+        raise LoaderError(
+            "format",
+            f"no API description found at {origin} ({len(probed)} locations probed, {len(pages)} pages crawled)",
+            location=url,
+            tip="pass the spec's own URL or file (OpenAPI, Postman, HAR, WSDL, GraphQL SDL)",
+        )
+    summary = ", ".join(f"{d.kind} at {d.source}" for d in found) or "no spec"
+    warnings.insert(0, f"probed {len(probed)} well-known locations: found {summary}; crawled {len(pages)} pages")
+    warnings += [f"{d.source}: {w}" for d in found for w in d.warnings]
+    return Discovery(
+        source=url,
+        kind="url",
+        title=next((d.title for d in found if d.title), None),
+        base_url=origin,
+        endpoints=endpoints,
+        warnings=warnings,
+    )
+
+
+def _crawl(start: str, origin: str, prober: Prober, try_document: Callable[[str], None]) -> list[DiscoveredEndpoint]:
+    """Breadth-first over same-origin HTML pages; spec-looking links are tried as documents."""
+    queue, seen = [start], {start}
+    pages: list[DiscoveredEndpoint] = []
+    while queue and len(pages) < MAX_PAGES and not prober.exhausted():
+        url = queue.pop(0)
+        response = prober.request("GET", url)
+        if response is None or response.status >= 400 or "html" not in response.content_type:
+            continue
+        parts = urlsplit(response.url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        pages.append(
+            DiscoveredEndpoint(
+                name=f"page {path}",
+                group="pages",
+                method="GET",
+                path=path,
+                checks={"status": 200},
+                response_type="text/html",
+                source=f"{url} (crawled)",
+            )
+        )
+        for link in page_links(response.body, response.url):
+            if _origin(link) != origin or link in seen:
+                continue
+            seen.add(link)
+            if link.lower().endswith(SPEC_SUFFIXES):
+                try_document(link)
+            else:
+                queue.append(link)
+    return pages
