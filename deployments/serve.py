@@ -1,8 +1,9 @@
-"""Serve every deployment of prefect.yaml from this process: schedules and ad-hoc runs
-with no work pool and no worker (`python -m deployments.serve [NAME ...]`).
+"""Serve every deployment of prefect.yaml from this process: schedules, webhook triggers
+and ad-hoc runs with no work pool and no worker (`python -m deployments.serve [NAME ...]`,
+where NAME is a deployment name such as `smoke` - every flow's - or `flow/name`).
 
 prefect.yaml stays the one definition: this reads it and builds the same deployments
-with `flow.to_deployment`, keeping each schedule's `active` flag.
+with `flow.to_deployment`, keeping each schedule's `active` flag and its `triggers:`.
 """
 
 from __future__ import annotations
@@ -28,28 +29,41 @@ def load_flow(entrypoint: str) -> Any:
 
 
 def build(definition: dict[str, Any]) -> Any:
+    from prefect.events.schemas.deployment_triggers import DeploymentTriggerTypes
     from prefect.schedules import Cron
+    from pydantic import TypeAdapter
 
     schedules = [
         Cron(s["cron"], timezone=s.get("timezone"), active=s.get("active", True))
         for s in definition.get("schedules") or []
     ]
+    adapter: TypeAdapter[Any] = TypeAdapter(DeploymentTriggerTypes)  # type: ignore[arg-type]  # a Union alias
+    triggers = [adapter.validate_python(t) for t in definition.get("triggers") or []]
     return load_flow(definition["entrypoint"]).to_deployment(
         name=definition["name"],
         description=definition.get("description"),
         tags=definition.get("tags"),
         parameters=definition.get("parameters"),
         schedules=schedules or None,
+        triggers=triggers or None,
     )
+
+
+def selected(definition: dict[str, Any], names: set[str]) -> bool:
+    """True when no names are given, or the deployment's `name` or `flow/name` is one of them."""
+    if not names:
+        return True
+    flow_name = load_flow(definition["entrypoint"]).name
+    return definition["name"] in names or f"{flow_name}/{definition['name']}" in names
 
 
 def main() -> None:
     from prefect import serve
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("names", nargs="*", help="deployment names to serve (default: all)")
+    parser.add_argument("names", nargs="*", help="deployments to serve, `name` or `flow/name` (default: all)")
     names = set(parser.parse_args().names)
-    definitions = [d for d in load_definitions() if not names or d["name"] in names]
+    definitions = [d for d in load_definitions() if selected(d, names)]
     serve(*[build(d) for d in definitions])
 
 

@@ -1,0 +1,89 @@
+"""Commands for running Luna as a service: ``luna webhook serve``, ``luna mcp``,
+``luna repl`` (alias ``luna cli``) and ``luna health``.
+
+Importing this module stays cheap: FastAPI, uvicorn, the MCP SDK and Prefect are imported
+inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from luna.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    webhook = sub.add_parser("webhook", help="the signed-webhook gateway (GitHub, GitLab, generic -> Prefect events)")
+    webhook_sub = webhook.add_subparsers(dest="webhook_command", required=True)
+    serve = webhook_sub.add_parser("serve", help="serve POST /webhooks/{generic,github,gitlab} (docs/WEBHOOKS.md)")
+    serve.add_argument("--host", help="interface (default: LUNA_WEBHOOK_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: LUNA_WEBHOOK_PORT or 8090)")
+    serve.set_defaults(handler=webhook_serve)
+
+    mcp = sub.add_parser("mcp", help="MCP server for agents: stdio (default) or streamable HTTP at /mcp")
+    mcp.add_argument("--http", action="store_true", help="serve streamable HTTP at http://HOST:PORT/mcp")
+    mcp.add_argument("--host", default="127.0.0.1", help="interface for --http (default 127.0.0.1)")
+    mcp.add_argument("--port", type=int, default=8765, help="port for --http (default 8765)")
+    mcp.set_defaults(handler=mcp_serve)
+
+    for name in ("repl", "cli"):
+        repl = sub.add_parser(name, help="interactive API shell: `GET /api/users`, `health`, `help`")
+        repl.add_argument("--target", help="base URL (default: BASE_URL)")
+        repl.add_argument("--no-auth", action="store_true", help="do not send the AUTH_* credentials")
+        repl.set_defaults(handler=repl_main)
+
+    health = sub.add_parser("health", help="is the target up (and Prefect, the gateway)? exit 1 when the target is not")
+    health.add_argument("target", nargs="?", help="base URL (default: BASE_URL)")
+    health.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default 5)")
+    health.set_defaults(handler=health_main)
+
+
+def _prefect_api_or_fail() -> str:
+    from luna.cli import prefect_api
+
+    port = int(os.environ.get("LUNA_PREFECT_PORT", "4200"))
+    api = prefect_api(port)
+    if not api:
+        raise ConfigError(
+            "the webhook gateway needs a running Prefect server to send events to",
+            tip=f"set PREFECT_API_URL, or start one with `luna up` (port {port})",
+        )
+    os.environ["PREFECT_API_URL"] = api
+    return api
+
+
+def webhook_serve(args: argparse.Namespace) -> int:
+    from luna.gateway.app import serve
+    from luna.gateway.settings import load_gateway_settings
+
+    settings = load_gateway_settings()
+    api = _prefect_api_or_fail()
+    host, port = args.host or settings.host, args.port or settings.port
+    print(
+        f"Luna webhook gateway on http://{host}:{port}/webhooks/{{{','.join(settings.enabled_sources())}}} "
+        f"-> Prefect {api}",
+        file=sys.stderr,
+    )
+    serve(settings, host=host, port=port)
+    return 0
+
+
+def mcp_serve(args: argparse.Namespace) -> int:
+    from luna.mcp_server import run
+
+    run(http=args.http, host=args.host, port=args.port)
+    return 0
+
+
+def repl_main(args: argparse.Namespace) -> int:
+    from luna.repl import run_interactive
+
+    return run_interactive(target=args.target, use_auth=not args.no_auth)
+
+
+def health_main(args: argparse.Namespace) -> int:
+    from luna.repl import health_report
+
+    return health_report(args.target, timeout=args.timeout)

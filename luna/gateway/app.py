@@ -1,0 +1,151 @@
+"""The gateway's HTTP app: ``POST /webhooks/{generic,github,gitlab}``, ``GET /healthz``.
+
+Order of checks for every POST: source enabled (else 404) -> body size (413) -> signature
+or token (401) -> JSON (400) -> mapping (422, or 200 "ignored") -> replay (409) -> emit
+(202; 502 when Prefect cannot be reached, and the delivery id is released so a retry
+works). Nothing is emitted before the signature is verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from luna.gateway.emit import Emitter, emit_to_prefect
+from luna.gateway.events import Ignored, LunaEvent, from_generic, from_github, from_gitlab
+from luna.gateway.settings import GatewaySettings
+from luna.gateway.verify import Rejected, ReplayCache, verify_generic, verify_github, verify_gitlab
+
+log = logging.getLogger("luna.gateway")
+SOURCES = ("generic", "github", "gitlab")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, or Rejected(413) as soon as it is known to exceed ``limit`` bytes."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise Rejected(413, f"body of {length} bytes is over the {limit}-byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Rejected(413, f"body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes, content_type: str) -> Any:
+    """JSON body; GitHub's form-encoded variant carries it in the ``payload`` field."""
+    try:
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            return json.loads(parse_qs(body.decode("utf-8")).get("payload", [""])[0])
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Rejected(400, "the body is not valid JSON") from None
+
+
+def create_app(
+    settings: GatewaySettings, emit: Emitter = emit_to_prefect, clock: Callable[[], float] = time.time
+) -> FastAPI:
+    """The gateway app. ``emit`` receives each accepted event (default: Prefect)."""
+    app = FastAPI(title="Luna webhook gateway", docs_url=None, redoc_url=None, openapi_url=None)
+    replays = ReplayCache(settings.replay_ttl_seconds)
+    allowed = settings.allowed()
+    enabled = settings.enabled_sources()
+
+    def secret_of(source: str) -> str:
+        value = {"generic": settings.generic_secret, "github": settings.github_secret, "gitlab": settings.gitlab_token}
+        chosen = value[source]
+        return chosen.get_secret_value() if chosen is not None else ""
+
+    def verified_event(source: str, request: Request, body: bytes) -> tuple[LunaEvent, str]:
+        headers = request.headers
+        secret = secret_of(source)
+        ctype = headers.get("content-type", "")
+        common: dict[str, Any] = {"default_target": settings.default_target, "allowed": allowed}
+        delivery: str | None
+        if source == "generic":
+            nonce = verify_generic(
+                body, headers.get("x-luna-signature"), secret, tolerance_s=settings.tolerance_seconds, now=clock()
+            )
+            delivery = headers.get("x-luna-delivery") or nonce[:32]
+            return from_generic(parse_json(body, ctype), delivery=delivery, **common), f"generic:{nonce}"
+        if source == "github":
+            verify_github(body, headers.get("x-hub-signature-256"), secret)
+            delivery = headers.get("x-github-delivery")
+            if not delivery:
+                raise Rejected(400, "missing X-GitHub-Delivery header")
+            event = from_github(headers.get("x-github-event"), parse_json(body, ctype), delivery=delivery, **common)
+            return event, f"github:{delivery}"
+        verify_gitlab(headers.get("x-gitlab-token"), secret)
+        delivery = headers.get("x-gitlab-event-uuid") or headers.get("idempotency-key")
+        key = f"gitlab:{delivery or hashlib.sha256(body).hexdigest()}"
+        return from_gitlab(headers.get("x-gitlab-event"), parse_json(body, ctype), delivery=delivery, **common), key
+
+    async def receive(source: str, request: Request) -> JSONResponse:
+        if source not in enabled:
+            variable = "GITLAB_TOKEN" if source == "gitlab" else f"{source.upper()}_SECRET"
+            return JSONResponse(
+                {"accepted": False, "error": f"{source} webhooks are off: set LUNA_WEBHOOK_{variable}"}, 404
+            )
+        key = None
+        try:
+            body = await read_body(request, settings.max_body_bytes)
+            event, key = verified_event(source, request, body)
+            if not replays.claim(key):
+                key = None  # not ours to release
+                raise Rejected(409, "this delivery was already received (replay)")
+            try:
+                await emit(event)
+            except Exception as exc:  # Prefect down or refusing: the sender should retry
+                log.warning("webhook %s: could not emit %s: %s", source, event.event, type(exc).__name__)
+                replays.release(key)
+                return JSONResponse(
+                    {"accepted": False, "error": "Prefect could not be reached; retry the delivery"}, 502
+                )
+        except Rejected as exc:
+            log.info("webhook %s: rejected %s: %s", source, exc.status, exc.message)
+            return JSONResponse({"accepted": False, "error": exc.message}, exc.status)
+        except Ignored as exc:
+            log.info("webhook %s: ignored: %s", source, exc)
+            return JSONResponse({"accepted": False, "ignored": str(exc)}, 200)
+        log.info("webhook %s: emitted %s for %s", source, event.event, event.payload["target"])
+        return JSONResponse(
+            {"accepted": True, "event": event.event, "id": str(event.id), "payload": event.payload}, 202
+        )
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"ok": True, "sources": enabled}
+
+    @app.post("/webhooks/generic")
+    async def generic(request: Request) -> JSONResponse:
+        return await receive("generic", request)
+
+    @app.post("/webhooks/github")
+    async def github(request: Request) -> JSONResponse:
+        return await receive("github", request)
+
+    @app.post("/webhooks/gitlab")
+    async def gitlab(request: Request) -> JSONResponse:
+        return await receive("gitlab", request)
+
+    return app
+
+
+def serve(settings: GatewaySettings, *, host: str | None = None, port: int | None = None) -> None:
+    """Run the gateway with uvicorn until interrupted."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info", access_log=False
+    )

@@ -1,0 +1,126 @@
+"""prefect.yaml against a real `prefect server start`: `prefect deploy --all` registers every
+deployment (schedules inactive, webhook triggers as automations), and a deployment run
+from the CLI is executed end to end by a process worker from the `luna-process` pool."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from deployments.serve import load_definitions, load_flow
+from tests.conftest import ROOT, Demo
+
+pytestmark = pytest.mark.e2e
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Deployed:
+    api: str
+    env: dict[str, str]
+    output: str
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = httpx.post(f"{self.api}{path}", json=body or {}, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def deployment(self, flow_name: str, name: str) -> dict[str, Any]:
+        response = httpx.get(f"{self.api}/deployments/name/{flow_name}/{name}", timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def flow_runs(self, deployment_id: str) -> list[dict[str, Any]]:
+        return list(self.post("/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}}))
+
+    def prefect(self, *args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "prefect"), "--no-prompt", *args],
+            cwd=ROOT,
+            env={**self.env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+@pytest.fixture(scope="session")
+def deployed(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """The repository's prefect.yaml deployed with `prefect deploy --all` (once per session)."""
+    home = tmp_path_factory.mktemp("prefect-client")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("LUNA_", "PREFECT_"))},
+        "PREFECT_API_URL": prefect_server,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "LUNA_HOME": str(ROOT),
+        "LUNA_OUT_DIR": str(home / "out"),
+    }
+    d = Deployed(prefect_server, env, "")
+    pool = d.prefect("work-pool", "create", "luna-process", "--type", "process")
+    assert pool.returncode == 0, pool.stdout + pool.stderr
+    before = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    result = d.prefect("deploy", "--all", timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert set(after.splitlines()) <= set(before.splitlines()), "prefect deploy changed files in the repository"
+    d.output = result.stdout
+    yield d
+
+
+def test_deploy_all_registers_every_deployment_with_schedules_off(deployed: Deployed) -> None:
+    definitions = load_definitions()
+    for definition in definitions:
+        flow_name = load_flow(definition["entrypoint"]).name
+        deployment = deployed.deployment(flow_name, definition["name"])
+        assert deployment["work_pool_name"] == "luna-process", definition["name"]
+        assert deployment["parameters"] == (definition.get("parameters") or {}), definition["name"]
+        crons = sorted(s["schedule"]["cron"] for s in deployment["schedules"])
+        assert crons == sorted(s["cron"] for s in definition.get("schedules") or []), definition["name"]
+        assert not any(s["active"] for s in deployment["schedules"]), f"{definition['name']} has an active schedule"
+    automations = deployed.post("/automations/filter")
+    triggered = {
+        action["deployment_id"]
+        for automation in automations
+        for action in automation["actions"]
+        if action.get("type") == "run-deployment"
+    }
+    expected = {
+        deployed.deployment(load_flow(d["entrypoint"]).name, d["name"])["id"] for d in definitions if d.get("triggers")
+    }
+    assert expected and expected <= triggered
+
+
+def test_deployment_run_is_executed_by_a_process_worker(deployed: Deployed, demo: Demo, tmp_path: Path) -> None:
+    """`prefect deployment run 'load_test/smoke' -p params=...` then a worker from the pool runs it."""
+    demo.reset()
+    params = {"profile": "smoke", "target": demo.url, "config": "k6/config/endpoints.json", "run_id": "e2e-deploy-1"}
+    run = deployed.prefect("deployment", "run", "load_test/smoke", "-p", f"params={json.dumps(params)}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    deployment = deployed.deployment("load_test", "smoke")
+    [flow_run] = deployed.flow_runs(deployment["id"])
+    assert flow_run["parameters"]["params"]["target"] == demo.url
+    worker = deployed.prefect(
+        "worker",
+        "start",
+        "--pool",
+        "luna-process",
+        "--run-once",
+        timeout=240,
+        SMOKE_DURATION="3s",
+        SMOKE_VUS="1",
+        LUNA_OUT_DIR=str(tmp_path / "out"),
+    )
+    state = httpx.get(f"{deployed.api}/flow_runs/{flow_run['id']}", timeout=10).json()["state"]
+    assert state["type"] == "COMPLETED", (state, worker.stdout[-3000:], worker.stderr[-3000:])
+    assert (tmp_path / "out" / "runs" / "e2e-deploy-1" / "summary.json").is_file()
+    assert demo.stats()["total"] > 0  # the load reached the demo API
