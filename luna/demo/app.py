@@ -30,6 +30,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from luna.demo import qa_page
 from luna.demo.graphql_schema import AgentStore, execute_graphql
 
 __all__ = ["DemoState", "RequestCounterMiddleware", "create_app", "serve"]
@@ -634,6 +635,7 @@ def create_app(
         return schema
 
     app.openapi = _openapi  # type: ignore[method-assign]
+    qa_page.register(app)  # GET /qa-lab: planted problems for visual QA (not in the OpenAPI document)
     return app
 
 

@@ -1,0 +1,36 @@
+"""Flow `visual_qa`: tester personas look at a page's screenshots through Claude, and the
+deterministic probes (axe-core, console, network, images, overflow, labels) check it."""
+
+from prefect import flow
+from prefect.states import Completed, Failed, State
+from pydantic import BaseModel, Field
+
+from tasks.visual_qa.model import VisualQAResult
+from tasks.visual_qa.tasks import ask, capture, prepare, publish
+
+
+class VisualQAParams(BaseModel):
+    url: str = Field("http://127.0.0.1:8787/", description="Page to review (full http(s) URL).")
+    agents: list[str] = Field(
+        default_factory=list, max_length=100, description="Persona ids (`luna vqa-agents`); empty = all personas."
+    )
+    run_id: str | None = Field(None, description="Run id (default: generated).")
+
+
+DEFAULTS = VisualQAParams()
+
+
+@flow(name="visual_qa", log_prints=True)
+def visual_qa(params: VisualQAParams = DEFAULTS) -> State[VisualQAResult]:
+    """Capture the page once per viewport, run the probes, ask each persona, report.
+
+    Completed with the VisualQAResult (findings are results, not failures); Failed with
+    the same result when the page could not be loaded.
+    """
+    prep = prepare(params.url, params.agents, params.run_id)
+    captured = capture(prep)
+    asked = ask(prep, captured)
+    result = publish(prep, captured, asked)
+    if result.probe.load_error:
+        return Failed(message=f"page did not load: {result.probe.load_error}", data=result)
+    return Completed(message=result.summary_line(), data=result)
