@@ -187,8 +187,8 @@ class _Loader:
             if found is None or depth > MAX_DEPTH:
                 return ""
             return self.sample_element(found[0], found[1], found[2], depth + 1, seen, top=True)
-        if element.get("minOccurs") == "0" and depth > 2:
-            return ""  # optional, and deep: keep the envelope small
+        if element.get("minOccurs") == "0" and (depth > 2 or self._recursive(element, seen)):
+            return ""  # optional, and deep or recursive: keep the envelope small and valid
         name = element.get("name") or "value"
         tag = f"tns:{name}" if qualified or top else name
         if element.get("type"):
@@ -201,6 +201,12 @@ class _Loader:
         elif element.get("default") is not None:
             content = escape(str(element.get("default")))
         return f"<{tag}>{content}</{tag}>"
+
+    def _recursive(self, element: Element, seen: frozenset[str]) -> bool:
+        if not element.get("type"):
+            return False
+        ns, local = _resolve_qname(str(element.get("type")), element, self.nsmap, self.tns)
+        return f"{ns}:{local}" in seen
 
     # ---- operations -------------------------------------------------------------------
 
@@ -245,6 +251,7 @@ class _Loader:
         if not ports:
             raise self.fail("no wsdl:service with a wsdl:port", tip="a WSDL must say where its service listens")
         seen_bindings: set[str] = set()
+        seen_port_types: set[str] = set()
         for service, port in ports:
             address = port.find(_q(SOAP11, "address"))
             version = SOAP11
@@ -264,6 +271,13 @@ class _Loader:
                 continue
             seen_bindings.add(binding_name)
             binding = self.by_name("binding", binding_name, "binding")
+            if binding.get("type") in seen_port_types:
+                self.warnings.append(
+                    f"binding {binding_name} offers the operations of {binding.get('type')} again "
+                    f"(SOAP {'1.2' if version == SOAP12 else '1.1'}); the first binding's are tested"
+                )
+                continue
+            seen_port_types.add(str(binding.get("type")))
             soap_binding = binding.find(_q(version, "binding"))
             default_style = soap_binding.get("style", "document") if soap_binding is not None else "document"
             _, port_type_name = self.qname(binding.get("type"), f"binding {binding_name}")
