@@ -71,7 +71,8 @@ def build_spec(
     sources: list[str] | None = None,
     include_destructive: bool = False,
 ) -> SuiteSpec:
-    warnings = [f"{d.source}: {w}" for d in discoveries for w in d.warnings]
+    many = len(discoveries) > 1
+    warnings = [f"{d.source}: {w}" if many else w for d in discoveries for w in d.warnings]
     if catalog is None:
         if not discoveries:
             raise GenerationError("nothing to generate from", tip="pass --url URL, --config FILE or --spec SOURCE")

@@ -1,0 +1,18 @@
+"""Flow `generate`: an endpoints file, a spec or a live URL -> test suites in suites/<service>/."""
+
+from typing import Any
+
+from prefect import flow
+
+from tasks.generation.suites import GenerateParams
+from tasks.generation.tasks import generate_suites
+
+DEFAULTS = GenerateParams(url="http://127.0.0.1:8787")
+
+
+@flow(name="generate", log_prints=True)
+def generate(params: GenerateParams = DEFAULTS) -> dict[str, Any]:
+    """Generate the pytest API suite, the Playwright UI suite, the standalone k6 script and
+    the Lighthouse config of one service. Regenerating keeps custom sections and
+    test_*_custom.py files; the result names the folder and what changed."""
+    return generate_suites(params)

