@@ -143,9 +143,11 @@ def create_app(
 
 def serve(settings: GatewaySettings, *, host: str | None = None, port: int | None = None) -> None:
     """Run the gateway with uvicorn until interrupted."""
+    import prefect.events.clients  # noqa: F401  # imported now, not on the first delivery (~2 s)
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.run(
         create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info", access_log=False
     )

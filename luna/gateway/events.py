@@ -32,6 +32,13 @@ from pydantic import BaseModel, Field
 from luna.gateway.verify import Rejected
 
 PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
+# Names the gateway emits; generic deliveries choose their kind ("deploy" by default).
+EVENT_NAMES = (
+    "luna.webhook.github.deployment_status",
+    "luna.webhook.github.push",
+    "luna.webhook.gitlab.pipeline",
+    "luna.webhook.generic.<kind>",
+)
 KIND = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,39}$")
 MAX_TEXT = 500
 
