@@ -92,13 +92,10 @@ def lighthouse(args: argparse.Namespace) -> int:
 def visual_qa(args: argparse.Namespace) -> int:
     from tasks.audit.lighthouse import check_url
     from tasks.visual_qa.personas import load_personas, select
-    from tasks.visual_qa.run import NO_KEY, has_key
 
     check_url(args.url)
     personas = select(load_personas(), args.agents)  # unknown names fail before Prefect starts
     settings = load_settings()
-    if not has_key(settings):
-        print(NO_KEY)
     from luna.cli import use_prefect
 
     use_prefect(settings.luna_prefect_port)

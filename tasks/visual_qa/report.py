@@ -35,7 +35,7 @@ def persona_rows(result: VisualQAResult) -> list[dict[str, str]]:
                 "findings": str(len(p.findings)),
                 "tokens in/out": f"{p.usage.input_tokens}/{p.usage.output_tokens}" if p.status != "skipped" else "–",
                 "cost": _money(p.usage.cost_usd) if p.status != "skipped" else "–",
-                "note": (p.error + (f" (after {p.retries} retries)" if p.retries else ""))[:300],
+                "note": " ".join(filter(None, [p.error, f"(after {p.retries} retries)" if p.retries else ""]))[:300],
             }
         )
     return rows
