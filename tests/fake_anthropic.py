@@ -22,12 +22,9 @@ import secrets
 import struct
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-import pytest
 
 API_KEY = "sk-ant-test-fake-key-0000"
 
@@ -217,9 +214,3 @@ class FakeAnthropic:
                 }
             ]
         }
-
-
-@pytest.fixture
-def fake_anthropic() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as fake:
-        yield fake

@@ -5,6 +5,7 @@ a local server speaking the Messages API wire format (tests/fake_anthropic.py)."
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,15 @@ from luna.settings import LunaSettings, load_settings
 from tasks.visual_qa.personas import VIEWPORTS, load_personas
 from tasks.visual_qa.run import NO_KEY, run_visual_qa
 from tests.conftest import Demo, free_port
-from tests.fake_anthropic import API_KEY, FakeAnthropic, fake_anthropic  # noqa: F401 (fixture)
+from tests.fake_anthropic import API_KEY, FakeAnthropic
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -1,0 +1,54 @@
+"""Lighthouse 12 for real (npm, Debian's Chromium) against the demo app, next to a page
+that cannot load; the scores go to a real influxd."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from luna.settings import load_settings
+from tasks.audit.budgets import Budgets
+from tasks.audit.lighthouse import run_lighthouse
+from tasks.audit.points import MEASUREMENT, write_lighthouse_points
+from tests.conftest import Demo, free_port
+from tests.fixtures_influx import InfluxServer
+
+pytestmark = pytest.mark.integration
+
+
+def test_audit_of_the_demo_page_and_of_a_dead_one(demo: Demo, clean_env: Path, shared_influxd: InfluxServer) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/"
+    lines: list[str] = []
+    budgets = Budgets(performance=50, lcp_ms=1.0, tbt_ms=None)  # LCP under 1 ms cannot hold
+    result = run_lighthouse([f"{demo.url}/", dead], "desktop", load_settings(), budgets, log=lines.append)
+
+    page, failed = result.pages
+    assert page.url == f"{demo.url}/" and page.status == "ok" and page.lighthouse_version == "12.8.2"
+    assert not any(w.startswith("audit errored") for w in page.warnings)  # no audit errors on Node 20
+    assert all(0 <= page.scores[c] <= 100 for c in ("performance", "accessibility", "best_practices", "seo"))  # type: ignore[operator]
+    assert page.scores["accessibility"] == 100 and page.scores["seo"] == 100  # the demo's home page is clean
+    assert page.metrics["lcp_ms"] and page.metrics["lcp_ms"] > 1 and page.metrics["cls"] is not None
+    checks = {b.name: b for b in page.budgets}
+    assert not checks["lcp_ms"].passed and checks["lcp_ms"].value == page.metrics["lcp_ms"]
+    assert checks["performance"].passed and "tbt_ms" not in checks and checks["inp_ms"].note == "not measured"
+    # the reports are kept, and they are Lighthouse's own
+    lhr = json.loads(Path(page.report_json or "").read_text())
+    assert lhr["requestedUrl"] == f"{demo.url}/" and lhr["configSettings"]["formFactor"] == "desktop"
+    html = Path(page.report_html or "").read_text()
+    assert "<!doctype html>" in html and "__LIGHTHOUSE_JSON__" in html
+    # a page that cannot load is a result with its reason
+    assert failed.url == dead and failed.status == "error" and failed.scores == {}
+    assert failed.reason.startswith("page did not load: connection refused")
+    assert result.status == "error" and not result.passed
+    assert len(lines) == 2 and Path(result.run_dir, "lighthouse.json").is_file()
+    assert Path(result.run_dir).parent == clean_env / "out" / "lighthouse"
+
+    client = shared_influxd.client()
+    assert write_lighthouse_points(client, result) == 1
+    rows = client.query(f"SELECT performance, lcp_ms, passed FROM {MEASUREMENT} WHERE run_id='{result.run_id}'")
+    columns, values = rows[0]["columns"], rows[0]["values"][0]
+    stored = dict(zip(columns, values, strict=True))
+    assert stored["performance"] == page.scores["performance"] and stored["lcp_ms"] == page.metrics["lcp_ms"]
+    assert stored["passed"] == 0
