@@ -80,6 +80,15 @@ def _group(path: str) -> str:
     return "default"
 
 
+def _is_page(entry: dict[str, Any], method: str) -> bool:
+    """A navigation to an HTML page: kept (group `pages`), the browser stages audit it."""
+    content = (entry.get("response") or {}).get("content") or {}
+    html = str(content.get("mimeType") or "").lower().startswith("text/html")
+    status = (entry.get("response") or {}).get("status")
+    ok = isinstance(status, int) and 200 <= status < 300
+    return method == "GET" and ok and (entry.get("_resourceType") == "document" or html)
+
+
 def _is_static(entry: dict[str, Any], path: str) -> bool:
     content = (entry.get("response") or {}).get("content") or {}
     mime = str(content.get("mimeType") or "")
@@ -185,7 +194,7 @@ def _load(har: _Har, entries: list[Any], source: str, target: str | None) -> Dis
         parts = urlsplit(url)
         if origin(url) != wanted:
             skipped["third-party"] += 1
-        elif _is_static(entry, parts.path):
+        elif _is_static(entry, parts.path) and not _is_page(entry, method):
             skipped["static"] += 1
         elif method not in METHODS or method == "OPTIONS":
             skipped["preflight/other"] += 1
@@ -251,9 +260,11 @@ def _endpoint(
         name = f"graphql_{graphql[2]}" if graphql[2] else f"{name}_graphql"
     else:
         fields = {"body": har.body(request, headers)}
+    page = _is_page(entry, method)
     return DiscoveredEndpoint(
         name=name,
-        group="graphql" if graphql else _group(shape),
+        group="graphql" if graphql else "pages" if page else _group(shape),
+        response_type="text/html" if page else None,
         method=method,
         path=path + (f"?{query}" if query else ""),
         weight=float(len(seen)),

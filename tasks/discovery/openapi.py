@@ -333,7 +333,13 @@ class _Loader:
             if isinstance(schema, dict) and ("example" in schema or "default" in schema or "examples" in schema):
                 has_example = True
             if where == "path":
-                url_path = url_path.replace("{" + pname + "}", quote(_text(self.value(param)), safe=""))
+                value = _text(self.value(param))
+                if not value:  # e.g. a Swagger 2.0 path parameter declared without a type
+                    value = "200" if re.search(r"code|status", pname, re.IGNORECASE) else "1"
+                    self.warnings.append(
+                        f"operation {name}: path parameter '{pname}' has no type or example; used {value}"
+                    )
+                url_path = url_path.replace("{" + pname + "}", quote(value, safe=""))
             elif where == "query" and (param.get("required") is True or has_example):
                 value = self.value(param)
                 for v in value if isinstance(value, list) else [value]:

@@ -14,12 +14,14 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from tasks.discovery.model import DiscoveredEndpoint, Discovery, LoaderError, check_size
 
 _SCHEMAS = ("v2.0.0", "v2.1.0")
 _VAR = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+PLACEHOLDER = re.compile(r"<(string|integer|long|number|float|double|boolean|date|dateTime|uuid|email|uri|byte)>")
+PLACEHOLDER_SAMPLES = {"string": "string", "boolean": "true", "date": "2024-01-01", "datetime": "2024-01-01T00:00:00Z"}
 SECRET_NAME = re.compile(r"token|secret|session|auth|passw|cookie|api[-_]?key|^key$", re.I)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 MAX_DEPTH = 64
@@ -189,11 +191,25 @@ class _Loader:
             self.base_url = base.rstrip("/")
         path, _, query = rest.partition("?")
         path = "/" + path.lstrip("/")
+        path, query = self.placeholders(path, query, label)
         if query:
             query, dropped = scrub_query(query)
             if dropped:
                 self.warnings.append(f"request '{label}': credential-looking query parameters were left out")
         return f"{path}?{query}" if query else path
+
+    def placeholders(self, path: str, query: str, label: str) -> tuple[str, str]:
+        """Converters (openapi-to-postmanv2) write `<integer>`, `<string>` ... where the spec
+        had no example: typed samples in the path; optional query parameters left out."""
+        if not PLACEHOLDER.search(path) and not PLACEHOLDER.search(unquote(query)):
+            return path, query
+        path = PLACEHOLDER.sub(lambda m: PLACEHOLDER_SAMPLES.get(m.group(1).lower(), "1"), path)
+        kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not PLACEHOLDER.fullmatch(v)]
+        self.warnings.append(
+            f"request '{label}': converter placeholders (<integer>, <string>, ...) replaced by samples in the path; "
+            "query parameters without a value left out"
+        )
+        return path, urlencode(kept)
 
     def split(self, raw: str) -> tuple[str, str]:
         """(base, path-and-query): a leading `{{var}}` or scheme://host is the base."""

@@ -45,6 +45,13 @@ def fetch_url(url: str, *, allowed_origin: str | None = None, timeout: float = 1
                 if len(body) > MAX_DOCUMENT_BYTES:
                     check_size(body, url)
             return body
+    except httpx.HTTPStatusError as exc:
+        raise LoaderError(
+            "reference",
+            f"{url} answered HTTP {exc.response.status_code}",
+            location=url,
+            tip="check the URL; a bare base URL (http://host/) is probed for its spec",
+        ) from None
     except httpx.HTTPError as exc:
         raise LoaderError(
             "reference",

@@ -210,6 +210,7 @@ def test_har_filters_and_templates(app: Discovery) -> None:
     assert app.kind == "har" and app.base_url == "https://app.example.com"
     eps = by_name(app)
     assert list(eps) == [
+        "GET_root",  # the page the user navigated to is kept, for the browser stages
         "GET_api_users_id",
         "POST_api_orders",
         "GET_api_orders_id_items_id2",
@@ -230,7 +231,8 @@ def test_har_filters_and_templates(app: Discovery) -> None:
     assert "template /api/orders/{id}/items/{id2}" in nested.source
     assert eps["DELETE_api_orders_id"].destructive
     assert eps["DELETE_api_orders_id"].checks == {"status": 204}
-    assert "left out 1 preflight/other, 5 static, 1 third-party entries (target origin https://app.example.com)" in (
+    assert (eps["GET_root"].group, eps["GET_root"].response_type) == ("pages", "text/html")
+    assert "left out 1 preflight/other, 4 static, 1 third-party entries (target origin https://app.example.com)" in (
         app.warnings
     )
 
@@ -255,7 +257,7 @@ def test_har_bodies_and_graphql(app: Discovery) -> None:
     assert order.variables == {"id": "9"}
     assert_no_secrets(app)
     data = assert_mergeable(app)
-    assert len(data["endpoints"]) == 7
+    assert len(data["endpoints"]) == 8
     assert {e["name"] for e in merge([app], service="x")["endpoints"]} == set(eps) - {"DELETE_api_orders_id"}
 
 
