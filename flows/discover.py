@@ -11,7 +11,10 @@ from tasks.discovery.tasks import discover_source, write_endpoints
 class DiscoverParams(BaseModel):
     """Where to discover endpoints from, and where the endpoints file goes."""
 
-    sources: list[str] = Field(min_length=1, description="Files or http(s) URLs: OpenAPI/Swagger, Postman, HAR.")
+    sources: list[str] = Field(
+        min_length=1,
+        description="Files or URLs: OpenAPI/Swagger, Postman, HAR, WSDL, GraphQL (endpoint or SDL), or a base URL to probe.",
+    )
     out: str = Field("k6/config/endpoints.json", description="Endpoints file to write.")
     service: str = Field("My API", min_length=1, description="Service name in the endpoints file.")
     include_destructive: bool = Field(False, description="Keep DELETE operations in the load profile.")

@@ -421,8 +421,10 @@ def parser() -> argparse.ArgumentParser:
     df = sub.add_parser("diff", help="per-endpoint differences between two runs (exit 1 on a regression)")
     df.add_argument("run_a", help="the older run (baseline)")
     df.add_argument("run_b", help="the newer run")
-    disc = sub.add_parser("discover", help="OpenAPI/Swagger, Postman or HAR sources -> an endpoints file")
-    disc.add_argument("sources", nargs="+", help="files or http(s) URLs")
+    disc = sub.add_parser(
+        "discover", help="OpenAPI/Swagger, Postman, HAR, WSDL, GraphQL or a live URL -> an endpoints file"
+    )
+    disc.add_argument("sources", nargs="+", help="files, document URLs, or a service base URL to probe")
     disc.add_argument("--out", default="k6/config/endpoints.json", help="endpoints file to write")
     disc.add_argument("--service", default="My API", help="service name")
     disc.add_argument("--include-destructive", action="store_true", help="keep DELETE operations")
