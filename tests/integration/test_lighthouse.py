@@ -52,3 +52,9 @@ def test_audit_of_the_demo_page_and_of_a_dead_one(demo: Demo, clean_env: Path, s
     stored = dict(zip(columns, values, strict=True))
     assert stored["performance"] == page.scores["performance"] and stored["lcp_ms"] == page.metrics["lcp_ms"]
     assert stored["passed"] == 0
+    # the score-trend panel query of docs/AUDITS.md (InfluxQL, as Grafana sends it)
+    trend = client.query(
+        f'SELECT mean("performance") FROM "{MEASUREMENT}" WHERE time > now() - 1h GROUP BY time(1m), "url", "preset"'
+    )
+    assert trend and trend[0]["tags"] == {"url": f"{demo.url}/", "preset": "desktop"}
+    assert page.scores["performance"] in [v[1] for v in trend[0]["values"]]
