@@ -157,6 +157,7 @@ def test_service(
     report_state = publish_pipeline_report(pipeline, return_state=True)
     _, report_failed = settle("report", report_state, started)
     stages.append(report_failed or report_state.result())
+    stages[-1].seconds = round(time.monotonic() - started, 2)
     if notify:
         event = run_event(
             {
@@ -171,7 +172,8 @@ def test_service(
             {"status": pipeline.status},
             {"pipeline_report": str(out / "report.html")},
         )
-        delivered, notify_failed = settle("notify", notify_webhooks(event, return_state=True), time.monotonic())
+        started = time.monotonic()
+        delivered, notify_failed = settle("notify", notify_webhooks(event, return_state=True), started)
         if notify_failed is None:
             bad = [d for d in delivered if not d.ok]
             stages.append(
@@ -179,6 +181,7 @@ def test_service(
                     name="notify",
                     status="passed" if not bad else "error",
                     reason=f"{len(delivered)} webhook(s), {len(bad)} failed" if delivered else "no webhooks configured",
+                    seconds=round(time.monotonic() - started, 2),
                 )
             )
         else:

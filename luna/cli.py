@@ -26,7 +26,7 @@ PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
 
 # Command groups that live in their own module. Each has `register(sub)`, which adds its
 # sub-parsers with `set_defaults(handler=...)`; importing it must stay cheap (no Prefect).
-COMMAND_MODULES = ("luna.cli_suites", "luna.cli_audit", "luna.cli_service")
+COMMAND_MODULES = ("luna.cli_suites", "luna.cli_audit", "luna.cli_service", "luna.cli_pipeline")
 
 
 def _err(text: str) -> None:

@@ -116,10 +116,15 @@ def load_outcome(result: RunResult, verdict: Verdict, links: dict[str, str] | No
         "regressions": verdict.comparison.regressions if verdict.comparison else [],
     }
     status = "passed" if verdict.passed else ("error" if result.status == "error" else "failed")
+    crossed = slo_failures(verdict.model_dump(mode="json"))
+    reason = verdict.reason
+    if status == "failed" and crossed:
+        where = sorted({f.endpoint for f in crossed})
+        reason = f"{len(crossed)} SLO checks crossed ({', '.join(where[:5])}{', ...' if len(where) > 5 else ''}); {verdict.headline}"
     return StageOutcome(
         name="load",
         status=status,
-        reason=verdict.reason,
+        reason=reason,
         details=details,
         links={k: v for k, v in (links or {}).items() if v} or {"run_dir": result.run_dir},
     )
