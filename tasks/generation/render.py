@@ -15,13 +15,14 @@ from typing import Any
 import jinja2
 
 from tasks.generation.model import SuiteEndpoint, SuiteKind, SuiteSpec
-from tasks.generation.safe import JS_RESERVED, Names, comment_text, js_literal, js_number, py_literal
+from tasks.generation.safe import JS_RESERVED, Names, comment_text, js_literal, js_number, md, py_literal
 
 TEMPLATES = Path(__file__).with_name("templates")
 CUSTOM_BEGIN = "--- luna:custom begin ---"
 CUSTOM_END = "--- luna:custom end ---"
 CUSTOM_HINT = "Your code between these two marker lines survives `luna gen-tests`."
-K6_HELPERS = {"setup", "options", "params", "jsonBody", "has", "graphql", "header", "authHeaders", "fill", "fillAll"}
+K6_HELPERS = {"setup", "options", "requestParams", "jsonBody", "hasPath", "gqlBody", "hasHeader", "authHeaders", "fill"}
+K6_HELPERS |= {"fillAll"}
 K6_HELPERS |= {"pick", "hex", "FAKER", "FIRST", "LAST", "PLACEHOLDER", "BASE_URL", "VUS", "DURATION", "SLEEP"}
 K6_HELPERS |= {"http", "encoding", "check", "fail", "sleep"}
 DESKTOP_UA = (
@@ -58,6 +59,7 @@ def environment() -> jinja2.Environment:
     env.filters["js"] = js_literal
     env.filters["num"] = js_number
     env.filters["comment"] = comment_text
+    env.filters["md"] = md
     return env
 
 
@@ -66,6 +68,7 @@ def render_suite(spec: SuiteSpec, kinds: list[SuiteKind]) -> list[Rendered]:
     files: list[Rendered] = [
         Rendered("pytest.ini", env.get_template("pytest.ini.j2").render()),
         Rendered("ruff.toml", env.get_template("ruff.toml.j2").render()),
+        Rendered("README.md", env.get_template("README.md.j2").render(spec=spec, kinds=kinds)),
     ]
     if "api" in kinds or "ui" in kinds:
         files.append(_templated(env, "conftest.py.j2", "conftest.py", base_url=spec.base_url, service=spec.service))
@@ -207,13 +210,14 @@ def _k6_checks(ep: SuiteEndpoint) -> list[dict[str, str]]:
     if c.status is not None:
         codes = c.status if isinstance(c.status, list) else [c.status]
         label = "|".join(str(code) for code in codes)
-        out.append({"label": f"{p}status is {label}", "code": f"(r) => {js_literal(codes)}.indexOf(r.status) >= 0"})
+        test = f"r.status === {codes[0]}" if len(codes) == 1 else f"{js_literal(codes)}.indexOf(r.status) >= 0"
+        out.append({"label": f"{p}status is {label}", "code": f"(r) => {test}"})
     else:
         out.append({"label": f"{p}status below 400", "code": "(r) => r.status > 0 && r.status < 400"})
     if c.body_path:
-        out.append({"label": f"{p}body has {c.body_path}", "code": f"(r) => has(r, {js_literal(c.body_path)})"})
+        out.append({"label": f"{p}body has {c.body_path}", "code": f"(r) => hasPath(r, {js_literal(c.body_path)})"})
     if c.header_present:
-        code = f"(r) => header(r, {js_literal(c.header_present)})"
+        code = f"(r) => hasHeader(r, {js_literal(c.header_present)})"
         out.append({"label": f"{p}header {c.header_present} present", "code": code})
     if c.max_duration_ms:
         limit = js_number(c.max_duration_ms)
@@ -222,10 +226,10 @@ def _k6_checks(ep: SuiteEndpoint) -> list[dict[str, str]]:
         code = f"(r) => typeof r.body === 'string' && r.body.indexOf({js_literal(c.body_contains)}) >= 0"
         out.append({"label": f"{p}body contains {c.body_contains}", "code": code})
     if c.no_graphql_errors:
-        code = "(r) => { const b = graphql(r); return b !== null && !(b.errors && b.errors.length); }"
+        code = "(r) => { const b = gqlBody(r); return b !== null && !(b.errors && b.errors.length); }"
         out.append({"label": f"{p}no graphql errors", "code": code})
     if c.has_data:
-        code = "(r) => { const b = graphql(r); return b !== null && b.data !== undefined && b.data !== null; }"
+        code = "(r) => { const b = gqlBody(r); return b !== null && b.data !== undefined && b.data !== null; }"
         out.append({"label": f"{p}graphql data", "code": code})
     return out
 
@@ -247,6 +251,9 @@ def render_k6(env: jinja2.Environment, spec: SuiteSpec) -> Rendered:
                 "name": ep.name,
                 "method": ep.method,
                 "path": ep.path,
+                "url": f"BASE_URL + fill({js_literal(ep.path)}, encodeURIComponent)"
+                if "{{" in ep.path
+                else f"BASE_URL + {js_literal(ep.path)}",
                 "headers": headers,
                 "body": "null" if payload is None else f"jsonBody({js_literal(payload)})",
                 "checks": _k6_checks(ep),

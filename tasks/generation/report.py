@@ -3,27 +3,11 @@ test names and messages come from the service and from the spec."""
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 from typing import Any
 
 from tasks.generation.runner import SuiteRun
-
-MD_SPECIAL = set(string.punctuation) - {",", ".", ":", ";", "'", '"', "?", "/", "=", "@", "%"}
-
-
-def md(value: Any) -> str:
-    """Plain text for markdown: punctuation that means something escaped, control
-    characters and line breaks turned into spaces. Safe in a GFM table cell."""
-    out = []
-    for ch in str(value):
-        if ch in MD_SPECIAL:
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            out.append(" ")
-    return "".join(out)
+from tasks.generation.safe import md
 
 
 def table_rows(run: SuiteRun) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import json
 import keyword
 import math
 import re
+import string
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +52,11 @@ def py_literal(value: Any) -> str:
     return repr(value)  # str, int, float, bool, None: repr is a valid literal
 
 
-_JS_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
-
-
 def js_literal(value: Any) -> str:
-    """JavaScript source for JSON-like data. ASCII only (U+2028/2029 included), and no
-    ``<``, ``>`` or ``&`` in the text, so it is also safe inside HTML."""
-    text = json.dumps(plain(value), ensure_ascii=True, allow_nan=False, sort_keys=False)
-    return re.sub(r"[<>&]", lambda m: _JS_ESCAPES[m.group(0)], text)
+    """JavaScript source for JSON-like data: ASCII only (so U+2028/2029 are escaped too),
+    and neither ``</`` nor ``<!--`` appears, so it is also safe inside an HTML script."""
+    text = json.dumps(plain(value), ensure_ascii=True, allow_nan=False)
+    return text.replace("</", "<\\/").replace("<!--", "\\u003c!--")
 
 
 def comment_text(value: Any, limit: int = 200) -> str:
@@ -126,6 +124,8 @@ def js_number(value: Any) -> str:
     """A finite number as JavaScript source (booleans and non-finite values refused)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise GenerationError(f"{value!r} is not a finite number", tip="SLOs and check limits must be finite numbers")
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
     return repr(value)
 
 
@@ -184,3 +184,20 @@ JS_RESERVED = frozenset(
         "Infinity",
     ]
 )
+
+
+MD_SPECIAL = set(string.punctuation) - {",", ".", ":", ";", "'", '"', "?", "/", "=", "@", "%"}
+
+
+def md(value: Any) -> str:
+    """Plain text for markdown: punctuation that means something escaped, control
+    characters and line breaks turned into spaces. Safe in a GFM table cell."""
+    out = []
+    for ch in str(value):
+        if ch in MD_SPECIAL:
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(" ")
+    return "".join(out)

@@ -136,7 +136,7 @@ def test_curated_suite_runs_green_in_every_kind(curated: Path, demo0: Demo, tmp_
     assert result.passed, [c for c in result.cases if c.outcome != "passed"]
     kinds = {k: sum(1 for c in result.cases if c.kind == k) for k in ("api", "ui", "k6")}
     assert kinds["api"] == 6 and kinds["ui"] == 5 and kinds["k6"] > 10
-    assert any(c.test == "threshold http_req_duration{name:Slow}: p(95)<250.0" for c in result.cases)
+    assert any(c.test == "threshold http_req_duration{name:Slow}: p(95)<250" for c in result.cases)
 
 
 def test_lighthouse_config_runs_and_budgets_hold(curated: Path, tmp_path: Path, clean_env: Path) -> None:
