@@ -53,9 +53,15 @@ class Deployed:
         )
 
 
+_DEPLOYED: dict[str, Deployed] = {}  # by server: test_webhook*.py imports this fixture too
+
+
 @pytest.fixture(scope="session")
 def deployed(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    """The repository's prefect.yaml deployed with `prefect deploy --all` (once per session)."""
+    """The repository's prefect.yaml deployed with `prefect deploy --all` (once per server)."""
+    if prefect_server in _DEPLOYED:
+        yield _DEPLOYED[prefect_server]
+        return
     home = tmp_path_factory.mktemp("prefect-client")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("LUNA_", "PREFECT_"))},
@@ -73,6 +79,7 @@ def deployed(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert (ROOT / "prefect.yaml").read_bytes() == definition, "prefect deploy rewrote prefect.yaml"
     d.output = result.stdout
+    _DEPLOYED[prefect_server] = d
     yield d
 
 
@@ -99,15 +106,28 @@ def test_deploy_all_registers_every_deployment_with_schedules_off(deployed: Depl
     assert expected and expected <= triggered
 
 
-def test_deployment_run_is_executed_by_a_process_worker(deployed: Deployed, demo: Demo, tmp_path: Path) -> None:
-    """`prefect deployment run 'load_test/smoke' -p params=...` then a worker from the pool runs it."""
+def test_test_service_deployment_run_end_to_end(deployed: Deployed, demo: Demo, tmp_path: Path) -> None:
+    """`prefect deployment run 'test-service/smoke' -p target=URL`, executed by a process
+    worker from the pool: the pipeline runs and leaves its combined report."""
     demo.reset()
-    params = {"profile": "smoke", "target": demo.url, "config": "k6/config/endpoints.json", "run_id": "e2e-deploy-1"}
-    run = deployed.prefect("deployment", "run", "load_test/smoke", "-p", f"params={json.dumps(params)}")
+    run = deployed.prefect(
+        "deployment",
+        "run",
+        "test-service/smoke",
+        "-p",
+        f"target={demo.url}",
+        "-p",
+        "discover=false",  # the bundled endpoints file, whose SLOs the demo meets
+        "-p",
+        "lighthouse=false",
+        "-p",
+        "visual_qa=false",
+    )
     assert run.returncode == 0, run.stdout + run.stderr
-    deployment = deployed.deployment("load_test", "smoke")
+    deployment = deployed.deployment("test-service", "smoke")
     [flow_run] = deployed.flow_runs(deployment["id"])
-    assert flow_run["parameters"]["params"]["target"] == demo.url
+    assert flow_run["parameters"]["target"] == demo.url and flow_run["parameters"]["profile"] == "smoke"
+    out = tmp_path / "out"
     worker = deployed.prefect(
         "worker",
         "start",
@@ -117,9 +137,14 @@ def test_deployment_run_is_executed_by_a_process_worker(deployed: Deployed, demo
         timeout=240,
         SMOKE_DURATION="3s",
         SMOKE_VUS="1",
-        LUNA_OUT_DIR=str(tmp_path / "out"),
+        LUNA_OUT_DIR=str(out),
     )
     state = httpx.get(f"{deployed.api}/flow_runs/{flow_run['id']}", timeout=10).json()["state"]
     assert state["type"] == "COMPLETED", (state, worker.stdout[-3000:], worker.stderr[-3000:])
-    assert (tmp_path / "out" / "runs" / "e2e-deploy-1" / "summary.json").is_file()
+    [pipeline_file] = list(out.glob("pipelines/*/pipeline.json"))
+    pipeline = json.loads(pipeline_file.read_text(encoding="utf-8"))
+    assert pipeline["target"] == demo.url
+    statuses = {s["name"]: s["status"] for s in pipeline["stages"]}
+    assert statuses["load"] == "passed" and statuses["lighthouse"] == "skipped", statuses
+    assert (pipeline_file.parent / "report.md").is_file()
     assert demo.stats()["total"] > 0  # the load reached the demo API

@@ -24,7 +24,7 @@ from tests.e2e.test_deploy import Deployed, deployed  # noqa: F401  # the sessio
 
 pytestmark = pytest.mark.e2e
 GENERIC, GITHUB = "e2e-generic-secret", "e2e-github-secret"
-TRIGGERED = ("load_test", "ramp")  # the deployment whose `triggers:` listen for deploy events
+TRIGGERED = ("test-service", "smoke")  # the deployment whose `triggers:` listen for deploy events
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def gateway(deployed: Deployed, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def targets_of(runs: list[dict[str, Any]]) -> set[str]:
-    return {r["parameters"].get("params", {}).get("target") for r in runs}
+    return {r["parameters"].get("target") for r in runs}
 
 
 def test_signed_posts_start_runs_and_unsigned_ones_do_not(deployed: Deployed, gateway: str) -> None:  # noqa: F811
@@ -120,12 +120,15 @@ def test_signed_posts_start_runs_and_unsigned_ones_do_not(deployed: Deployed, ga
         time.sleep(0.5)
     try:
         assert {generic_target, github_target} <= targets_of(runs), f"no triggered run within 60 s: {runs}"
-        [generic_run] = [r for r in runs if r["parameters"]["params"]["target"] == generic_target]
-        assert generic_run["parameters"]["params"] == {
-            "profile": "ramp",
+        [generic_run] = [r for r in runs if r["parameters"]["target"] == generic_target]
+        assert generic_run["parameters"] == {
             "target": generic_target,
-            "config": "k6/config/endpoints.json",
+            "profile": "smoke",
+            "commit": "c0ffee",
+            "environment": None,
         }
+        [github_run] = [r for r in runs if r["parameters"]["target"] == github_target]
+        assert (github_run["parameters"]["commit"], github_run["parameters"]["environment"]) == ("abc123", "staging")
         time.sleep(2)  # anything emitted for the refused posts would have been processed by now
         runs = deployed.flow_runs(deployment["id"])
         assert not targets_of(runs) & {unsigned_target, forged_target}
