@@ -6,7 +6,10 @@ failure must be reported as a row with the right message."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -191,3 +194,29 @@ def test_a_stopped_service_fails_every_kind(curated: Path, tmp_path: Path, clean
 
     lighthouse = run(curated, ["lighthouse"], tmp_path / "lh", base_url=dead)
     assert [(c.test, c.outcome) for c in lighthouse.cases] == [("page / [desktop]: audit", "failed")]
+
+
+def test_output_is_masked_and_a_silent_hang_is_stopped(tmp_path: Path) -> None:
+    from tasks.generation.runner import SuiteRunError, run_process
+
+    lines: list[str] = []
+    code, tail = run_process(
+        [sys.executable, "-c", "print('token s3cr3t-value here'); raise SystemExit(3)"],
+        env=dict(os.environ),
+        cwd=tmp_path,
+        timeout_s=30,
+        on_line=lines.append,
+        secrets=["s3cr3t-value"],
+    )
+    assert code == 3 and lines == tail == ["token ******** here"]
+    started = time.monotonic()
+    with pytest.raises(SuiteRunError, match="ran longer than 1 s"):
+        run_process(
+            [sys.executable, "-c", "import time; time.sleep(60)"],
+            env=dict(os.environ),
+            cwd=tmp_path,
+            timeout_s=1,
+            on_line=lines.append,
+            secrets=[],
+        )
+    assert time.monotonic() - started < 10
