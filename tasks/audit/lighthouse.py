@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import psutil
 
 from luna.errors import ConfigError
 from luna.keys import slug
@@ -88,9 +89,16 @@ def parse_report(data: dict[str, Any], url: str, preset: Preset) -> PageAudit:
 
 
 async def audit_page(
-    url: str, preset: Preset, budgets: Budgets, run_dir: Path, chrome: str, log: Log = lambda _: None
+    url: str,
+    preset: Preset,
+    budgets: Budgets,
+    run_dir: Path,
+    chrome: str,
+    log: Log = lambda _: None,
+    timeout_s: float = AUDIT_TIMEOUT_S,
 ) -> PageAudit:
-    """Audit one URL; never raises for a page problem (the reason is in the result)."""
+    """Audit one URL; never raises for a page problem (the reason is in the result).
+    Past `timeout_s`, Lighthouse and its Chromium (one process group) are killed."""
     base = run_dir / f"{slug(urlsplit(url).netloc + urlsplit(url).path, 80)}-{preset}"
     started = time.monotonic()
     env = {**os.environ, "CHROME_PATH": chrome}
@@ -102,16 +110,16 @@ async def audit_page(
         start_new_session=True,  # Lighthouse starts Chromium: kill the whole group on timeout
     )
     try:
-        _, err = await asyncio.wait_for(proc.communicate(), timeout=AUDIT_TIMEOUT_S)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=timeout_s)
     except (TimeoutError, asyncio.CancelledError) as exc:
-        _kill_group(proc.pid)
+        await asyncio.to_thread(stop_tree, proc.pid)
         await proc.wait()
         if isinstance(exc, asyncio.CancelledError):
             raise
-        return PageAudit(url=url, preset=preset, status="error", reason=f"timed out after {AUDIT_TIMEOUT_S:.0f} s")
+        return PageAudit(url=url, preset=preset, status="error", reason=f"audit timed out after {timeout_s:g} s")
     finally:
         if proc.returncode is None:
-            _kill_group(proc.pid)
+            await asyncio.to_thread(stop_tree, proc.pid)
     json_path, html_path = base.with_name(base.name + ".report.json"), base.with_name(base.name + ".report.html")
     duration = round(time.monotonic() - started, 2)
     if not json_path.is_file():
@@ -149,7 +157,23 @@ def why_not_loaded(url: str) -> str:
     return "page did not load"
 
 
-def _kill_group(pid: int) -> None:
+def stop_tree(pid: int, grace_s: float = 5.0) -> None:
+    """Stop Lighthouse and every process under it. chrome-launcher starts Chromium
+    detached (its own session), so killing Lighthouse's process group is not enough: the
+    tree is listed first, Lighthouse gets SIGINT (its handler closes Chromium), and what
+    is still alive after `grace_s` gets SIGKILL."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    with contextlib.suppress(psutil.NoSuchProcess):
+        root.send_signal(signal.SIGINT)
+    _, alive = psutil.wait_procs(tree, timeout=grace_s)
+    for p in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    psutil.wait_procs(alive, timeout=grace_s)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
 

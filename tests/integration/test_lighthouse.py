@@ -3,14 +3,20 @@ that cannot load; the scores go to a real influxd."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import secrets
 from pathlib import Path
 
+import psutil
 import pytest
 
 from luna.settings import load_settings
+from tasks.audit.browser import chromium_path
 from tasks.audit.budgets import Budgets
-from tasks.audit.lighthouse import run_lighthouse
+from tasks.audit.lighthouse import audit_page, run_lighthouse
+from tasks.audit.model import PageAudit
 from tasks.audit.points import MEASUREMENT, write_lighthouse_points
 from tests.conftest import Demo, free_port
 from tests.fixtures_influx import InfluxServer
@@ -58,3 +64,27 @@ def test_audit_of_the_demo_page_and_of_a_dead_one(demo: Demo, clean_env: Path, s
     )
     assert trend and trend[0]["tags"] == {"url": f"{demo.url}/", "preset": "desktop"}
     assert page.scores["performance"] in [v[1] for v in trend[0]["values"]]
+
+
+def test_a_hung_audit_is_stopped_with_its_chromium(demo: Demo, clean_env: Path) -> None:
+    url = f"{demo.url}/api/slow?ms=5000&probe={secrets.token_hex(4)}"  # unique: finds our processes
+    settings = load_settings()
+
+    async def scenario() -> tuple[PageAudit, set[int]]:
+        task = asyncio.create_task(
+            audit_page(url, "desktop", Budgets(), clean_env, chromium_path(settings), timeout_s=4)
+        )
+        seen: set[int] = set()
+        while not task.done():
+            for proc in psutil.process_iter(["cmdline"]):
+                if url in " ".join(proc.info["cmdline"] or []):
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        seen |= {proc.pid, *(c.pid for c in proc.children(recursive=True))}
+            await asyncio.sleep(0.2)
+        return await task, seen
+
+    page, seen = asyncio.run(scenario())
+    assert page.status == "error" and page.reason == "audit timed out after 4 s"
+    assert len(seen) >= 3  # Lighthouse, Chromium and Chromium's helpers were running
+    alive = [p for p in seen if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert alive == []
