@@ -1,15 +1,19 @@
 """Flow `test-service`: the whole pipeline against one service.
 
-discover -> generate -> load (k6, SLOs, baseline) -> Lighthouse and visual QA (running
-while the load report renders) -> combined report -> notify. Every stage can be switched
-off; a stage that errors is recorded and the others go on.
+discover -> generate (and run the API suite) -> load (k6, SLOs, baseline) -> Lighthouse and
+visual QA (submitted as soon as k6 is done, so they run while the load report renders) ->
+combined report -> notify. Every stage can be switched off; a stage that errors is
+recorded with its reason and the others go on.
 """
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from prefect import flow
+from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
 
 from luna.settings import load_settings
@@ -18,26 +22,35 @@ from tasks.execution.plan import LoadTestParams, Profile
 from tasks.execution.tasks import execute, prepare
 from tasks.notify.tasks import notify_webhooks
 from tasks.notify.webhooks import run_event
-from tasks.pipeline.model import PipelineFailed, PipelineResult, StageOutcome
+from tasks.pipeline.model import PipelineFailed, PipelineResult, StageName, StageOutcome
 from tasks.pipeline.stages import (
     attach_load,
     check_target,
     discover_stage,
+    generate_stage,
+    lighthouse_stage,
     load_outcome,
     new_pipeline_id,
+    pages_of,
     publish_pipeline_report,
     settle,
     skipped,
+    visual_qa_stage,
 )
 from tasks.reporting.tasks import publish_reports
 
 
-def _load_stage(pipeline: PipelineResult, params: LoadTestParams, started: float) -> StageOutcome:
-    """prepare -> k6 -> SLO verdict -> points, history and the load report."""
+def _load_stage(
+    pipeline: PipelineResult, params: LoadTestParams, started: float, then: Callable[[], None]
+) -> StageOutcome:
+    """prepare -> k6 -> SLO verdict; `then()` starts the browser stages; points, history and
+    the load report follow while they run."""
     plan, failed = settle("load", prepare(params, return_state=True), started)
     if failed is not None:
+        then()
         return failed
     result, failed = settle("load", execute(plan, return_state=True), started)
+    then()  # k6 is done: the browser stages no longer compete with the load for the machine
     if failed is not None:
         return failed
     verdict, failed = settle(
@@ -60,6 +73,15 @@ def _load_stage(pipeline: PipelineResult, params: LoadTestParams, started: float
     return outcome
 
 
+def _outcome(name: StageName, future: PrefectFuture[StageOutcome], started: float) -> StageOutcome:
+    future.wait()
+    value, failed = settle(name, future.state, started)
+    outcome: StageOutcome = failed or value
+    if outcome.seconds is None:
+        outcome.seconds = round(time.monotonic() - started, 2)
+    return outcome
+
+
 @flow(name="test-service", log_prints=True)
 def test_service(
     target: str,
@@ -75,6 +97,8 @@ def test_service(
     lighthouse: bool = True,
     visual_qa: bool = True,
     notify: bool = True,
+    run_api_suite: bool = True,
+    vqa_agents: list[str] | None = None,
     include_destructive: bool = False,
     baseline_run_id: str | None = None,
     fail_on_regression: bool = False,
@@ -83,11 +107,13 @@ def test_service(
 ) -> State[PipelineResult]:
     """Test a service end to end and return one PipelineResult.
 
-    target: the service's base URL. source: a spec, collection or HAR to discover from
-    (default: probe the target itself). config: the endpoints file used when discovery is
-    off. The stage switches turn stages off. The run ends Failed when a stage failed or
-    errored (an SLO crossed, a failing generated test, a dead target); the report says
-    which and why.
+    target: the service's base URL. source: a spec, collection, HAR, WSDL or GraphQL
+    schema to discover from (default: probe the target itself). config: the endpoints
+    file used when discovery is off. discover/generate/load/lighthouse/visual_qa/notify
+    switch the stages; run_api_suite runs the generated pytest API suite in the generate
+    stage; vqa_agents picks visual-QA personas (empty: all). The run ends Failed when a
+    stage failed or errored (an SLO crossed, a failing generated test, a missed
+    Lighthouse budget, a dead target); the report says which and why.
     """
     target = check_target(target)
     pipeline_id = new_pipeline_id(profile)
@@ -125,20 +151,33 @@ def test_service(
         stages.append(skipped("discover", f"switched off; using {config}"))
     endpoints_ready = (not discover or stages[-1].status == "passed") and Path(endpoints_file).is_file()
 
-    # generate
-    stages.append(skipped("generate", "switched off" if not generate else "suite generation is not part of this build"))
+    # generate (and run the generated API suite)
+    if not generate:
+        stages.append(skipped("generate", "switched off"))
+    elif not endpoints_ready:
+        stages.append(skipped("generate", "no endpoints to generate from"))
+    else:
+        started = time.monotonic()
+        future = generate_stage.submit(
+            endpoints_file, [source] if source else [], target, pipeline.service, run_api_suite
+        )
+        stages.append(_outcome("generate", future, started))
 
-    # load, then the browser stages while the load report renders
-    audits: list[StageOutcome] = [
-        skipped("lighthouse", "switched off" if not lighthouse else "Lighthouse is not part of this build"),
-        skipped("visual_qa", "switched off" if not visual_qa else "visual QA is not part of this build"),
-    ]
+    # load; the browser stages start when k6 is done
+    pages = pages_of(discoveries, target)
+    audits: dict[StageName, tuple[PrefectFuture[Any], float]] = {}
+
+    def start_audits() -> None:
+        if lighthouse and "lighthouse" not in audits:
+            audits["lighthouse"] = (lighthouse_stage.submit(pages), time.monotonic())
+        if visual_qa and "visual_qa" not in audits:
+            audits["visual_qa"] = (visual_qa_stage.submit(pages[0], vqa_agents or []), time.monotonic())
+
     if not load:
         stages.append(skipped("load", "switched off"))
     elif not endpoints_ready:
         stages.append(skipped("load", f"no endpoints file: discovery did not produce one and {config} is missing"))
     else:
-        started = time.monotonic()
         params = LoadTestParams(
             profile=profile,
             target=target,
@@ -148,8 +187,14 @@ def test_service(
             grafana_url=grafana_url,
             auth_block=auth_block,
         )
-        stages.append(_load_stage(pipeline, params, started))
-    stages.extend(audits)
+        stages.append(_load_stage(pipeline, params, time.monotonic(), start_audits))
+    start_audits()
+    for name, switched_on in (("lighthouse", lighthouse), ("visual_qa", visual_qa)):
+        if not switched_on:
+            stages.append(skipped(name, "switched off"))  # type: ignore[arg-type]
+        else:
+            future, started = audits[name]  # type: ignore[index]
+            stages.append(_outcome(name, future, started))  # type: ignore[arg-type]
 
     # report and notify
     pipeline.finished_at = datetime.now(UTC)

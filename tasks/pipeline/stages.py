@@ -27,6 +27,7 @@ from tasks.discovery.model import Discovery
 from tasks.pipeline.model import PipelineResult, StageName, StageOutcome, slo_failures
 
 T = TypeVar("T")
+MAX_AUDITED_PAGES = 3  # Lighthouse takes ~20 s a page here; the rest of the pages are listed, not audited
 
 
 def new_pipeline_id(profile: str) -> str:
@@ -184,4 +185,108 @@ def publish_pipeline_report(pipeline: PipelineResult) -> StageOutcome:
         status="passed",
         reason=f"report written to {out / 'report.html'}",
         links={"report_md": str(out / "report.md"), "report_html": str(out / "report.html")},
+    )
+
+
+@task(name="pipeline-generate")
+def generate_stage(
+    endpoints_file: str, sources: list[str], target: str, service: str | None, run_api_suite: bool
+) -> StageOutcome:
+    """Generate the suites from the endpoints the load stage runs (and the spec, for response
+    schemas and pages), then run the generated pytest API suite against the target."""
+    started = time.monotonic()
+    from luna.settings import load_settings
+    from tasks.generation.runner import run_suite_dir
+    from tasks.generation.suites import GenerateParams, generate_suite
+
+    settings = load_settings()
+    made = generate_suite(
+        GenerateParams(config=endpoints_file, specs=sources, base_url=target, service=service), settings
+    )
+    assert made.manifest is not None
+    links = {"suite_dir": str(made.suite_dir)}
+    details: dict[str, Any] = {
+        "suite": made.manifest.slug,
+        "files_written": len(made.written),
+        "tests": made.manifest.tests,
+    }
+    if not run_api_suite:
+        return StageOutcome(
+            seconds=round(time.monotonic() - started, 2),
+            name="generate",
+            status="passed",
+            reason=f"suites written to {made.suite_dir}",
+            details=details,
+            links=links,
+        )
+    logger = get_run_logger()
+    run = run_suite_dir(
+        made.suite_dir,
+        ["api"],
+        settings=settings,
+        out_dir=Path(settings.luna_out_dir) / "suites" / f"{made.manifest.slug}-{datetime.now(UTC):%Y%m%d-%H%M%S}",
+        base_url=target,
+        on_line=lambda line: logger.info("%s", line),
+    )
+    failing = [c for c in run.cases if c.outcome in ("failed", "error")]
+    details.update({"api_tests": len(run.cases), "api_failed": len(failing)})
+    if failing:
+        details["failing_tests"] = ", ".join(c.test for c in failing[:10])
+    links.update({k: v for k, v in run.files.items()})
+    return StageOutcome(
+        seconds=round(time.monotonic() - started, 2),
+        name="generate",
+        status="passed" if run.passed else "failed",
+        reason=run.headline(),
+        details=details,
+        links=links,
+    )
+
+
+@task(name="pipeline-lighthouse")
+def lighthouse_stage(pages: list[str]) -> StageOutcome:
+    """Audit the pages (desktop preset) with the default budgets; a crossed budget fails the stage."""
+    started = time.monotonic()
+    from tasks.audit.params import LighthouseParams
+    from tasks.audit.tasks import audit, publish_lighthouse_report, store_lighthouse_points
+
+    result = audit(LighthouseParams(urls=pages[:MAX_AUDITED_PAGES]))
+    store_lighthouse_points(result, return_state=True)  # a dead InfluxDB must not fail the stage
+    publish_lighthouse_report(result)
+    scores = {
+        f"{p.url} ({p.preset})": " ".join(f"{k} {v:.0f}" for k, v in (p.scores or {}).items() if v is not None)
+        for p in result.pages
+        if p.status == "ok"
+    }
+    return StageOutcome(
+        seconds=round(time.monotonic() - started, 2),
+        name="lighthouse",
+        status="passed" if result.passed else ("error" if result.status == "error" else "failed"),
+        reason=result.reason,
+        details={"pages": len(result.pages), **scores},
+        links={"run_dir": result.run_dir},
+    )
+
+
+@task(name="pipeline-visual-qa")
+def visual_qa_stage(url: str, agents: list[str]) -> StageOutcome:
+    """Probes always, AI personas when a key is set. Findings are results: the stage fails
+    only when the page cannot be loaded."""
+    started = time.monotonic()
+    from tasks.visual_qa.tasks import ask, capture, prepare, publish
+
+    prep = prepare(url, agents, None)
+    captured = capture(prep)
+    result = publish(prep, captured, ask(prep, captured))
+    counts = {f"findings_{k}": v for k, v in result.counts().items() if v}
+    details: dict[str, Any] = {"personas_asked": len(result.personas), **counts}
+    if result.ai_note:
+        details["ai"] = result.ai_note
+    return StageOutcome(
+        seconds=round(time.monotonic() - started, 2),
+        name="visual_qa",
+        status="error" if result.probe.load_error else "passed",
+        reason=result.summary_line(),
+        details=details,
+        links={"run_dir": result.run_dir},
     )
