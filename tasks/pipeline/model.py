@@ -38,15 +38,15 @@ class SLOFailure(BaseModel):
     target: float
     op: str
 
-    def line(self) -> str:
-        def fmt(v: float | None) -> str:
-            if v is None:
-                return "no data"
-            if self.slo == "error_rate":
-                return f"{v * 100:.2f}%"
-            return f"{v:.0f} ms" if self.slo == "p95_ms" else f"{v:.2f}"
+    def fmt(self, v: float | None) -> str:
+        if v is None:
+            return "no data"
+        if self.slo == "error_rate":
+            return f"{v * 100:.2f}%"
+        return f"{v:.0f} ms" if self.slo == "p95_ms" else f"{v:.2f}"
 
-        return f"SLO {self.slo} on {self.endpoint}: {fmt(self.value)} (target {self.op} {fmt(self.target)})"
+    def line(self) -> str:
+        return f"SLO {self.slo} on {self.endpoint}: {self.fmt(self.value)} (target {self.op} {self.fmt(self.target)})"
 
 
 class PipelineResult(BaseModel):

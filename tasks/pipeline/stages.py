@@ -90,7 +90,7 @@ def pages_of(discoveries: list[Discovery], target: str) -> list[str]:
 
 
 def discovery_outcome(discoveries: list[Discovery], data: dict[str, Any], endpoints_file: Path) -> StageOutcome:
-    warnings = [f"{d.source}: {w}" for d in discoveries for w in d.warnings]
+    warnings = [w if len(discoveries) == 1 else f"{d.source}: {w}" for d in discoveries for w in d.warnings]
     kinds = sorted({d.kind for d in discoveries})
     return StageOutcome(
         name="discover",
@@ -279,7 +279,14 @@ def visual_qa_stage(url: str, agents: list[str]) -> StageOutcome:
     captured = capture(prep)
     result = publish(prep, captured, ask(prep, captured))
     counts = {f"findings_{k}": v for k, v in result.counts().items() if v}
-    details: dict[str, Any] = {"personas_asked": len(result.personas), **counts}
+    asked = [p for p in result.personas if p.status != "skipped"]
+    details: dict[str, Any] = {
+        "personas_answered": sum(1 for p in asked if p.status == "ok"),
+        "personas_failed": sum(1 for p in asked if p.status == "error"),
+        "cost_usd": round(result.usage.cost_usd, 4) if result.usage.cost_usd is not None else None,
+        "tokens": result.usage.input_tokens + result.usage.output_tokens,
+        **counts,
+    }
     if result.ai_note:
         details["ai"] = result.ai_note
     return StageOutcome(
