@@ -39,6 +39,8 @@ def discover_url(url: str) -> tuple[Discovery, str]:
         except LoaderError as exc:
             tried.append(candidate)
             last = exc
+            if "ConnectError" in exc.message:  # nothing listens there: no point probing further
+                break
             continue
         base = root if candidate != url else f"{parts.scheme}://{parts.netloc}"
         if found.base_url:

@@ -451,7 +451,10 @@ def run_suite_dir(
                 secrets=secrets,
                 presets=lighthouse_presets,
             )
-        run.cases += cases
+        # A service can echo a credential into a failure message: rows are masked too.
+        run.cases += [
+            c.model_copy(update={"test": _mask(c.test, secrets), "message": _mask(c.message, secrets)}) for c in cases
+        ]
         run.files[kind] = str(file)
     run.duration_s = round(time.monotonic() - started, 3)
     (out_dir / "suite-run.json").write_text(run.model_dump_json(indent=2) + "\n", encoding="utf-8")

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,26 +82,28 @@ def ruff_binary() -> str | None:
 
 
 def format_python(files: list[Rendered]) -> None:
-    """ruff format each generated .py file in place (text only), when ruff is installed."""
+    """ruff format the generated .py files (one ruff call, in a scratch folder), when ruff
+    is installed; the user's own code is never formatted (custom sections merge later)."""
     ruff = ruff_binary()
-    if ruff is None:
+    python = [f for f in files if f.path.endswith(".py")]
+    if ruff is None or not python:
         return
-    for f in files:
-        if not f.path.endswith(".py"):
-            continue
+    with tempfile.TemporaryDirectory(prefix="luna-format-") as scratch:
+        for n, f in enumerate(python):
+            (Path(scratch) / f"f{n}.py").write_text(f.text, encoding="utf-8")
         done = subprocess.run(
-            [ruff, "format", "--isolated", "--line-length", "120", "--target-version", "py311", "-"],
-            input=f.text,
+            [ruff, "format", "--isolated", "--line-length", "120", "--target-version", "py311", scratch],
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=60,
         )
         if done.returncode != 0:
             raise GenerationError(
-                f"generated {f.path} does not format: {done.stderr.strip()[:300]}",
+                f"generated Python does not format: {done.stderr.strip()[:300]}",
                 tip="this is a Luna bug: please report it with the spec that caused it",
             )
-        f.text = done.stdout
+        for n, f in enumerate(python):
+            f.text = (Path(scratch) / f"f{n}.py").read_text(encoding="utf-8")
 
 
 def _write(path: Path, text: str) -> None:

@@ -129,6 +129,7 @@ def test_cli_generates_lists_and_runs_suites(prefect_server: str, demo0: Demo, t
         (["gen-tests", "--url", "ftp://x"], "is not an http(s) URL"),
         (["gen-tests", "--config", "nope.json"], "nope.json does not exist"),
         (["run-tests", "nosuch"], "no suite 'nosuch'"),
+        (["gen-tests", "--url", "http://127.0.0.1:9"], "no API description found at http://127.0.0.1:9"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_without_prefect(tmp_path: Path, args: list[str], expected: str) -> None:

@@ -213,17 +213,18 @@ def test_hostile_input_gives_safe_files(source: str, tmp_path: Path, recorder: s
     _check_files(suite, tmp_path)
     assert not list(tmp_path.rglob("PWNED")) and not list(Path.cwd().glob("PWNED"))
 
+    if source == "openapi":
+        return
     # Run the API tests for real: the hostile strings arrive as data, byte for byte.
     Recorder.seen.clear()
     run = run_suite_dir(suite, ["api"], settings=load_settings(), out_dir=tmp_path / "run")
     assert not list(tmp_path.rglob("PWNED"))
-    assert len(run.cases) == made.manifest.tests["api"] >= 2
-    if source == "endpoints file":
-        rest = next(r for r in Recorder.seen if r["method"] == "POST" and r["path"].startswith("/a"))
-        assert json.loads(rest["body"]) == BODY
-        assert rest["headers"]["X-Evil"] == HEADER_VALUE
-        gql = next(r for r in Recorder.seen if r["path"].startswith("/graphql"))
-        assert json.loads(gql["body"]) == {"query": '{ a(x: "\'`${}\\n") }\n#' + PWN, "variables": {"v": NASTY}}
-        failed = {c.test.split("::")[-1]: c.message for c in run.cases if c.outcome == "failed"}
-        # The hostile body path check fails (the server's body has no such key), value quoted.
-        assert "the body has no 'a.b\\'\"`${x}'" in failed["test_evil_one"], failed
+    assert len(run.cases) == made.manifest.tests["api"] == 2
+    rest = next(r for r in Recorder.seen if r["method"] == "POST" and r["path"].startswith("/a"))
+    assert json.loads(rest["body"]) == BODY
+    assert rest["headers"]["X-Evil"] == HEADER_VALUE
+    gql = next(r for r in Recorder.seen if r["path"].startswith("/graphql"))
+    assert json.loads(gql["body"]) == {"query": '{ a(x: "\'`${}\\n") }\n#' + PWN, "variables": {"v": NASTY}}
+    failed = {c.test.split("::")[-1]: c.message for c in run.cases if c.outcome == "failed"}
+    # The hostile body path check fails (the server's body has no such key), value quoted.
+    assert "the body has no 'a.b\\'\"`${x}'" in failed["test_evil_one"], failed
