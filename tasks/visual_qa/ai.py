@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from luna.settings import LunaSettings
@@ -179,18 +180,32 @@ def client_for(settings: LunaSettings) -> Any:
         api_key=settings.visual_qa_ai_key.get_secret_value(),
         base_url=settings.visual_qa_ai_base_url or None,
         max_retries=settings.visual_qa_max_retries,
-        timeout=settings.visual_qa_timeout_s,
+        # a blocked network should fail in seconds, not after the full read timeout
+        timeout=httpx.Timeout(settings.visual_qa_timeout_s, connect=min(10.0, settings.visual_qa_timeout_s)),
     )
 
 
+class Breaker:
+    """Stops asking once an error says every call would fail the same way (wrong key, no
+    access, unknown model, API unreachable): the personas not yet asked are skipped with
+    that reason instead of paying 31 times for it."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+
 async def ask_persona(
-    client: Any, persona: Persona, request: dict[str, Any], gate: asyncio.Semaphore
+    client: Any, persona: Persona, request: dict[str, Any], gate: asyncio.Semaphore, breaker: Breaker | None = None
 ) -> PersonaOutcome:
     import anthropic
 
+    breaker = breaker or Breaker()
     outcome = PersonaOutcome(persona=persona.id, name=persona.name, viewport=persona.viewport, status="ok")
     model = request["model"]
     async with gate:
+        if breaker.reason:
+            outcome.status, outcome.error = "skipped", f"not asked: {breaker.reason}"
+            return outcome
         started = time.monotonic()
         try:
             raw = await client.messages.with_raw_response.create(**request)
@@ -198,12 +213,16 @@ async def ask_persona(
             message = raw.parse()
         except ValueError as exc:  # a 200 whose body is not JSON or not a Message
             outcome.status, outcome.error = "error", f"malformed API response: {str(exc).splitlines()[0][:200]}"
+        except (anthropic.AuthenticationError, anthropic.PermissionDeniedError, anthropic.NotFoundError) as exc:
+            outcome.status, outcome.error = "error", f"HTTP {exc.status_code}: {_api_message(exc)}"
+            breaker.reason = outcome.error
         except anthropic.APIStatusError as exc:
             outcome.status, outcome.error = "error", f"HTTP {exc.status_code}: {_api_message(exc)}"
         except anthropic.APITimeoutError:
             outcome.status, outcome.error = "error", "the model call timed out (VISUAL_QA_TIMEOUT_S)"
         except anthropic.APIConnectionError as exc:
             outcome.status, outcome.error = "error", f"cannot reach the model API: {exc.__cause__ or exc}"
+            breaker.reason = outcome.error
         except anthropic.APIResponseValidationError as exc:
             outcome.status, outcome.error = "error", f"malformed API response: {exc}"
         else:
@@ -233,11 +252,13 @@ async def ask_personas(
     settings: LunaSettings,
     log: Log = lambda _: None,
 ) -> list[PersonaOutcome]:
-    """Every persona's answer, in persona order. A persona whose viewport was not captured
-    is skipped with the reason."""
+    """Every persona's answer, in persona order. A persona whose viewport was not captured,
+    or that was not asked after a call failed in a way every call would, is skipped with
+    the reason."""
     by_viewport = {c.viewport: c for c in captures}
     images = ImageCache(run_dir)
     gate = asyncio.Semaphore(settings.visual_qa_concurrency)
+    breaker = Breaker()
     client = client_for(settings)
     model = settings.visual_qa_ai_model
 
@@ -251,7 +272,8 @@ async def ask_personas(
                 status="skipped",
                 error=f"no {persona.viewport} capture (the page did not load)",
             )
-        outcome = await ask_persona(client, persona, build_request(persona, url, capture, images, model), gate)
+        request = build_request(persona, url, capture, images, model)
+        outcome = await ask_persona(client, persona, request, gate, breaker)
         log(
             f"{persona.id}: "
             + (f"{len(outcome.findings)} findings" if outcome.status == "ok" else f"{outcome.status}: {outcome.error}")

@@ -4,6 +4,8 @@ a local server speaking the Messages API wire format (tests/fake_anthropic.py)."
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +14,17 @@ from typing import Any
 import pytest
 
 from luna.settings import LunaSettings, load_settings
-from tasks.visual_qa.personas import VIEWPORTS, load_personas
+from tasks.visual_qa.ai import ask_personas
+from tasks.visual_qa.model import Capture
+from tasks.visual_qa.personas import VIEWPORTS, load_personas, select
 from tasks.visual_qa.run import NO_KEY, run_visual_qa
 from tests.conftest import Demo, free_port
 from tests.fake_anthropic import API_KEY, FakeAnthropic
 
 pytestmark = pytest.mark.integration
+PNG_1X1 = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
 
 
 @pytest.fixture
@@ -132,23 +139,61 @@ def test_personas_ask_with_their_own_images_and_instructions(
     assert API_KEY not in (Path(result.run_dir) / "vqa.json").read_text()
 
 
-def test_a_persona_that_stays_rate_limited_fails_alone(demo: Demo, env: Path, fake_anthropic: FakeAnthropic) -> None:
+def test_a_persona_that_stays_rate_limited_fails_alone(env: Path, fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.rules = {"You are Mobile user": "always_429"}
-    result = run_visual_qa(
-        f"{demo.url}/", "mobile-user,tablet-user", with_fake(fake_anthropic, visual_qa_max_retries=1)
-    )
-    out = {p.persona: p for p in result.personas}
+    personas = select(load_personas(), "mobile-user,tablet-user")
+    settings = with_fake(fake_anthropic, visual_qa_max_retries=1)
+    outcomes = asyncio.run(ask_personas(personas, "http://127.0.0.1/", tiny_captures(env), env, settings))
+    out = {p.persona: p for p in outcomes}
     assert out["mobile-user"].status == "error" and out["mobile-user"].error.startswith("HTTP 429: rate_limit_error")
-    assert len([r for r in fake_anthropic.requests if r.system.startswith("You are Mobile user,")]) == 2
-    assert out["tablet-user"].status == "ok"
+    asked = [r.at for r in fake_anthropic.requests if r.system.startswith("You are Mobile user,")]
+    assert len(asked) == 2 and asked[1] - asked[0] >= 0.9  # retried once, after retry-after
+    assert out["tablet-user"].status == "ok"  # a rate limit is not a reason to stop asking the others
 
 
-def test_a_wrong_key_is_recorded_not_raised(demo: Demo, env: Path, fake_anthropic: FakeAnthropic) -> None:
-    settings = load_settings(visual_qa_ai_key="sk-wrong", visual_qa_ai_base_url=fake_anthropic.url)
-    result = run_visual_qa(f"{demo.url}/", "mobile-user", settings)
-    assert result.personas[0].status == "error"
-    assert result.personas[0].error == "HTTP 401: authentication_error: invalid x-api-key"
-    assert "sk-wrong" not in (Path(result.run_dir) / "report.md").read_text()
+def tiny_captures(folder: Path) -> list[Capture]:
+    """Screenshots without a browser, for tests of the model path alone (a 1x1 PNG)."""
+    (folder / "screens").mkdir(parents=True, exist_ok=True)
+    out = []
+    for vp in VIEWPORTS.values():
+        for shot in ("fold", "full"):
+            (folder / "screens" / f"{vp.name}-{shot}.png").write_bytes(PNG_1X1)
+        out.append(
+            Capture(
+                viewport=vp.name,
+                width=vp.width,
+                height=vp.height,
+                full=f"screens/{vp.name}-full.png",
+                fold=f"screens/{vp.name}-fold.png",
+                page_height=vp.height,
+            )
+        )
+    return out
+
+
+def test_a_wrong_key_stops_asking_after_the_first_answer(env: Path, fake_anthropic: FakeAnthropic) -> None:
+    settings = load_settings(
+        visual_qa_ai_key="sk-wrong", visual_qa_ai_base_url=fake_anthropic.url, visual_qa_concurrency=1
+    )
+    personas = select(load_personas(), "mobile-user,content-editor,tablet-user")
+    outcomes = asyncio.run(ask_personas(personas, "http://127.0.0.1/", tiny_captures(env), env, settings))
+    assert [o.status for o in outcomes] == ["error", "skipped", "skipped"]
+    assert outcomes[0].error == "HTTP 401: authentication_error: invalid x-api-key"
+    assert outcomes[2].error == "not asked: HTTP 401: authentication_error: invalid x-api-key"
+    assert len(fake_anthropic.requests) == 1  # not 3 paid-for failures
+
+
+def test_an_unreachable_api_is_recorded_not_raised(env: Path) -> None:
+    settings = load_settings(
+        visual_qa_ai_key="k",
+        visual_qa_ai_base_url=f"http://127.0.0.1:{free_port()}",
+        visual_qa_max_retries=0,
+        visual_qa_concurrency=1,
+    )
+    personas = select(load_personas(), "mobile-user,senior-user")
+    outcomes = asyncio.run(ask_personas(personas, "http://127.0.0.1/", tiny_captures(env), env, settings))
+    assert outcomes[0].status == "error" and outcomes[0].error.startswith("cannot reach the model API")
+    assert outcomes[1].status == "skipped" and outcomes[1].error.startswith("not asked: cannot reach")
 
 
 def test_all_31_personas_share_three_captures_and_stay_within_the_concurrency(
