@@ -63,14 +63,16 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_suite(spec: SuiteSpec, kinds: list[SuiteKind]) -> list[Rendered]:
+def render_suite(
+    spec: SuiteSpec, kinds: list[SuiteKind], readme_kinds: list[SuiteKind] | None = None
+) -> list[Rendered]:
     env = environment()
     files: list[Rendered] = [
         Rendered("pytest.ini", env.get_template("pytest.ini.j2").render()),
         Rendered("ruff.toml", env.get_template("ruff.toml.j2").render()),
-        Rendered("README.md", env.get_template("README.md.j2").render(spec=spec, kinds=kinds)),
+        Rendered("README.md", env.get_template("README.md.j2").render(spec=spec, kinds=readme_kinds or kinds)),
     ]
-    if "api" in kinds or "ui" in kinds:
+    if {"api", "ui"} & set(readme_kinds or kinds):
         files.append(_templated(env, "conftest.py.j2", "conftest.py", base_url=spec.base_url, service=spec.service))
     if "api" in kinds:
         files += render_api(env, spec)

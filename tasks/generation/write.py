@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tasks.generation.model import Manifest, SuiteKind, SuiteSpec
+from tasks.generation.model import KINDS, Manifest, SuiteKind, SuiteSpec
 from tasks.generation.render import CUSTOM_BEGIN, CUSTOM_END, Rendered, custom_block, render_suite
 from tasks.generation.safe import GenerationError, inside
 
@@ -74,6 +74,12 @@ def generated_hash(text: str, comment: str | None, where: str) -> str:
 def _default_body(comment: str) -> str:
     block = custom_block(comment)
     return block[block.index("\n") + 1 : block.rindex(f"{comment} {CUSTOM_END}")]
+
+
+def part_of(path: str) -> str:
+    """The suite part a generated file belongs to: api, ui, k6, lighthouse or common."""
+    head = path.split("/", 1)[0]
+    return head if "/" in path and head in KINDS else "common"
 
 
 def ruff_binary() -> str | None:
@@ -133,7 +139,10 @@ def write_suite(
             tip="the two names make the same folder name: rename one service (--service NAME)",
         )
     kinds = [k for k in kinds if k not in ("ui", "lighthouse") or spec.pages]
-    rendered = render_suite(spec, kinds)
+    # Parts not asked for this time stay as they are (`--kind api` refreshes only the API tests).
+    kept_kinds = [k for k in (previous.kinds if previous else []) if k not in kinds]
+    all_kinds = [k for k in KINDS if k in kinds or k in kept_kinds]
+    rendered = render_suite(spec, kinds, all_kinds)
     format_python(rendered)
     result = GeneratedSuite(suite_dir=suite_dir, warnings=warnings)
     hashes: dict[str, str] = {}
@@ -170,6 +179,9 @@ def write_suite(
             _write(target, text)
             result.written.append(f.path)
     if previous is not None:
+        for path in previous.files:
+            if path not in hashes and part_of(path) in kept_kinds:
+                hashes[path] = previous.files[path]
         for stale in sorted(set(previous.files) - set(hashes)):
             target = inside(suite_dir, stale)
             if not target.is_file():
@@ -182,14 +194,18 @@ def write_suite(
                 continue
             target.unlink()
             result.removed.append(stale)
-    tests = {"api": len(spec.endpoints) if "api" in kinds else 0, "ui": len(spec.pages) if "ui" in kinds else 0}
+    tests = {k: v for k, v in (previous.tests if previous else {}).items() if k in kept_kinds}
+    if "api" in kinds:
+        tests["api"] = len(spec.endpoints)
+    if "ui" in kinds:
+        tests["ui"] = len(spec.pages)
     manifest = Manifest(
         service=spec.service,
         slug=spec.slug,
         base_url=spec.base_url,
         sources=spec.sources,
         generated_at=now or datetime.now(UTC),
-        kinds=kinds,
+        kinds=all_kinds,
         tests={k: v for k, v in tests.items() if v},
         files=hashes,
     )

@@ -335,3 +335,14 @@ def test_lighthouse_budgets() -> None:
     )
     assert [ok for _, ok, _ in results] == [True, False, False]
     assert results[1][2] == "12 ms" and results[2][2] == "no value"
+
+
+def test_regenerating_one_part_leaves_the_others(tmp_path: Path) -> None:
+    write_suite(_spec(), tmp_path, ["api", "ui", "k6"])
+    suite = tmp_path / "shop"
+    made = write_suite(_spec(("items", "users", "orders")), tmp_path, ["api"])
+    assert made.manifest is not None and made.manifest.kinds == ["api", "ui", "k6"]
+    assert made.manifest.tests == {"api": 3, "ui": 1}
+    assert (suite / "ui" / "test_ui_pages.py").is_file() and (suite / "k6" / "script.js").is_file()
+    assert "orders" not in (suite / "k6" / "script.js").read_text()  # k6 was not regenerated
+    assert not made.removed and "ui/conftest.py" in made.manifest.files
