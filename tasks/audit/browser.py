@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shutil
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from luna.errors import ToolMissingError
 from luna.settings import LunaSettings
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 # Debian's /usr/bin/chromium is a wrapper script that prints a shell warning; the real
 # binary beside it takes the same flags.
@@ -62,3 +67,14 @@ def new_run_dir(out_dir: Path, kind: str, run_id: str | None = None) -> Path:
     run_dir = out_dir / kind / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to the end from sync code, also when the caller is itself inside an
+    event loop (an async flow or notebook): then it runs in a worker thread's own loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

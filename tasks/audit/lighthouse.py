@@ -22,7 +22,7 @@ import psutil
 from luna.errors import ConfigError
 from luna.keys import slug
 from luna.settings import LunaSettings
-from tasks.audit.browser import CHROME_FLAGS, chromium_path, lighthouse_path, new_run_dir
+from tasks.audit.browser import CHROME_FLAGS, chromium_path, lighthouse_path, new_run_dir, run_sync
 from tasks.audit.budgets import Budgets, evaluate
 from tasks.audit.model import CATEGORIES, METRIC_AUDITS, LighthouseResult, PageAudit, Preset
 
@@ -224,7 +224,7 @@ def run_lighthouse(
     presets = presets_for(preset)
     run_dir = new_run_dir(settings.luna_out_dir, "lighthouse", run_id)
     started = datetime.now(UTC)
-    pages = asyncio.run(audit_pages(checked, presets, budgets or Budgets(), run_dir, settings, log))
+    pages = run_sync(audit_pages(checked, presets, budgets or Budgets(), run_dir, settings, log))
     result = LighthouseResult(
         run_id=run_dir.name, run_dir=str(run_dir), started_at=started, finished_at=datetime.now(UTC), pages=pages
     )

@@ -57,7 +57,7 @@ def markdown_report(result: VisualQAResult) -> str:
         f"{result.usage.input_tokens} input and {result.usage.output_tokens} output tokens, cost {md(_money(result.usage.cost_usd))}.",
     ]
     if result.captures:
-        lines += ["", "## Screenshots", ""]
+        lines += ["", "## Screenshots", "", f"In {md(result.run_dir)} (the links are relative to that folder):", ""]
         for c in result.captures:
             lines.append(f"- {c.viewport} ({c.width}x{c.height}): [above the fold]({c.fold}), [full page]({c.full})")
     by_severity: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))

@@ -7,14 +7,13 @@ personas are skipped with one line saying so.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from luna.errors import LunaError
 from luna.settings import LunaSettings, load_settings
-from tasks.audit.browser import new_run_dir
+from tasks.audit.browser import new_run_dir, run_sync
 from tasks.audit.lighthouse import check_url
 from tasks.visual_qa.ai import ask_personas
 from tasks.visual_qa.capture import capture_page
@@ -33,7 +32,7 @@ def has_key(settings: LunaSettings) -> bool:
 def capture_step(
     url: str, personas: list[Persona], run_dir: Path, settings: LunaSettings
 ) -> tuple[list[Capture], PageProbe]:
-    return asyncio.run(capture_page(check_url(url), {p.viewport for p in personas}, run_dir, settings))
+    return run_sync(capture_page(check_url(url), {p.viewport for p in personas}, run_dir, settings))
 
 
 def personas_step(
@@ -55,7 +54,7 @@ def personas_step(
             )
             for p in personas
         ], "AI personas skipped: the page did not load"
-    return asyncio.run(ask_personas(personas, url, captures, run_dir, settings, log)), ""
+    return run_sync(ask_personas(personas, url, captures, run_dir, settings, log)), ""
 
 
 def finish(

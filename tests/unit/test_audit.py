@@ -159,3 +159,37 @@ def test_markdown_and_rows_show_each_page_and_escape_user_text() -> None:
     text = markdown_report(result)
     assert "\\|" in text and "<b>" not in text  # a pipe cannot break the table, no raw HTML
     assert "**FAIL**" in text and "Could not audit: page did not load\\: HTTP 404" in text
+
+
+def test_run_sync_works_inside_and_outside_an_event_loop() -> None:
+    import asyncio
+
+    from tasks.audit.browser import run_sync
+
+    async def answer() -> int:
+        await asyncio.sleep(0)
+        return 42
+
+    async def from_async_code() -> int:
+        return run_sync(answer())  # e.g. run_visual_qa called from an async flow
+
+    assert run_sync(answer()) == 42
+    assert asyncio.run(from_async_code()) == 42
+
+
+def test_chromium_setting_and_run_folders(tmp_path: Path) -> None:
+    from luna.errors import ToolMissingError
+    from luna.settings import load_settings
+    from tasks.audit.browser import chromium_path, new_run_dir
+
+    with pytest.raises(ToolMissingError, match="LUNA_CHROMIUM=/nope/chromium does not exist"):
+        chromium_path(load_settings(luna_chromium="/nope/chromium"))
+    fake = tmp_path / "chrome"
+    fake.write_text("")
+    assert chromium_path(load_settings(luna_chromium=str(fake))) == str(fake)
+    made = new_run_dir(tmp_path, "vqa")
+    assert made.parent == tmp_path / "vqa" and made.is_dir() and "-vqa-" in made.name
+    assert new_run_dir(tmp_path, "lighthouse", "mine").name == "mine"
+    for bad in ("../up", "a/b", ".."):
+        with pytest.raises(ValueError, match="invalid run id"):
+            new_run_dir(tmp_path, "vqa", bad)
