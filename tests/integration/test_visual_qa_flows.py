@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,17 +65,21 @@ def test_visual_qa_flow_asks_personas_and_publishes(
     assert VisualQAResult.read(Path(result.run_dir)).run_id == result.run_id
 
 
-def test_lighthouse_flow_passes_within_budget(harness: None, demo: Demo, env: Path) -> None:
+def test_lighthouse_flow_mobile_preset_passes_within_budget(harness: None, demo: Demo, env: Path) -> None:
     from flows.lighthouse_audit import lighthouse_audit
     from tasks.audit.budgets import Budgets
     from tasks.audit.model import LighthouseResult
     from tasks.audit.params import LighthouseParams
 
     loose = Budgets(performance=10, lcp_ms=20_000, tbt_ms=5_000)
-    state = lighthouse_audit(LighthouseParams(urls=[f"{demo.url}/about"], budgets=loose), return_state=True)
+    params = LighthouseParams(urls=[f"{demo.url}/about"], preset="mobile", budgets=loose)
+    state = lighthouse_audit(params, return_state=True)
     assert state.is_completed(), state.message
     result = state.result()
     assert isinstance(result, LighthouseResult) and result.passed
+    page = result.pages[0]
+    assert page.preset == "mobile" and page.scores["accessibility"] == 100
+    assert json.loads(Path(page.report_json or "").read_text())["configSettings"]["formFactor"] == "mobile"
     assert "PASS" in artifact("luna-lighthouse-report") and (Path(result.run_dir) / "report.md").is_file()
     assert "pass" in artifact("luna-lighthouse-pages")
 
