@@ -83,6 +83,8 @@ class Prober:
     origin: str
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=REQUEST_TIMEOUT_S))
     requests: int = 0
+    answered: int = 0
+    last_error: str = ""
     deadline: float = field(default_factory=lambda: time.monotonic() + TIME_BUDGET_S)
 
     def exhausted(self) -> bool:
@@ -105,8 +107,10 @@ class Prober:
                     data += chunk
                     if len(data) > MAX_DOCUMENT_BYTES:
                         return None
+                self.answered += 1
                 return Response(url, response.status_code, response.headers.get("content-type", ""), data)
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
             return None
 
     def close(self) -> None:
@@ -166,6 +170,13 @@ def from_url(
                 warnings.append(f"{doc_url}: {exc.one_line()}")
 
     try:
+        if prober.request("GET", url) is None and prober.answered == 0:
+            raise LoaderError(
+                "reference",
+                f"cannot reach {origin} ({prober.last_error or 'no answer'})",
+                location=url,
+                tip="check the URL and that the service is running",
+            )
         for path in SPEC_PATHS:
             try_document(origin + path)
         graphql_paths: set[str] = set()

@@ -190,7 +190,12 @@ def publish_pipeline_report(pipeline: PipelineResult) -> StageOutcome:
 
 @task(name="pipeline-generate")
 def generate_stage(
-    endpoints_file: str, sources: list[str], target: str, service: str | None, run_api_suite: bool
+    endpoints_file: str,
+    sources: list[str],
+    target: str,
+    service: str | None,
+    run_api_suite: bool,
+    suites_dir: str = "suites",
 ) -> StageOutcome:
     """Generate the suites from the endpoints the load stage runs (and the spec, for response
     schemas and pages), then run the generated pytest API suite against the target."""
@@ -201,7 +206,8 @@ def generate_stage(
 
     settings = load_settings()
     made = generate_suite(
-        GenerateParams(config=endpoints_file, specs=sources, base_url=target, service=service), settings
+        GenerateParams(config=endpoints_file, specs=sources, base_url=target, service=service, out_dir=suites_dir),
+        settings,
     )
     assert made.manifest is not None
     links = {"suite_dir": str(made.suite_dir)}
