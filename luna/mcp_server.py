@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from luna.errors import LunaError, RunFailed
 from luna.settings import load_settings
+from tasks.pipeline.model import PipelineResult
 
 Profile = Literal["smoke", "ramp", "soak", "stress", "spike"]
 INSTRUCTIONS = (
@@ -89,6 +90,12 @@ class RunInfo(BaseModel):
     status: str = Field(description="pass, fail or error; 'unjudged' when no verdict was written.")
     started_at: str | None
     folder: str
+
+
+class TestServiceOutcome(BaseModel):
+    passed: bool = Field(description="True when no stage failed or errored.")
+    problems: list[str] = Field(description="One line per failed/errored stage, then one per crossed SLO.")
+    result: PipelineResult = Field(description="Every stage's outcome, the load verdict, the report folder.")
 
 
 class Report(BaseModel):
@@ -191,25 +198,12 @@ def run_load_test(
     )
 
 
-def run_test_service(**parameters: Any) -> dict[str, Any]:
-    """Run flows/test_service.py's flow; the PipelineResult as JSON plus `passed` and `problems`."""
-    try:
-        from flows.test_service import test_service
-    except ModuleNotFoundError as exc:
-        if exc.name != "flows.test_service":
-            raise
-        raise LunaError("the test_service flow is not installed", tip="update Luna") from None
-    _use_prefect()
-    outcome: Any = test_service(**{k: v for k, v in parameters.items() if v is not None}, return_state=True).result(
-        raise_on_failure=False
-    )
-    result = getattr(outcome, "result", outcome)  # PipelineFailed carries the result
-    if isinstance(result, BaseException):
-        raise result
-    data: dict[str, Any] = result.model_dump(mode="json")
-    data["passed"] = bool(getattr(result, "passed", False))
-    data["problems"] = list(result.problems()) if hasattr(result, "problems") else []
-    return data
+def run_test_service(target: str, profile: str = "smoke", **options: Any) -> TestServiceOutcome:
+    """The whole pipeline through LunaClient (flow `test-service`); unset options keep the flow's defaults."""
+    from luna.client import LunaClient
+
+    result = LunaClient().test_service(target, profile, **{k: v for k, v in options.items() if v is not None})
+    return TestServiceOutcome(passed=result.passed, problems=result.problems(), result=result)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -355,7 +349,9 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
     async def discover(
         source: Annotated[
             str,
-            Field(description="OpenAPI/Swagger/Postman/HAR file or http(s) URL, e.g. http://127.0.0.1:8787/openapi.json."),
+            Field(
+                description="OpenAPI/Swagger/Postman/HAR file or http(s) URL, e.g. http://127.0.0.1:8787/openapi.json."
+            ),
         ],
         service: Annotated[str, Field(description="Service name for the endpoints file.")] = "My API",
         out: Annotated[
@@ -386,24 +382,35 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
     async def test_service(
         target: Annotated[str, Field(description="Base URL of the service, e.g. http://127.0.0.1:8787.")],
         profile: Annotated[Profile, Field(description="Load profile of the load stage.")] = "smoke",
-        source: Annotated[str | None, Field(description="Spec/collection to discover endpoints from.")] = None,
+        source: Annotated[str | None, Field(description="Spec/collection/HAR to discover endpoints from.")] = None,
+        config: Annotated[str | None, Field(description="Endpoints file to load when discover is off.")] = None,
         commit: Annotated[str | None, Field(description="Commit under test (shown in the report).")] = None,
         environment: Annotated[str | None, Field(description="Environment name (shown in the report).")] = None,
+        discover: Annotated[bool, Field(description="Discover the endpoints from `source` (or the target).")] = True,
+        generate: Annotated[bool, Field(description="Generate test suites and run the API suite.")] = True,
+        load: Annotated[bool, Field(description="Run the k6 load stage with the SLO verdict.")] = True,
         lighthouse: Annotated[bool, Field(description="Run the Lighthouse audit stage.")] = True,
         visual_qa: Annotated[bool, Field(description="Run the visual-QA stage.")] = True,
-    ) -> dict[str, Any]:
+        notify: Annotated[bool, Field(description="Send the configured outgoing webhooks.")] = True,
+    ) -> TestServiceOutcome:
         """Run the whole Luna pipeline against `target`: discover, generate, load test with
-        SLO verdict and baseline comparison, Lighthouse, visual QA, combined report. Returns
-        every stage's outcome, `passed`, and `problems` (failing stages and SLOs)."""
-        result: dict[str, Any] = await call(
+        SLO verdict and baseline comparison, Lighthouse, visual QA, one combined report,
+        notify. Returns `passed`, `problems` (failing stages and SLOs, one line each) and
+        every stage's outcome; its `pipeline_id` works with get_report."""
+        result: TestServiceOutcome = await call(
             run_test_service,
-            target=target,
-            profile=profile,
+            target,
+            profile,
             source=source,
+            config=config,
             commit=commit,
             environment=environment,
+            discover=discover,
+            generate=generate,
+            load=load,
             lighthouse=lighthouse,
             visual_qa=visual_qa,
+            notify=notify,
         )
         return result
 

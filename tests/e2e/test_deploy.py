@@ -119,6 +119,8 @@ def test_test_service_deployment_run_end_to_end(deployed: Deployed, demo: Demo, 
         "-p",
         "discover=false",  # the bundled endpoints file, whose SLOs the demo meets
         "-p",
+        "generate=false",
+        "-p",
         "lighthouse=false",
         "-p",
         "visual_qa=false",
@@ -148,3 +150,40 @@ def test_test_service_deployment_run_end_to_end(deployed: Deployed, demo: Demo, 
     assert statuses["load"] == "passed" and statuses["lighthouse"] == "skipped", statuses
     assert (pipeline_file.parent / "report.md").is_file()
     assert demo.stats()["total"] > 0  # the load reached the demo API
+
+
+def test_mcp_test_service_tool_runs_the_pipeline(prefect_server: str, demo: Demo, tmp_path: Path) -> None:
+    """The agent path: the MCP `test_service` tool (over stdio, the SDK's client) runs the
+    same flow as the deployments, and `get_report` returns the pipeline's combined report."""
+    import anyio
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("LUNA_", "PREFECT_", "AUTH_"))},
+        "PREFECT_API_URL": prefect_server,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "LUNA_OUT_DIR": str(tmp_path / "out"),
+        "SMOKE_DURATION": "2s",
+        "SMOKE_VUS": "1",
+    }
+    params = StdioServerParameters(command=str(BIN / "luna"), args=["mcp"], env=env, cwd=str(ROOT))
+    arguments = {"target": demo.url, "discover": False, "generate": False, "lighthouse": False, "visual_qa": False}
+
+    async def main() -> tuple[dict[str, Any], dict[str, Any]]:
+        with anyio.fail_after(180):
+            async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+                await session.initialize()
+                ran = await session.call_tool("test_service", arguments)
+                assert not ran.isError, ran.content
+                outcome = dict(ran.structuredContent or {})
+                report = await session.call_tool("get_report", {"run_id": outcome["result"]["pipeline_id"]})
+                assert not report.isError, report.content
+                return outcome, dict(report.structuredContent or {})
+
+    outcome, report = anyio.run(main)
+    assert outcome["passed"] is True and outcome["problems"] == []
+    stages = {s["name"]: s["status"] for s in outcome["result"]["stages"]}
+    assert stages["load"] == "passed" and stages["lighthouse"] == "skipped" and stages["discover"] == "skipped"
+    assert report["kind"] == "pipeline" and report["id"] == outcome["result"]["pipeline_id"]
+    assert outcome["result"]["pipeline_id"] in report["markdown"] or demo.url in report["markdown"]
