@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
     g.add_argument("--target", help="base URL the suite defaults to (default: the URL, or BASE_URL)")
     g.add_argument("--page", action="append", default=[], help="extra page path for the UI/Lighthouse suites")
     g.add_argument("--kind", action="append", choices=KIND_CHOICES, help="only these parts (repeatable)")
-    g.add_argument("--suites-dir", default="suites", help="folder of the suites (default: suites)")
+    g.add_argument("--suites-dir", help="folder of the suites (default: LUNA_SUITES_DIR or suites)")
     g.add_argument("--include-destructive", action="store_true", help="keep DELETE operations")
     g.set_defaults(handler=gen_tests)
 
@@ -39,15 +39,24 @@ def register(sub: Any) -> None:
     r.add_argument("name", help="suite name (see `luna gen-list`) or folder")
     r.add_argument("--kind", action="append", choices=KIND_CHOICES, help="parts to run (default: api and ui)")
     r.add_argument("--target", help="base URL to test (default: the one the suite was generated for)")
-    r.add_argument("--suites-dir", default="suites", help="folder of the suites (default: suites)")
+    r.add_argument("--suites-dir", help="folder of the suites (default: LUNA_SUITES_DIR or suites)")
     r.add_argument("--out", help="results folder (default: LUNA_OUT_DIR/suites/<suite>-<time>)")
     r.add_argument("--k6-duration", default="10s", help="how long the k6 part runs (default 10s)")
     r.add_argument("--no-prefect", action="store_true", help="run without Prefect (no artifacts, instant start)")
     r.set_defaults(handler=run_tests)
 
     ls = sub.add_parser("gen-list", help="list the generated suites with their sources and dates")
-    ls.add_argument("--suites-dir", default="suites", help="folder of the suites (default: suites)")
+    ls.add_argument("--suites-dir", help="folder of the suites (default: LUNA_SUITES_DIR or suites)")
     ls.set_defaults(handler=gen_list)
+
+
+def suites_dir(args: argparse.Namespace) -> str:
+    """--suites-dir, else the LUNA_SUITES_DIR setting (when this Luna has it), else suites."""
+    if args.suites_dir:
+        return str(args.suites_dir)
+    from luna.settings import load_settings
+
+    return str(getattr(load_settings(), "luna_suites_dir", None) or "suites")
 
 
 def gen_tests(args: argparse.Namespace) -> int:
@@ -65,7 +74,7 @@ def gen_tests(args: argparse.Namespace) -> int:
             base_url=args.target,
             pages=args.page,
             kinds=args.kind or list(KIND_CHOICES),
-            out_dir=args.suites_dir,
+            out_dir=suites_dir(args),
             include_destructive=args.include_destructive,
         )
     except ValidationError as exc:
@@ -91,13 +100,14 @@ def run_tests(args: argparse.Namespace) -> int:
     from tasks.generation.runner import SuiteFailed, SuiteRun, find_suite
 
     settings = load_settings()
-    find_suite(args.name, Path(args.suites_dir))  # a wrong name fails here, before Prefect starts
+    root = Path(suites_dir(args))
+    find_suite(args.name, root)  # a wrong name fails here, before Prefect starts
     if args.no_prefect:
         from datetime import UTC, datetime
 
         from tasks.generation.runner import run_suite_dir
 
-        suite_dir = find_suite(args.name, Path(args.suites_dir))
+        suite_dir = find_suite(args.name, root)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         out = Path(args.out) if args.out else settings.luna_out_dir / "suites" / f"{suite_dir.name}-{stamp}"
         run = run_suite_dir(
@@ -118,7 +128,7 @@ def run_tests(args: argparse.Namespace) -> int:
             name=args.name,
             kinds=args.kind,
             base_url=args.target,
-            suites_dir=args.suites_dir,
+            suites_dir=str(root),
             out_dir=args.out,
             k6_duration=args.k6_duration,
         )
@@ -160,7 +170,7 @@ def print_run(run: Any) -> None:
 def gen_list(args: argparse.Namespace) -> int:
     from tasks.generation.suites import list_suites
 
-    root = Path(args.suites_dir)
+    root = Path(suites_dir(args))
     found = list_suites(root)
     if not found:
         print(f"no suites in {root}/ (generate one with `luna gen-tests --url URL`)")

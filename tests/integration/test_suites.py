@@ -7,6 +7,7 @@ failure must be reported as a row with the right message."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ import pytest
 from luna.settings import load_settings
 from tasks.generation.runner import SuiteRun, run_suite_dir
 from tasks.generation.suites import GenerateParams, generate_suite
+from tasks.generation.write import ruff_binary
 from tests.conftest import ROOT, Demo, free_port, start_demo
 
 pytestmark = pytest.mark.integration
@@ -131,7 +133,15 @@ def test_api_suite_from_the_live_url(from_url: Path, tmp_path: Path, clean_env: 
     )
 
 
-def test_curated_suite_runs_green_in_every_kind(curated: Path, demo0: Demo, tmp_path: Path, clean_env: Path) -> None:
+def test_curated_suite_runs_green_in_every_kind(
+    curated: Path, from_url: Path, demo0: Demo, tmp_path: Path, clean_env: Path
+) -> None:
+    ruff = ruff_binary()
+    assert ruff, "ruff is a dev dependency"
+    for suite in (curated, from_url):
+        for args in (["check", "."], ["format", "--check", "."]):
+            done = subprocess.run([ruff, *args], cwd=suite, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stdout + done.stderr
     schemas = (curated / "api" / "schemas.json").read_text()
     for name in ("ListUsers", "GetUser", "CreateUser", "Search", "Slow"):
         assert f'"{name}"' in schemas  # matched to the spec by method and path
