@@ -164,7 +164,7 @@ def print_run(run: Any) -> None:
         console.print(table)
     color = "green" if run.passed else "red"
     console.print(f"[bold {color}]{escape(run.headline())}[/]", soft_wrap=True)
-    print(f"results: {run.out_dir}")
+    print(f"results: {run.out_dir}  (junit.xml: every part, for CI test reports)")
 
 
 def gen_list(args: argparse.Namespace) -> int:

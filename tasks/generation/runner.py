@@ -389,6 +389,34 @@ def run_lighthouse_kind(
     return cases, out_dir
 
 
+def write_junit(run: SuiteRun, path: Path) -> Path:
+    """Every row of every part as one JUnit XML file (a testsuite per part), for CI test
+    reports: k6 thresholds and checks and Lighthouse budgets included."""
+    from xml.etree.ElementTree import Element, SubElement, tostring
+
+    root = Element("testsuites", name=f"luna {run.suite}")
+    for kind in run.kinds:
+        cases = [c for c in run.cases if c.kind == kind]
+        suite = SubElement(
+            root,
+            "testsuite",
+            name=f"{run.suite}.{kind}",
+            tests=str(len(cases)),
+            failures=str(sum(c.outcome == "failed" for c in cases)),
+            errors=str(sum(c.outcome == "error" for c in cases)),
+            skipped=str(sum(c.outcome == "skipped" for c in cases)),
+            time=f"{sum(c.duration_s for c in cases):.3f}",
+        )
+        for c in cases:
+            module, _, name = c.test.rpartition("::")
+            case = SubElement(suite, "testcase", classname=module or kind, name=name, time=f"{c.duration_s:.3f}")
+            tag = {"failed": "failure", "error": "error", "skipped": "skipped"}.get(c.outcome)
+            if tag:
+                SubElement(case, tag, message=c.message)
+    path.write_bytes(b'<?xml version="1.0" encoding="utf-8"?>\n' + tostring(root, encoding="utf-8"))
+    return path
+
+
 # ---- one suite, every kind asked for -----------------------------------------------------
 
 
@@ -457,5 +485,6 @@ def run_suite_dir(
         ]
         run.files[kind] = str(file)
     run.duration_s = round(time.monotonic() - started, 3)
+    run.files["junit"] = str(write_junit(run, out_dir / "junit.xml"))
     (out_dir / "suite-run.json").write_text(run.model_dump_json(indent=2) + "\n", encoding="utf-8")
     return run

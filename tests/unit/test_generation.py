@@ -346,3 +346,30 @@ def test_regenerating_one_part_leaves_the_others(tmp_path: Path) -> None:
     assert (suite / "ui" / "test_ui_pages.py").is_file() and (suite / "k6" / "script.js").is_file()
     assert "orders" not in (suite / "k6" / "script.js").read_text()  # k6 was not regenerated
     assert not made.removed and "ui/conftest.py" in made.manifest.files
+
+
+def test_one_junit_file_for_every_part(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from tasks.generation.runner import CaseResult, SuiteRun, write_junit
+
+    run = SuiteRun(
+        suite="shop",
+        service="Shop",
+        suite_dir=str(tmp_path),
+        base_url="http://127.0.0.1:9",
+        kinds=["api", "k6"],
+        started_at=datetime.now(UTC),
+        cases=[
+            CaseResult(test="test_api_users::test_ok", kind="api", outcome="passed", duration_s=0.5),
+            CaseResult(test="test_api_users::test_bad", kind="api", outcome="failed", message="HTTP 500 <&>"),
+            CaseResult(test="threshold http_req_failed: rate<0.01", kind="k6", outcome="failed", message="crossed"),
+        ],
+    )
+    path = write_junit(run, tmp_path / "junit.xml")
+    rows = parse_junit(path, "api")
+    assert [(r.test, r.outcome, r.message) for r in rows] == [
+        ("test_api_users::test_ok", "passed", ""),
+        ("test_api_users::test_bad", "failed", "HTTP 500 <&>"),
+        ("k6::threshold http_req_failed: rate<0.01", "failed", "crossed"),
+    ]
