@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from luna.settings import load_settings
-from tasks.generation.runner import SuiteRun, run_suite_dir
+from tasks.generation.runner import SuiteRun, parse_junit, run_suite_dir
 from tasks.generation.suites import GenerateParams, generate_suite
 from tasks.generation.write import ruff_binary
 from tests.conftest import ROOT, Demo, free_port, start_demo
@@ -150,6 +150,8 @@ def test_curated_suite_runs_green_in_every_kind(
     kinds = {k: sum(1 for c in result.cases if c.kind == k) for k in ("api", "ui", "k6")}
     assert kinds["api"] == 6 and kinds["ui"] == 5 and kinds["k6"] > 10
     assert any(c.test == "threshold http_req_duration{name:Slow}: p(95)<250" for c in result.cases)
+    junit = parse_junit(Path(result.files["junit"]), "api")  # every part in one file, for CI
+    assert len(junit) == len(result.cases) and all(r.outcome == "passed" for r in junit)
 
 
 def test_lighthouse_config_runs_and_budgets_hold(curated: Path, tmp_path: Path, clean_env: Path) -> None:
