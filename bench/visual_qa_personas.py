@@ -11,8 +11,10 @@ concurrency in --concurrency (default 8,16,31).
 
 Reports, per concurrency: capture time, persona-call time, wall time, the number of
 screenshot sets taken (goal: 3, one per viewport, not 31), the most calls the fake saw in
-flight, and the wall time expressed in sequential call-times (wall / latency; 31 without
-concurrency). Writes bench/results/visual_qa_personas-<date>.json.
+flight, the wall time expressed in sequential call-times (wall / latency; 31 without
+concurrency), and the run's cost at Sonnet 4.5 prices from the fake's token counts (which
+follow the API's image-token rule and simulate the prompt cache), with and without the
+cache. Writes bench/results/visual_qa_personas-<date>.json.
 
     .venv/bin/python bench/visual_qa_personas.py
     .venv/bin/python bench/visual_qa_personas.py --latency 2 --concurrency 1,8 --repeat 1
@@ -45,6 +47,7 @@ def one_run(url: str, fake: FakeAnthropic, concurrency: int, out: Path) -> dict[
     run_dir = out / f"run-{concurrency}-{time.monotonic_ns()}"
     run_dir.mkdir(parents=True)
     fake.requests.clear()
+    fake.forget_cache()  # each run starts cold, as a run more than 5 minutes after the last one would
     fake.max_in_flight = 0
     t0 = time.monotonic()
     captures, probe = capture_step(url, personas, run_dir, settings)
@@ -66,6 +69,18 @@ def one_run(url: str, fake: FakeAnthropic, concurrency: int, out: Path) -> dict[
         "model_calls": len(fake.requests),
         "max_in_flight": fake.max_in_flight,
         "input_tokens": sum(o.usage.input_tokens for o in outcomes),
+        "cache_write_tokens": sum(o.usage.cache_creation_input_tokens for o in outcomes),
+        "cache_read_tokens": sum(o.usage.cache_read_input_tokens for o in outcomes),
+        "output_tokens": sum(o.usage.output_tokens for o in outcomes),
+        "cost_usd": round(sum(o.usage.cost_usd or 0.0 for o in outcomes), 4),
+        "cost_without_cache_usd": round(
+            sum(
+                (o.usage.input_tokens + o.usage.cache_creation_input_tokens + o.usage.cache_read_input_tokens) * 3e-6
+                + o.usage.output_tokens * 15e-6
+                for o in outcomes
+            ),
+            4,
+        ),
         "loadavg_after": loadavg(),
     }
 
@@ -100,6 +115,8 @@ def main() -> int:
             "wall_in_call_times": round(wall / args.latency, 1),
             "screenshot_sets": mine[0]["screenshot_sets"],
             "max_in_flight": max(r["max_in_flight"] for r in mine),
+            "cost_usd": mine[0]["cost_usd"],
+            "cost_without_cache_usd": mine[0]["cost_without_cache_usd"],
         }
         summary.append(item)
         rows.append(list(item.values()))

@@ -7,7 +7,11 @@ header), answers with a `tool_use` block for the requested tool plus a `usage` o
 records every request (headers, body, decoded image sizes, arrival time) so tests can
 check what each persona sent.
 
-Behaviours, chosen per request by a marker found in the system prompt (see `rules`):
+Prompt caching is simulated: a request whose blocks up to the last `cache_control` mark
+(with the tools and system prompt) were seen before reports those tokens as
+`cache_read_input_tokens`, else as `cache_creation_input_tokens` (from 1,024 tokens up).
+
+Behaviours, chosen per request by a marker found in its prompt text (see `rules`):
 `ok` (default), `rate_limit_once` (429 with retry-after, then ok), `server_error_once`
 (529 overloaded, then ok), `refusal` (stop_reason refusal, no tool call), `text_only`
 (a plain text answer), `bad_input` (tool input of the wrong shape), `not_json` (a 200
@@ -27,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 API_KEY = "sk-ant-test-fake-key-0000"
+CACHE_MIN_TOKENS = 1024  # the API's minimum cacheable prompt for Sonnet and Opus
 
 
 @dataclass
@@ -44,6 +49,15 @@ class Recorded:
     def texts(self) -> list[str]:
         return [b["text"] for m in self.body["messages"] for b in m["content"] if b.get("type") == "text"]
 
+    @property
+    def prompt(self) -> str:
+        """The system prompt and every text block, in order."""
+        return "\n".join([self.system, *self.texts()])
+
+    def asks_as(self, name: str) -> bool:
+        """Whether this request is the persona called `name` ("You are <name>.")."""
+        return f"You are {name}." in self.prompt
+
 
 def png_size(data: bytes) -> tuple[int, int]:
     if data[:8] != b"\x89PNG\r\n\x1a\n":
@@ -59,6 +73,7 @@ class FakeAnthropic:
         self.rules: dict[str, str] = {}  # marker in the system prompt -> behaviour
         self.requests: list[Recorded] = []
         self._fired: set[str] = set()
+        self._cache: set[str] = set()  # prompt-cache prefixes written
         self._lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -83,6 +98,10 @@ class FakeAnthropic:
     def __exit__(self, *exc: Any) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def forget_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
     # ---- the wire format -------------------------------------------------------------
 
@@ -140,13 +159,13 @@ class FakeAnthropic:
                     record.images.append(png_size(base64.b64decode(block["source"]["data"])))
         behaviour = "ok"
         for marker, rule in self.rules.items():
-            if marker in record.system:
+            if marker in record.prompt:
                 behaviour = rule
                 break
         if behaviour.endswith("_once"):
             with self._lock:
-                first = record.system not in self._fired
-                self._fired.add(record.system)
+                first = record.prompt not in self._fired
+                self._fired.add(record.prompt)
             behaviour = behaviour if first else "ok"
         if behaviour in ("rate_limit_once", "always_429"):
             record.status = 429
@@ -181,8 +200,15 @@ class FakeAnthropic:
                     "input": self.findings(record),
                 }
             ]
-        text_chars = len(record.system) + sum(len(t) for t in record.texts())
-        image_tokens = sum(min(w * h, 1568 * 1568) // 750 for w, h in record.images)
+        total, cached, prefix_key = self._tokens(body)
+        created = read = 0
+        if prefix_key is not None and cached >= CACHE_MIN_TOKENS:
+            with self._lock:
+                if prefix_key in self._cache:
+                    read = cached
+                else:
+                    created = cached
+                    self._cache.add(prefix_key)  # the fake's answer is complete once written
         answer = {
             "id": f"msg_{secrets.token_hex(8)}",
             "type": "message",
@@ -192,17 +218,40 @@ class FakeAnthropic:
             "stop_reason": stop,
             "stop_sequence": None,
             "usage": {
-                "input_tokens": text_chars // 4 + image_tokens,
+                "input_tokens": total - created - read,
                 "output_tokens": 120,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
+                "cache_creation_input_tokens": created,
+                "cache_read_input_tokens": read,
             },
         }
         self._send(h, 200, answer)
 
+    @staticmethod
+    def _tokens(body: dict[str, Any]) -> tuple[int, int, str | None]:
+        """(all input tokens, tokens up to the last cache_control block, that prefix's key).
+        Text counts 1 token per 4 characters, an image width x height / 750 (as the API
+        documents, after scaling the long edge to 1568 px)."""
+
+        def count(block: dict[str, Any]) -> int:
+            if block.get("type") == "image":
+                w, h = png_size(base64.b64decode(block["source"]["data"]))
+                scale = min(1.0, 1568 / max(w, h))
+                return int(w * scale * h * scale) // 750
+            return len(str(block.get("text", ""))) // 4
+
+        blocks = [b for m in body["messages"] for b in (m["content"] if isinstance(m["content"], list) else [])]
+        head = len(json.dumps(body.get("tools", []))) // 4 + len(str(body.get("system", ""))) // 4
+        total, cached, key = head + sum(count(b) for b in blocks), 0, None
+        marked = [i for i, b in enumerate(blocks) if "cache_control" in b]
+        if marked:
+            prefix = blocks[: marked[-1] + 1]
+            cached = head + sum(count(b) for b in prefix)
+            key = json.dumps([body.get("model"), body.get("tools"), body.get("system"), prefix], sort_keys=True)
+        return total, cached, key
+
     def findings(self, record: Recorded) -> dict[str, Any]:
         """The default answer: one finding that echoes who asked and how many images came."""
-        who = record.system.split(",")[0].removeprefix("You are ").strip()
+        who = record.texts()[-1].split(".")[0].removeprefix("You are ").strip()
         return {
             "findings": [
                 {

@@ -71,14 +71,20 @@ class ToolInput(BaseModel):
     findings: list[ToolFinding]
 
 
-def system_prompt(persona: Persona) -> str:
+SYSTEM_PROMPT = (
+    "You are a visual QA tester reviewing screenshots of a web page. The last part of the message says "
+    "which tester persona you are, what to focus on and what to look for. Judge only what the screenshots "
+    f"show. Report your findings by calling the {TOOL_NAME} tool once; give each a severity (critical, high, "
+    "medium, low, info), a short category, a concrete description, its location on the page and a suggestion."
+)
+
+
+def persona_prompt(persona: Persona) -> str:
     checklist = "\n".join(f"- {item}" for item in persona.looks_for)
     return (
-        f"You are {persona.name}, a visual QA tester. Your focus: {persona.focus}.\n\n"
+        f"You are {persona.name}. Your focus: {persona.focus}.\n\n"
         f"{persona.instructions}\n\nLook in particular for:\n{checklist}\n\n"
-        f"Judge only what the screenshots show. Report your findings by calling the {TOOL_NAME} tool once; "
-        "give each a severity (critical, high, medium, low, info), a short category, a concrete description, "
-        "its location on the page and a suggestion."
+        f"Review the page as {persona.name} and report with {TOOL_NAME}."
     )
 
 
@@ -96,7 +102,12 @@ class ImageCache:
 
 
 def build_request(persona: Persona, url: str, capture: Capture, images: ImageCache, model: str) -> dict[str, Any]:
-    """Keyword arguments of `messages.create` for one persona."""
+    """Keyword arguments of `messages.create` for one persona.
+
+    Everything before the persona's own text (tools, system prompt, page, screenshots) is
+    the same for every persona that looks through the same viewport at the same shots, and
+    the last image carries `cache_control`: the screenshots are paid in full once per group
+    and then read from the prompt cache at a tenth of the price."""
     vp = VIEWPORTS[capture.viewport]
     content: list[dict[str, Any]] = [
         {
@@ -120,15 +131,21 @@ def build_request(persona: Persona, url: str, capture: Capture, images: ImageCac
         content.append(
             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": images.get(path)}}
         )
-    content.append({"type": "text", "text": f"Review the page as {persona.name} and report with {TOOL_NAME}."})
+    content[-1]["cache_control"] = {"type": "ephemeral"}
+    content.append({"type": "text", "text": persona_prompt(persona)})
     return {
         "model": model,
         "max_tokens": MAX_TOKENS,
-        "system": system_prompt(persona),
+        "system": SYSTEM_PROMPT,
         "messages": [{"role": "user", "content": content}],
         "tools": [FINDINGS_TOOL],
         "tool_choice": {"type": "tool", "name": TOOL_NAME},
     }
+
+
+def cache_group(persona: Persona) -> tuple[str, tuple[str, ...]]:
+    """Personas with the same key send the same request prefix (see build_request)."""
+    return persona.viewport, tuple(persona.screenshots)
 
 
 def usage_of(message: Any, model: str) -> Usage:
@@ -262,7 +279,23 @@ async def ask_personas(
     client = client_for(settings)
     model = settings.visual_qa_ai_model
 
+    # The first persona of each group goes alone, so that the others find its prefix in the
+    # prompt cache (a cache entry exists once a response has been produced).
+    leaders: dict[tuple[str, tuple[str, ...]], Persona] = {}
+    for p in personas:
+        leaders.setdefault(cache_group(p), p)
+    warmed = {key: asyncio.Event() for key in leaders}
+
     async def one(persona: Persona) -> PersonaOutcome:
+        key = cache_group(persona)
+        if leaders[key] is not persona:
+            await warmed[key].wait()
+        try:
+            return await ask(persona)
+        finally:
+            warmed[key].set()
+
+    async def ask(persona: Persona) -> PersonaOutcome:
         capture = by_viewport.get(persona.viewport)
         if capture is None:
             return PersonaOutcome(

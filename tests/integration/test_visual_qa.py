@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from luna.settings import LunaSettings, load_settings
-from tasks.visual_qa.ai import ask_personas
+from tasks.visual_qa.ai import ask_personas, cache_group
 from tasks.visual_qa.model import Capture
 from tasks.visual_qa.personas import VIEWPORTS, load_personas, select
 from tasks.visual_qa.run import NO_KEY, run_visual_qa
@@ -103,9 +103,11 @@ def test_personas_ask_with_their_own_images_and_instructions(
 
     # each request: the persona's instructions, its viewport's screenshots, the forced tool
     for rec in fake.requests:
-        who = next(p for p in personas.values() if rec.system.startswith(f"You are {p.name},"))
+        who = next(p for p in personas.values() if rec.asks_as(p.name))
+        own = rec.texts()[-1]  # the persona's part comes last, after the shared screenshots
         vp = VIEWPORTS[who.viewport]
-        assert who.instructions in rec.system and all(item in rec.system for item in who.looks_for)
+        assert who.instructions in own and all(item in own for item in who.looks_for)
+        assert "report_findings" in rec.system
         assert rec.body["tool_choice"] == {"type": "tool", "name": "report_findings"}
         assert rec.body["model"] == "claude-sonnet-4-5-20250929"
         assert rec.headers["x-api-key"] == API_KEY and rec.headers["anthropic-version"]
@@ -122,15 +124,17 @@ def test_personas_ask_with_their_own_images_and_instructions(
     assert out["tablet-user"].status == "error" and "malformed API response" in out["tablet-user"].error
     assert out["brand-guardian"].status == "error" and "no report_findings call" in out["brand-guardian"].error
     # 429 with retry-after: 1 -> the SDK waited about a second, then succeeded
-    mobile = [r for r in fake.requests if r.system.startswith("You are Mobile user,")]
+    mobile = [r for r in fake.requests if r.asks_as("Mobile user")]
     assert [r.status for r in mobile] == [429, 200] and mobile[1].at - mobile[0].at >= 0.9
     assert out["mobile-user"].status == "ok" and out["mobile-user"].retries == 1
-    senior = [r.status for r in fake.requests if r.system.startswith("You are Senior user,")]
+    senior = [r.status for r in fake.requests if r.asks_as("Senior user")]
     assert senior == [529, 200] and out["senior-user"].status == "ok"
     # token use and cost per persona and per run (Sonnet 4.5: $3 in, $15 out per MTok)
-    ok = out["accessibility-auditor"].usage
-    assert ok.input_tokens > 1000 and ok.output_tokens == 120
-    assert ok.cost_usd == pytest.approx(ok.input_tokens * 3e-6 + 120 * 15e-6)
+    ok = out["accessibility-auditor"].usage  # not the desktop group's first: its screenshots come from the cache
+    assert ok.cache_read_input_tokens > 1000 and ok.input_tokens < 500 and ok.output_tokens == 120
+    assert ok.cost_usd == pytest.approx((ok.input_tokens + 0.1 * ok.cache_read_input_tokens) * 3e-6 + 120 * 15e-6)
+    first = out["content-editor"].usage  # the desktop group's first writes the cache (1.25 x input)
+    assert first.cache_creation_input_tokens == ok.cache_read_input_tokens and first.cache_read_input_tokens == 0
     assert result.usage.input_tokens == sum(p.usage.input_tokens for p in result.personas)
     assert result.usage.cost_usd == pytest.approx(sum(p.usage.cost_usd or 0 for p in result.personas))
     assert out["content-editor"].usage.input_tokens > 0  # a refusal is still paid for
@@ -146,7 +150,7 @@ def test_a_persona_that_stays_rate_limited_fails_alone(env: Path, fake_anthropic
     outcomes = asyncio.run(ask_personas(personas, "http://127.0.0.1/", tiny_captures(env), env, settings))
     out = {p.persona: p for p in outcomes}
     assert out["mobile-user"].status == "error" and out["mobile-user"].error.startswith("HTTP 429: rate_limit_error")
-    asked = [r.at for r in fake_anthropic.requests if r.system.startswith("You are Mobile user,")]
+    asked = [r.at for r in fake_anthropic.requests if r.asks_as("Mobile user")]
     assert len(asked) == 2 and asked[1] - asked[0] >= 0.9  # retried once, after retry-after
     assert out["tablet-user"].status == "ok"  # a rate limit is not a reason to stop asking the others
 
@@ -208,4 +212,19 @@ def test_all_31_personas_share_three_captures_and_stay_within_the_concurrency(
     shots = sorted(p.name for p in (Path(result.run_dir) / "screens").iterdir())
     assert shots == sorted(f"{v}-{s}.png" for v in ("desktop", "tablet", "mobile") for s in ("fold", "full"))
     assert len(result.findings) == len(result.probe.findings) + 31
+    # prompt cache: each group's first persona goes alone, the others read its screenshots from the cache
+    groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for persona in load_personas():
+        groups.setdefault(cache_group(persona), []).append(persona.name)
+    arrivals = {r.texts()[-1].split(".")[0].removeprefix("You are "): r.at for r in fake_anthropic.requests}
+    for leader, *followers in groups.values():
+        assert all(arrivals[f] - arrivals[leader] >= 0.29 for f in followers)  # after the leader's answer
+    readers = [p for p in result.personas if p.usage.cache_read_input_tokens > 0]
+    assert len(readers) == 31 - len(groups)
+    uncached = sum(
+        (p.usage.input_tokens + p.usage.cache_creation_input_tokens + p.usage.cache_read_input_tokens) * 3e-6
+        + p.usage.output_tokens * 15e-6
+        for p in result.personas
+    )
+    assert result.usage.cost_usd is not None and result.usage.cost_usd < 0.6 * uncached
     assert wall < 31 * 0.3 + 20  # 4 rounds of calls, not 31 in a row (tolerant: shared CPU)

@@ -125,9 +125,13 @@ def test_request_carries_the_persona_instructions_images_and_forced_tool(tmp_pat
     req = build_request(personas["mobile-user"], "http://127.0.0.1/qa", cap, images, "claude-sonnet-4-5")
     assert req["model"] == "claude-sonnet-4-5" and req["tool_choice"] == {"type": "tool", "name": TOOL_NAME}
     assert req["tools"] == [FINDINGS_TOOL]
-    assert "You are Mobile user" in req["system"] and "tap targets smaller than 44x44 px" in req["system"]
-    assert personas["mobile-user"].instructions in req["system"]
     blocks = req["messages"][0]["content"]
+    own = blocks[-1]["text"]  # the persona's part comes last, after what personas share
+    assert own.startswith("You are Mobile user.") and "tap targets smaller than 44x44 px" in own
+    assert personas["mobile-user"].instructions in own and TOOL_NAME in req["system"]
+    assert [i for i, b in enumerate(blocks) if "cache_control" in b] == [len(blocks) - 2]  # the last image
+    other = build_request(personas["one-handed-mobile-user"], "http://127.0.0.1/qa", cap, images, "claude-sonnet-4-5")
+    assert other["messages"][0]["content"][:-1] == blocks[:-1] and other["system"] == req["system"]  # same prefix
     pictures = [b for b in blocks if b["type"] == "image"]
     assert [base64.b64decode(b["source"]["data"])[-4:] for b in pictures] == [b"fold", b"full"]
     assert all(b["source"]["media_type"] == "image/png" for b in pictures)
