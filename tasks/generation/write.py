@@ -138,6 +138,8 @@ def write_suite(
             location=str(suite_dir),
             tip="the two names make the same folder name: rename one service (--service NAME)",
         )
+    if not spec.pages and {"ui", "lighthouse"} & set(kinds):
+        warnings.append("no pages (text/html responses) found: no UI or Lighthouse part; add pages with --page PATH")
     kinds = [k for k in kinds if k not in ("ui", "lighthouse") or spec.pages]
     # Parts not asked for this time stay as they are (`--kind api` refreshes only the API tests).
     kept_kinds = [k for k in (previous.kinds if previous else []) if k not in kinds]

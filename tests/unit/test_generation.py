@@ -230,6 +230,7 @@ def test_no_pages_means_no_ui_or_lighthouse(tmp_path: Path) -> None:
     spec = build_spec(catalog=catalog, discoveries=[], base_url="http://127.0.0.1:9")
     made = write_suite(spec, tmp_path, ["api", "ui", "k6", "lighthouse"])
     assert made.manifest is not None and made.manifest.kinds == ["api", "k6"]
+    assert any("--page PATH" in w for w in made.warnings)
     assert not (tmp_path / "s" / "ui").exists()
 
 
