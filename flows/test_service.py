@@ -139,7 +139,7 @@ def test_service(
         value, failed = settle(
             "discover",
             discover_stage(
-                [source or target], str(out / "endpoints.json"), service, include_destructive, return_state=True
+                [source or target], str(out / "endpoints.json"), service, include_destructive, target, return_state=True
             ),
             started,
         )

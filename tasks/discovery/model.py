@@ -10,8 +10,10 @@ origin), `too_large` (over the size limit), `unsafe` (XML bombs, external entiti
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -81,6 +83,76 @@ def check_size(document: bytes | str, source: str) -> None:
 def _tag_safe(text: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_.-")
     return (cleaned or "endpoint")[:90]
+
+
+NON_PRODUCTION_LABELS = frozenset(
+    [
+        "dev",
+        "develop",
+        "development",
+        "test",
+        "testing",
+        "qa",
+        "uat",
+        "stage",
+        "staging",
+        "stg",
+        "sandbox",
+        "preview",
+        "demo",
+        "local",
+        "localhost",
+        "ci",
+        "perf",
+        "load",
+        "mock",
+        "example",
+        "internal",
+    ]
+)
+NON_PRODUCTION_SUFFIXES = (".local", ".localhost", ".test", ".example", ".invalid", ".internal", ".lan", ".home.arpa")
+
+
+def production_looking(url: str | None) -> bool:
+    """Does this target look like production? Loopback, private and link-local addresses,
+    reserved names (.test, .local, ...) and hosts with a label such as dev, test, qa,
+    staging, sandbox or preview do not; anything else does. Writes against a production-
+    looking target are marked destructive."""
+    if not url:
+        return False
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        labels = set(re.split(r"[.\-]", host))
+        return not (host.endswith(NON_PRODUCTION_SUFFIXES) or labels & NON_PRODUCTION_LABELS or "." not in host)
+    return not (address.is_loopback or address.is_private or address.is_link_local or address.is_reserved)
+
+
+def mark_production_writes(discoveries: list[Discovery], target: str | None = None) -> int:
+    """Mark writes (POST/PUT/PATCH, GraphQL mutations) destructive when the target (or,
+    without one, the source's own server URL) looks like production; returns how many."""
+    marked = 0
+    for discovery in discoveries:
+        where = target or discovery.base_url
+        if not production_looking(where):
+            continue
+        count = 0
+        for ep in discovery.endpoints:
+            write = ep.method.upper() in ("POST", "PUT", "PATCH") and not (
+                ep.type == "graphql" and not (ep.query or "").lstrip().startswith("mutation")
+            )
+            if write and not ep.destructive:
+                ep.destructive, count = True, count + 1
+        if count:
+            discovery.warnings.append(
+                f"{where} looks like production: {count} write operations marked destructive "
+                "(left out unless include_destructive)"
+            )
+        marked += count
+    return marked
 
 
 def soap_action(headers: dict[str, str]) -> str | None:

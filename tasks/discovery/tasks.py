@@ -12,7 +12,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from luna.errors import ConfigError
 from luna.keys import artifact_key
-from tasks.discovery.model import Discovery, merge
+from tasks.discovery.model import Discovery, mark_production_writes, merge
 from tasks.discovery.sources import load_source
 
 
@@ -27,10 +27,19 @@ def discover_source(source: str, postman_environment: str | None = None) -> Disc
 
 
 def write_endpoints_file(
-    discoveries: list[Discovery], out: Path, *, service: str, include_destructive: bool, overwrite: bool = False
+    discoveries: list[Discovery],
+    out: Path,
+    *,
+    service: str,
+    include_destructive: bool,
+    overwrite: bool = False,
+    target: str | None = None,
 ) -> dict[str, Any]:
+    """Merge and write; writes against a production-looking target (or source server) are
+    marked destructive first."""
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} already exists", tip="pass another output file, or allow overwriting (--force)")
+    mark_production_writes(discoveries, target)
     data = merge(discoveries, service=service, include_destructive=include_destructive)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -140,7 +140,7 @@ def attach_load(pipeline: PipelineResult, result: RunResult, verdict: Verdict) -
 
 @task(name="pipeline-discover")
 def discover_stage(
-    sources: list[str], out: str, service: str | None, include_destructive: bool
+    sources: list[str], out: str, service: str | None, include_destructive: bool, target: str | None = None
 ) -> tuple[StageOutcome, list[Discovery]]:
     """Discover every source and write the endpoints file the load stage runs."""
     from tasks.discovery.sources import load_source
@@ -150,7 +150,7 @@ def discover_stage(
     discoveries = [load_source(source) for source in sources]
     name = service or next((d.title for d in discoveries if d.title), None) or urlsplit(sources[0]).netloc or "service"
     data = write_endpoints_file(
-        discoveries, Path(out), service=name, include_destructive=include_destructive, overwrite=True
+        discoveries, Path(out), service=name, include_destructive=include_destructive, overwrite=True, target=target
     )
     outcome = discovery_outcome(discoveries, data, Path(out))
     outcome.details["service"] = name

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from luna.demo.graphql_schema import SDL
 from tasks.discovery.graphql import from_graphql, introspection_body
-from tasks.discovery.model import Discovery, LoaderError, merge
+from tasks.discovery.model import Discovery, LoaderError, mark_production_writes, merge, production_looking
 from tasks.discovery.sources import detect, load_source
 from tasks.discovery.wsdl import from_wsdl
 
@@ -270,3 +270,45 @@ def test_files_are_routed_by_their_content(tmp_path: Path) -> None:
     with pytest.raises(LoaderError) as caught:
         load_source(str(tmp_path / "page.html"))
     assert caught.value.loader_kind == "format" and "base URL" in (caught.value.tip or "")
+
+
+# ---- production-looking targets -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "production"),
+    [
+        ("http://127.0.0.1:8787", False),
+        ("http://localhost:3000", False),
+        ("http://10.1.2.3", False),
+        ("http://[::1]:80", False),
+        ("https://api.acme.test", False),
+        ("https://staging-api.acme.com", False),
+        ("https://api.dev.acme.io", False),
+        ("https://qa.acme.com", False),
+        ("http://intranet", False),
+        ("https://api.acme.com", True),
+        ("https://shop.acme.io/v1", True),
+        ("https://203.0.113.9", False),  # documentation range (reserved)
+        ("https://8.8.8.8", True),
+        (None, False),
+    ],
+)
+def test_production_looking(url: str | None, production: bool) -> None:
+    assert production_looking(url) is production
+
+
+def test_writes_on_a_production_looking_target_are_marked_destructive() -> None:
+    def found() -> Discovery:
+        return from_graphql(SDL, source="s.graphql")
+
+    prod = found()
+    assert mark_production_writes([prod], "https://api.acme.com") == 1  # the one mutation
+    assert [e.name for e in prod.endpoints if e.destructive] == ["mutation_createAgent"]
+    assert "looks like production" in prod.warnings[-1]
+    assert [e["name"] for e in merge([prod], service="s")["endpoints"]] == ["query_agents", "query_agent", "query_boom"]
+    local = found()
+    assert mark_production_writes([local], "http://127.0.0.1:8787") == 0
+    assert not any(e.destructive for e in local.endpoints)
+    soap = from_wsdl(CALCULATOR, source="calc.wsdl")  # its own address is calc.example.test: not production
+    assert mark_production_writes([soap]) == 0
