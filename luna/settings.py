@@ -110,7 +110,7 @@ class LunaSettings(BaseSettings):
         None, description="Anthropic API base URL (a proxy or a local fake); unset = the SDK default."
     )
     visual_qa_concurrency: int = Field(8, ge=1, le=64, description="Visual-QA persona calls in flight at once.")
-    visual_qa_max_retries: int = Field(4, ge=0, le=10, description="Retries of a 429/5xx model call (honours retry-after).")
+    visual_qa_max_retries: int = Field(4, ge=0, le=10, description="Retries of a 429/5xx call (honours retry-after).")
     visual_qa_timeout_s: float = Field(120.0, gt=0, le=900, description="Timeout of one model call, in seconds.")
     luna_chromium: str | None = Field(None, description="Chromium executable (default: Debian's chromium).")
     luna_lighthouse_concurrency: int = Field(2, ge=1, le=16, description="Lighthouse audits run at once.")
