@@ -57,6 +57,31 @@ def selected(definition: dict[str, Any], names: set[str]) -> bool:
     return definition["name"] in names or f"{flow_name}/{definition['name']}" in names
 
 
+def take_over(deployments: list[Any]) -> list[str]:
+    """Point deployments that `prefect deploy` created at this process's code.
+
+    Serving updates an existing deployment but leaves its code location alone (Prefect
+    sends the path on create only), so a deployment made by `prefect deploy` would be
+    run from its pull steps' location and crash. Returns the names taken over.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate
+    from prefect.exceptions import ObjectNotFound
+
+    taken = []
+    with get_client(sync_client=True) as client:
+        for deployment in deployments:
+            name = f"{deployment.flow_name}/{deployment.name}"
+            try:
+                existing = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue
+            if existing.path != "." or existing.pull_steps:
+                client.update_deployment(existing.id, DeploymentUpdate(path=".", pull_steps=None))
+                taken.append(name)
+    return taken
+
+
 def main() -> None:
     from prefect import serve
 
@@ -64,7 +89,10 @@ def main() -> None:
     parser.add_argument("names", nargs="*", help="deployments to serve, `name` or `flow/name` (default: all)")
     names = set(parser.parse_args().names)
     definitions = [d for d in load_definitions() if selected(d, names)]
-    serve(*[build(d) for d in definitions])
+    deployments = [build(d) for d in definitions]
+    for name in take_over(deployments):
+        print(f"{name}: was created by `prefect deploy`; its runs now load the code from this folder")
+    serve(*deployments)
 
 
 if __name__ == "__main__":
