@@ -72,3 +72,16 @@ def test_triggers_validate_and_map_gateway_events_to_valid_parameters(definition
             flow.validate_parameters(parameters)
             rendered = str(parameters)
             assert "http://127.0.0.1:8787" in rendered and "{{" not in rendered
+
+
+def test_served_deployments_keep_their_triggers_and_can_be_picked_by_flow() -> None:
+    from deployments.serve import build, selected
+
+    definitions = load_definitions()
+    for definition in triggered():
+        [trigger] = build(definition).triggers
+        assert trigger.parameters == definition["triggers"][0]["parameters"]
+    smoke = [d for d in definitions if selected(d, {"smoke"})]
+    only = [d for d in definitions if selected(d, {"test-service/smoke"})]
+    assert len(smoke) == 2 and len(only) == 1 and only[0]["entrypoint"].startswith("flows/test_service.py")
+    assert all(selected(d, set()) for d in definitions)
