@@ -227,4 +227,6 @@ def test_all_31_personas_share_three_captures_and_stay_within_the_concurrency(
         for p in result.personas
     )
     assert result.usage.cost_usd is not None and result.usage.cost_usd < 0.6 * uncached
-    assert wall < 31 * 0.3 + 20  # 4 rounds of calls, not 31 in a row (tolerant: shared CPU)
+    span = max(arrivals.values()) - min(arrivals.values())
+    assert span < 31 * 0.3 / 2  # a warm-up round and 4 rounds of 8, not 31 calls in a row (~1.5 s when idle)
+    assert wall < 120
