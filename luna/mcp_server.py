@@ -442,6 +442,12 @@ def run(http: bool = False, host: str = "127.0.0.1", port: int = 8765) -> None:
     server = build_server(host, port)
     if http:
         print(f"Luna MCP server on http://{host}:{port}/mcp", file=sys.stderr)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            print(
+                f"warning: listening on {host} without authentication or DNS-rebinding protection; "
+                "put an authenticating proxy in front of it",
+                file=sys.stderr,
+            )
         server.run("streamable-http")
         return
     import anyio

@@ -10,11 +10,11 @@ import hashlib
 import hmac
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from luna.errors import ConfigError
 from luna.gateway.app import create_app
@@ -24,6 +24,10 @@ from luna.gateway.verify import ReplayCache
 from tasks.notify.webhooks import sign
 
 pytestmark = pytest.mark.unit
+
+with warnings.catch_warnings():  # Starlette's note about httpx; the client works the same
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 DATA = Path(__file__).parent / "data" / "webhooks"
 GENERIC, GITHUB, GITLAB = "generic-secret-value", "github-secret-value", "gitlab-token-value"
 
@@ -338,3 +342,22 @@ def test_replay_cache_expires_and_is_bounded() -> None:
     for key in "bcd":
         cache.claim(key, now=12)
     assert len(cache) == 3 and cache.claim("a", now=12)  # "a" was evicted as the oldest
+
+
+def test_serve_command_refuses_to_start_without_a_secret_or_a_prefect_server(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from luna.cli import main
+    from tests.conftest import free_port
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert main(["webhook", "serve"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "luna: config error: the webhook gateway has no secret configured, so it would accept nothing. "
+        "Tip: set at least one of LUNA_WEBHOOK_GENERIC_SECRET, LUNA_WEBHOOK_GITHUB_SECRET, LUNA_WEBHOOK_GITLAB_TOKEN"
+    ]
+    monkeypatch.setenv("LUNA_WEBHOOK_GITHUB_SECRET", "s3cret-value")
+    monkeypatch.setenv("LUNA_PREFECT_PORT", str(free_port()))  # nothing listens there
+    assert main(["webhook", "serve"]) == 2
+    err = capsys.readouterr().err
+    assert "needs a running Prefect server" in err and "s3cret-value" not in err and len(err.splitlines()) == 1
