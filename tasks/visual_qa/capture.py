@@ -19,6 +19,9 @@ from tasks.visual_qa.probes import AXE_RUN, DOM_PROBE, axe_findings, dom_finding
 MAX_FULL_HEIGHT = 6000  # px; taller pages are cropped (the model API caps an image at 8000 px)
 LOAD_TIMEOUT_MS = 30_000
 PROBE_VIEWPORTS = ("desktop", "mobile")  # probes need both: DOM checks on desktop, overflow on mobile
+# Playwright device whose user agent a viewport sends (Chrome on Android), so that sites
+# that pick their layout by user agent serve the phone/tablet version.
+DEVICE_FOR = {"mobile": "Pixel 7", "tablet": "Galaxy Tab S4"}
 
 
 def viewports_needed(wanted: Iterable[str]) -> list[str]:
@@ -51,7 +54,8 @@ async def capture_page(
             ) from None
         try:
             for name in viewports_needed(viewports):
-                shot = await _one_viewport(browser, url, name, screens, probe, axe_source)
+                device = pw.devices.get(DEVICE_FOR.get(name, ""), {})
+                shot = await _one_viewport(browser, url, name, screens, probe, axe_source, device.get("user_agent"))
                 if shot is None:
                     break  # the page did not load: the other viewports would not either
                 captures.append(shot)
@@ -61,7 +65,7 @@ async def capture_page(
 
 
 async def _one_viewport(
-    browser: Any, url: str, name: str, screens: Path, probe: PageProbe, axe_source: str
+    browser: Any, url: str, name: str, screens: Path, probe: PageProbe, axe_source: str, user_agent: str | None
 ) -> Capture | None:
     from playwright.async_api import Error as PlaywrightError
 
@@ -71,6 +75,7 @@ async def _one_viewport(
         device_scale_factor=1,
         is_mobile=vp.mobile,
         has_touch=vp.mobile,
+        user_agent=user_agent,
         bypass_csp=True,  # lets axe-core be injected into pages with a strict CSP
     )
     console: list[str] = []
@@ -127,6 +132,7 @@ async def _one_viewport(
             fold=str(fold.relative_to(screens.parent)),
             page_height=height,
             cropped=cropped,
+            user_agent=str(await page.evaluate("() => navigator.userAgent")),
         )
     finally:
         await context.close()

@@ -37,6 +37,7 @@ class Capture(BaseModel):
     fold: str
     page_height: int
     cropped: bool = False
+    user_agent: str = ""
 
 
 class Usage(BaseModel):

@@ -62,6 +62,8 @@ def test_probes_find_every_planted_problem_without_a_key(demo: Demo, env: Path) 
     assert "axe:image-alt" in by_kind and result.probe.axe_violations >= 1
     run_dir = Path(result.run_dir)
     assert {c.viewport for c in result.captures} == {"desktop", "mobile"}
+    agents = {c.viewport: c.user_agent for c in result.captures}
+    assert "Android" in agents["mobile"] and "Mobile" in agents["mobile"] and "Android" not in agents["desktop"]
     for c in result.captures:
         assert (run_dir / c.fold).read_bytes()[:4] == b"\x89PNG" and (run_dir / c.full).stat().st_size > 1000
     report = (run_dir / "report.md").read_text()
