@@ -17,7 +17,9 @@ class DiscoverParams(BaseModel):
     )
     out: str = Field("k6/config/endpoints.json", description="Endpoints file to write.")
     service: str = Field("My API", min_length=1, description="Service name in the endpoints file.")
-    include_destructive: bool = Field(False, description="Keep DELETE operations in the load profile.")
+    include_destructive: bool = Field(
+        False, description="Write destructive operations unmarked, so load runs run them (default: marked)."
+    )
     postman_environment: str | None = Field(None, description="Postman environment file for {{variables}}.")
     overwrite: bool = Field(False, description="Replace the endpoints file if it exists.")
 

@@ -187,6 +187,7 @@ def test_service(
             fail_on_regression=fail_on_regression,
             grafana_url=grafana_url,
             auth_block=auth_block,
+            include_destructive=include_destructive,
         )
         stages.append(_load_stage(pipeline, params, time.monotonic(), start_audits))
     start_audits()

@@ -73,6 +73,11 @@ class Endpoint(_Strict):
     checks: Checks = Field(default_factory=Checks)
     data_file: str | None = Field(None, min_length=1, description="CSV (or JSON array) file of rows.")
     slos: SLOOverride | None = None
+    destructive: bool = Field(
+        False,
+        description="Marked by discovery (a DELETE, or a write against a production-looking target): "
+        "left out of load runs unless the run includes destructive operations.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -105,6 +110,9 @@ class Catalog(_Strict):
     service: str = Field(min_length=1, max_length=200)
     slos: SLOs = Field(default_factory=SLOs)
     endpoints: list[Endpoint] = Field(min_length=1)
+
+    def destructive(self) -> list[str]:
+        return [e.name for e in self.endpoints if e.destructive]
 
     @field_validator("endpoints")
     @classmethod

@@ -99,6 +99,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--auth-block", help="name of a 'Luna Service Auth' Prefect block with the credentials")
     p.add_argument("--baseline", dest="baseline_run_id", help="compare with this run instead of the last passing one")
     p.add_argument("--fail-on-regression", action="store_true", default=None, help="a regression fails the verdict")
+    p.add_argument(
+        "--include-destructive",
+        action="store_true",
+        default=None,
+        help="also run endpoints marked destructive (DELETEs, writes to a production-looking target)",
+    )
 
 
 def build_params(args: argparse.Namespace, profile: str) -> Any:
@@ -346,9 +352,12 @@ def discover(args: argparse.Namespace) -> int:
         )
         for warning in d.warnings:
             print(f"  warning: {warning}")
-    left_out = sum(1 for d in found for e in d.endpoints if e.destructive) if not args.include_destructive else 0
-    if left_out:
-        print(f"left out {left_out} destructive operations (--include-destructive keeps them)")
+    marked = sum(1 for e in data["endpoints"] if e.get("destructive"))
+    if marked:
+        print(
+            f"marked {marked} destructive operations: load runs leave them out unless --include-destructive "
+            "(or write them unmarked: luna discover --include-destructive)"
+        )
     print(f"wrote {len(data['endpoints'])} endpoints to {args.out}")
     return 0
 
@@ -427,7 +436,9 @@ def parser() -> argparse.ArgumentParser:
     disc.add_argument("sources", nargs="+", help="files, document URLs, or a service base URL to probe")
     disc.add_argument("--out", default="k6/config/endpoints.json", help="endpoints file to write")
     disc.add_argument("--service", default="My API", help="service name")
-    disc.add_argument("--include-destructive", action="store_true", help="keep DELETE operations")
+    disc.add_argument(
+        "--include-destructive", action="store_true", help="write destructive operations unmarked (load runs run them)"
+    )
     disc.add_argument("--postman-env", help="Postman environment file")
     disc.add_argument("--force", action="store_true", help="overwrite the output file")
     sub.add_parser("env", help="print the effective settings, secrets masked")

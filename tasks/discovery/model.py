@@ -170,15 +170,17 @@ def merge(
 ) -> dict[str, Any]:
     """One endpoints file from several sources: deduplicated by (type, method, path, query,
     SOAP action),
-    names made unique and tag-safe, default weights, destructive ones left out unless asked
-    for. The result validates as a Catalog."""
+    names made unique and tag-safe, default weights; destructive ones are kept and marked
+    `"destructive": true` (load runs leave them out unless they include destructive
+    operations), or written unmarked with include_destructive. The result validates as a
+    Catalog."""
     seen: set[tuple[str, str, str, str | None, str | None]] = set()
     names: set[str] = set()
     endpoints: list[dict[str, Any]] = []
     for discovery in discoveries:
         for ep in discovery.endpoints:
             key = (ep.type, ep.method.upper(), ep.path, ep.query, soap_action(ep.headers))
-            if key in seen or (ep.destructive and not include_destructive):
+            if key in seen:
                 continue
             seen.add(key)
             name = base = _tag_safe(ep.name)
@@ -212,6 +214,8 @@ def merge(
                 entry["headers"] = ep.headers
             if ep.checks:
                 entry["checks"] = ep.checks
+            if ep.destructive and not include_destructive:
+                entry["destructive"] = True
             endpoints.append(entry)
     data = {"service": service, "slos": (slos or SLOs()).model_dump(), "endpoints": endpoints}
     parse_catalog(data, source="discovered endpoints")  # raises if a loader produced nonsense

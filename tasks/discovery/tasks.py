@@ -62,7 +62,9 @@ def write_endpoints(
     )
     warnings = [f"- {d.source}: {w}" for d in discoveries for w in d.warnings]
     if destructive and not include_destructive:
-        warnings.append(f"- left out {len(destructive)} destructive operations (include_destructive=true keeps them)")
+        warnings.append(
+            f"- marked {len(destructive)} destructive operations; load runs leave them out unless include_destructive"
+        )
     create_markdown_artifact(
         key=artifact_key("luna-discovery", service, "warnings"),
         markdown="# Discovery warnings\n\n" + ("\n".join(warnings) if warnings else "None."),

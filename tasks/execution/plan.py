@@ -69,6 +69,9 @@ class LoadTestParams(BaseModel):
     auth_block: str | None = Field(
         None, description="Name of a 'Luna Service Auth' block whose credentials replace the AUTH_* settings."
     )
+    include_destructive: bool = Field(
+        False, description="Also run endpoints marked destructive (DELETEs, writes to a production-looking target)."
+    )
 
     def settings_overrides(self) -> dict[str, Any]:
         keys = (
@@ -263,6 +266,17 @@ def plan_run(params: LoadTestParams, settings: LunaSettings, run_dir: Path) -> R
         target_file.write_text(json.dumps(rows), encoding="utf-8")
         resolved["endpoints"][i]["data_file"] = str(target_file.resolve())
     _check_placeholders(catalog, source, columns)
+    if not params.include_destructive and catalog.destructive():
+        keep = [i for i, ep in enumerate(catalog.endpoints) if not ep.destructive]
+        if not keep:
+            raise ConfigError(
+                f"every endpoint of {source} is marked destructive",
+                location=str(source),
+                tip="run them on purpose with --include-destructive (include_destructive=true), "
+                "or remove 'destructive' from the ones that are safe",
+            )
+        resolved["endpoints"] = [resolved["endpoints"][i] for i in keep]
+        catalog = catalog.model_copy(update={"endpoints": [catalog.endpoints[i] for i in keep]})
     k6 = _k6_binary(settings)
     if settings.luna_k6_script is not None and not settings.luna_k6_script.is_file():
         raise ConfigError(f"LUNA_K6_SCRIPT: {settings.luna_k6_script} does not exist", tip="unset it to use k6/main.js")

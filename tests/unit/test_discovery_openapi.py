@@ -106,11 +106,12 @@ def test_swagger2_yaml() -> None:
     assert "AUTH_BASIC_USER" in warnings
 
 
-def test_swagger2_delete_needs_include_destructive() -> None:
+def test_swagger2_delete_is_kept_but_marked_destructive() -> None:
     discovery = from_openapi((DATA / "tree-swagger2.yaml").read_text(), source="tree.yaml")
-    assert "DELETE" not in {e["method"] for e in merge([discovery], service="tree")["endpoints"]}
-    methods = {e["method"] for e in merge([discovery], service="tree", include_destructive=True)["endpoints"]}
-    assert "DELETE" in methods
+    marked = {e["method"]: e.get("destructive", False) for e in merge([discovery], service="tree")["endpoints"]}
+    assert marked["DELETE"] is True and marked["GET"] is False
+    unmarked = merge([discovery], service="tree", include_destructive=True)["endpoints"]
+    assert not any("destructive" in e for e in unmarked)  # opted in: written as ordinary endpoints
 
 
 # --- OpenAPI 3.1 with remote refs ---------------------------------------------------------

@@ -387,3 +387,29 @@ def test_ragged_csv_row_is_a_data_file_error(isolated: Path, target: str) -> Non
     )
     with pytest.raises(LunaError):
         plan(target, config)
+
+
+def test_destructive_endpoints_are_left_out_unless_included(isolated: Path, target: str) -> None:
+    config = write_catalog(
+        isolated / "e.json",
+        [
+            {"name": "list", "group": "g", "path": "/items"},
+            {"name": "drop", "group": "g", "method": "DELETE", "path": "/items/1", "destructive": True},
+        ],
+    )
+    safe = plan(target, config)
+    assert [e.name for e in safe.catalog.endpoints] == ["list"]
+    assert [e["name"] for e in json.loads(safe.endpoints_file.read_text())["endpoints"]] == ["list"]
+    everything = prepare_run(
+        LoadTestParams(config=str(config), run_id="unit-run-2", include_destructive=True),
+        load_settings(base_url=target),
+    )
+    assert [e.name for e in everything.catalog.endpoints] == ["list", "drop"]
+
+
+def test_only_destructive_endpoints_is_a_clear_error(isolated: Path, target: str) -> None:
+    config = write_catalog(
+        isolated / "e.json", [{"name": "drop", "group": "g", "method": "DELETE", "path": "/x", "destructive": True}]
+    )
+    error = fails(target, config, ConfigError)
+    assert "every endpoint" in error.one_line() and "--include-destructive" in error.one_line()
