@@ -170,8 +170,8 @@ def test_mcp_test_service_tool_runs_the_pipeline(prefect_server: str, demo: Demo
     params = StdioServerParameters(command=str(BIN / "luna"), args=["mcp"], env=env, cwd=str(ROOT))
     arguments = {"target": demo.url, "discover": False, "generate": False, "lighthouse": False, "visual_qa": False}
 
-    async def main() -> tuple[dict[str, Any], dict[str, Any]]:
-        with anyio.fail_after(180):
+    async def main() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        with anyio.fail_after(240):
             async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
                 await session.initialize()
                 ran = await session.call_tool("test_service", arguments)
@@ -179,9 +179,13 @@ def test_mcp_test_service_tool_runs_the_pipeline(prefect_server: str, demo: Demo
                 outcome = dict(ran.structuredContent or {})
                 report = await session.call_tool("get_report", {"run_id": outcome["result"]["pipeline_id"]})
                 assert not report.isError, report.content
-                return outcome, dict(report.structuredContent or {})
+                loaded = await session.call_tool("load_test", {"target": demo.url, "duration": "2s"})
+                assert not loaded.isError, loaded.content
+                return outcome, dict(report.structuredContent or {}), dict(loaded.structuredContent or {})
 
-    outcome, report = anyio.run(main)
+    outcome, report, load = anyio.run(main)
+    assert load["verdict"] == "pass" and load["profile"] == "smoke" and load["requests"] > 0
+    assert {e["name"] for e in load["endpoints"]} and all(e["slo_ok"] for e in load["endpoints"])
     assert outcome["passed"] is True and outcome["problems"] == []
     stages = {s["name"]: s["status"] for s in outcome["result"]["stages"]}
     assert stages["load"] == "passed" and stages["lighthouse"] == "skipped" and stages["discover"] == "skipped"
