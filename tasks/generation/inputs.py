@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from luna.catalog import Catalog, SLOs, parse_catalog
@@ -72,6 +73,7 @@ def build_spec(
     pages: list[str] | None = None,
     sources: list[str] | None = None,
     include_destructive: bool = False,
+    data_root: Path | None = None,
 ) -> SuiteSpec:
     many = len(discoveries) > 1
     warnings = [f"{d.source}: {w}" if many else w for d in discoveries for w in d.warnings]
@@ -97,8 +99,22 @@ def build_spec(
     index = _schema_index(discoveries)
     endpoints: list[SuiteEndpoint] = []
     found_pages: list[Page] = []
-    for ep in catalog.endpoints:
+    left_out = 0
+    for i, ep in enumerate(catalog.endpoints):
+        if getattr(ep, "destructive", False) and not include_destructive:
+            left_out += 1  # DELETEs, writes to a production-looking target: not without asking
+            continue
         method = ep.method or "GET"
+        data_file = None
+        if ep.data_file:
+            found = (data_root / ep.data_file) if data_root else Path(ep.data_file)
+            if not found.is_file():
+                raise GenerationError(
+                    f"{ep.data_file} does not exist (looked for {found.resolve()})",
+                    location=f"endpoints/{i}/data_file",
+                    tip="data_file paths are relative to the endpoints file",
+                )
+            data_file = str(found.resolve())
         match = index.get((method, ep.path)) or index.get((method, ep.path.split("?", 1)[0]))
         effective = ep.effective_slos(catalog.slos)
         endpoints.append(
@@ -113,7 +129,7 @@ def build_spec(
                 variables=ep.variables,
                 headers=ep.headers,
                 checks=ep.checks,
-                data_file=ep.data_file,
+                data_file=data_file,
                 weight=ep.weight,
                 slos=effective,
                 response_schema=match.response_schema if match else None,
@@ -122,6 +138,12 @@ def build_spec(
         )
         if method == "GET" and match is not None and (match.response_type or "").startswith("text/html"):
             found_pages.append(Page(name=ep.name, path=ep.path, slos=effective))
+    if left_out:
+        warnings.append(f"left out {left_out} destructive operations (--include-destructive keeps them)")
+    if not endpoints:
+        raise GenerationError(
+            "every endpoint is destructive: nothing to test", tip="pass --include-destructive to test them anyway"
+        )
     known = {p.path for p in found_pages}
     for path in pages or []:
         if not path.startswith("/"):

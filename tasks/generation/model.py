@@ -36,7 +36,9 @@ class SuiteEndpoint(BaseModel):
     variables: dict[str, Any] | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     checks: Checks = Field(default_factory=Checks)
-    data_file: str | None = None
+    data_file: str | None = Field(
+        None, description="Absolute path of the endpoint's data file (copied into the suite)."
+    )
     weight: float = 1
     slos: SLOs = Field(
         default_factory=SLOs, description="Effective SLOs (service SLOs with this endpoint's overrides)."

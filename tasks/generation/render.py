@@ -15,14 +15,24 @@ from typing import Any
 import jinja2
 
 from tasks.generation.model import SuiteEndpoint, SuiteKind, SuiteSpec
-from tasks.generation.safe import JS_RESERVED, Names, comment_text, js_literal, js_number, md, py_literal
+from tasks.generation.safe import (
+    JS_RESERVED,
+    GenerationError,
+    Names,
+    comment_text,
+    file_slug,
+    js_literal,
+    js_number,
+    md,
+    py_literal,
+)
 
 TEMPLATES = Path(__file__).with_name("templates")
 CUSTOM_BEGIN = "--- luna:custom begin ---"
 CUSTOM_END = "--- luna:custom end ---"
 CUSTOM_HINT = "Your code between these two marker lines survives `luna gen-tests`."
 K6_HELPERS = {"setup", "options", "requestParams", "jsonBody", "hasPath", "gqlBody", "hasHeader", "authHeaders", "fill"}
-K6_HELPERS |= {"fillAll"}
+K6_HELPERS |= {"fillAll", "lookup", "nextRow", "parseRows", "DATA", "open"}
 K6_HELPERS |= {"pick", "hex", "FAKER", "FIRST", "LAST", "PLACEHOLDER", "BASE_URL", "VUS", "DURATION", "SLEEP"}
 K6_HELPERS |= {"http", "encoding", "check", "fail", "sleep"}
 DESKTOP_UA = (
@@ -74,12 +84,15 @@ def render_suite(
     ]
     if {"api", "ui"} & set(readme_kinds or kinds):
         files.append(_templated(env, "conftest.py.j2", "conftest.py", base_url=spec.base_url, service=spec.service))
+    copies = data_copies(spec)
+    if {"api", "k6"} & set(kinds):
+        files += [Rendered(name, _read_data(source)) for source, name in copies.items()]
     if "api" in kinds:
-        files += render_api(env, spec)
+        files += render_api(env, spec, copies)
     if "ui" in kinds and spec.pages:
         files += render_ui(env, spec)
     if "k6" in kinds:
-        files.append(render_k6(env, spec))
+        files.append(render_k6(env, spec, copies))
     if "lighthouse" in kinds and spec.pages:
         files += render_lighthouse(spec)
     return files
@@ -134,7 +147,7 @@ def _request_json(ep: SuiteEndpoint) -> Any:
     return ep.body
 
 
-def render_api(env: jinja2.Environment, spec: SuiteSpec) -> list[Rendered]:
+def render_api(env: jinja2.Environment, spec: SuiteSpec, data_files: dict[str, str]) -> list[Rendered]:
     groups: dict[str, list[SuiteEndpoint]] = {}
     for ep in spec.endpoints:
         groups.setdefault(ep.group, []).append(ep)
@@ -171,7 +184,7 @@ def render_api(env: jinja2.Environment, spec: SuiteSpec) -> list[Rendered]:
                     "checks": checks,
                     "schema": schema,
                     "row": bool(ep.data_file),
-                    "data_file": ep.data_file,
+                    "data_file": data_files.get(ep.data_file or ""),
                 }
             )
         module = modules.take(group, prefix="test_api_")
@@ -188,6 +201,36 @@ def render_api(env: jinja2.Environment, spec: SuiteSpec) -> list[Rendered]:
         )
     files.append(Rendered("api/schemas.json", json.dumps(schemas, indent=2, ensure_ascii=True) + "\n"))
     return files
+
+
+MAX_DATA_BYTES = 20 * 1024 * 1024
+
+
+def data_copies(spec: SuiteSpec) -> dict[str, str]:
+    """Each endpoint data file -> the safe, unique name of its copy (data/<slug>.csv|json)."""
+    copies: dict[str, str] = {}
+    for ep in spec.endpoints:
+        if not ep.data_file or ep.data_file in copies:
+            continue
+        path = Path(ep.data_file)
+        ext = ".json" if path.suffix.lower() == ".json" else ".csv"
+        name, n = f"data/{file_slug(path.stem)}{ext}", 2
+        while name in copies.values():
+            name, n = f"data/{file_slug(path.stem)}-{n}{ext}", n + 1
+        copies[ep.data_file] = name
+    return copies
+
+
+def _read_data(source: str) -> str:
+    path = Path(source)
+    if path.stat().st_size > MAX_DATA_BYTES:
+        raise GenerationError(
+            f"data file {source} is over {MAX_DATA_BYTES} bytes", tip="use a smaller sample for the API suite"
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise GenerationError(f"data file {source} is not UTF-8 text", tip="save it as UTF-8") from None
 
 
 # ---- UI suite ----------------------------------------------------------------------------
@@ -236,28 +279,32 @@ def _k6_checks(ep: SuiteEndpoint) -> list[dict[str, str]]:
     return out
 
 
-def render_k6(env: jinja2.Environment, spec: SuiteSpec) -> Rendered:
+def render_k6(env: jinja2.Environment, spec: SuiteSpec, data_files: dict[str, str]) -> Rendered:
     names = Names(set(JS_RESERVED) | K6_HELPERS)
     groups: dict[str, dict[str, Any]] = {}
     thresholds: list[dict[str, str]] = []
     for ep in spec.endpoints:
-        group = groups.setdefault(ep.group, {"name": ep.group, "fn": None, "endpoints": []})
+        group = groups.setdefault(ep.group, {"name": ep.group, "fn": None, "endpoints": [], "rows": False})
         if group["fn"] is None:
             group["fn"] = names.take(ep.group, lower=False)
         payload = _request_json(ep)
         headers = dict(ep.headers)
         if payload is not None:
             headers.setdefault("Content-Type", "application/json")
+        data_file = data_files.get(ep.data_file or "")
+        row = ", row" if data_file else ""
+        group["rows"] = group["rows"] or bool(data_file)
         group["endpoints"].append(
             {
                 "name": ep.name,
                 "method": ep.method,
                 "path": ep.path,
-                "url": f"BASE_URL + fill({js_literal(ep.path)}, encodeURIComponent)"
+                "url": f"BASE_URL + fill({js_literal(ep.path)}, encodeURIComponent{row})"
                 if "{{" in ep.path
                 else f"BASE_URL + {js_literal(ep.path)}",
                 "headers": headers,
-                "body": "null" if payload is None else f"jsonBody({js_literal(payload)})",
+                "body": "null" if payload is None else f"jsonBody({js_literal(payload)}{row})",
+                "data_file": data_file,
                 "checks": _k6_checks(ep),
             }
         )
@@ -275,6 +322,7 @@ def render_k6(env: jinja2.Environment, spec: SuiteSpec) -> Rendered:
         sources=spec.sources,
         base_url=spec.base_url,
         groups=list(groups.values()),
+        data_files=sorted(set(data_files.values())),
         thresholds=thresholds,
         slos=slos,
         custom=custom_block("//").rstrip("\n"),

@@ -432,6 +432,7 @@ def run_suite_dir(
     lighthouse_presets: tuple[str, ...] = ("desktop", "mobile"),
 ) -> SuiteRun:
     """Run the suite's kinds (default: the pytest kinds it has) and collect every row."""
+    suite_dir = suite_dir.resolve()
     manifest = Manifest.read(suite_dir)
     chosen = list(kinds) if kinds else [k for k in manifest.kinds if k in PYTEST_KINDS]
     missing = [k for k in chosen if k not in manifest.kinds]

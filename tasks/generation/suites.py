@@ -70,6 +70,7 @@ def generate_suite(params: GenerateParams, settings: LunaSettings) -> GeneratedS
         pages=params.pages,
         sources=sources,
         include_destructive=params.include_destructive,
+        data_root=Path(params.config).parent if params.config else None,
     )
     return write_suite(spec, Path(params.out_dir), list(params.kinds))
 

@@ -6,6 +6,7 @@ failure must be reported as a row with the right message."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from luna.settings import load_settings
@@ -232,3 +234,42 @@ def test_output_is_masked_and_a_silent_hang_is_stopped(tmp_path: Path) -> None:
             secrets=[],
         )
     assert time.monotonic() - started < 10
+
+
+def test_data_rows_reach_the_api_suite_and_the_k6_script(
+    demo0: Demo, suites: Path, tmp_path: Path, clean_env: Path
+) -> None:
+    """{{data.*}} placeholders: the data file is copied into the suite; the API test uses
+    its first row, the k6 script cycles through the rows (quoted CSV fields included)."""
+    (tmp_path / "rows.csv").write_text('name,email\n"Rowe, Quoted",q@example.com\nRowe Plain,p@example.com\n')
+    (tmp_path / "endpoints.json").write_text(
+        json.dumps(
+            {
+                "service": "rows",
+                "endpoints": [
+                    {
+                        "name": "CreateFromRow",
+                        "group": "users",
+                        "method": "POST",
+                        "path": "/api/users",
+                        "data_file": "rows.csv",
+                        "body": {"name": "{{data.name}}", "email": "{{data.email}}"},
+                        "checks": {"status": 201, "body_contains": "Rowe, Quoted"},
+                    }
+                ],
+            }
+        )
+    )
+    params = GenerateParams(config=str(tmp_path / "endpoints.json"), base_url=demo0.url, out_dir=str(suites))
+    made = generate_suite(params, load_settings())
+    assert (made.suite_dir / "data" / "rows.csv").read_text().startswith("name,email")
+    result = run(made.suite_dir, ["api", "k6"], tmp_path)
+    rows = outcomes(result)
+    assert rows["test_api_users::test_create_from_row"] == ("passed", "")
+    # k6 sends row 1, row 2, row 1, ...: the first row's check passes only every other time.
+    outcome, message = rows["check CreateFromRow: body contains Rowe, Quoted"]
+    failed, total = (int(n) for n in message.split(" failed")[0].split(" of "))
+    assert outcome == "failed" and 0 < failed < total
+    for name in ("Rowe, Quoted", "Rowe Plain"):
+        found = httpx.get(f"{demo0.url}/api/search", params={"q": name}, timeout=5).json()["data"]
+        assert found, f"no user {name!r} was created"

@@ -374,3 +374,18 @@ def test_one_junit_file_for_every_part(tmp_path: Path) -> None:
         ("test_api_users::test_bad", "failed", "HTTP 500 <&>"),
         ("k6::threshold http_req_failed: rate<0.01", "failed", "crossed"),
     ]
+
+
+def test_data_files_are_copied_under_a_safe_name(tmp_path: Path) -> None:
+    (tmp_path / "in" / "deep").mkdir(parents=True)
+    (tmp_path / "evil name'\"`.csv").write_text("a,b\n1,2\n")
+    endpoint = {"name": "a", "group": "g", "path": "/a?x={{data.a}}", "data_file": "../evil name'\"`.csv"}
+    catalog = parse_catalog({"service": "S", "endpoints": [endpoint]}, source="t")
+    spec = build_spec(catalog=catalog, discoveries=[], base_url="http://127.0.0.1:9", data_root=tmp_path / "in")
+    write_suite(spec, tmp_path / "suites", ["api", "k6"])
+    suite = tmp_path / "suites" / "s"
+    assert (suite / "data" / "evil-name.csv").read_text() == "a,b\n1,2\n"
+    assert 'data_row("data/evil-name.csv")' in (suite / "api" / "test_api_g.py").read_text()
+    assert 'open("../data/evil-name.csv")' in (suite / "k6" / "script.js").read_text()
+    with pytest.raises(GenerationError, match="does not exist"):
+        build_spec(catalog=catalog, discoveries=[], base_url="http://127.0.0.1:9", data_root=tmp_path / "in" / "deep")

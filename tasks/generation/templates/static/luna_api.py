@@ -88,11 +88,11 @@ def fill(value: Any, row: Mapping[str, Any] | None = None, encode: Any = str) ->
 
 
 def data_row(path: str) -> dict[str, Any]:
-    """The first row of an endpoint's data file (CSV or a JSON array), relative to the
-    working directory; skips the test when the file is not there."""
-    file = Path(path)
+    """The first row of an endpoint's data file (a CSV or a JSON array; Luna copied it
+    into the suite's data/ folder), as the load runner's first iteration would see it."""
+    file = Path(__file__).resolve().parents[1] / path
     if not file.is_file():
-        pytest.skip(f"data file {path} not found (run from the folder the endpoints file refers to)")
+        pytest.skip(f"data file {file} not found (regenerate the suite)")
     text = file.read_text(encoding="utf-8")
     if file.suffix.lower() == ".json":
         rows = json.loads(text)
