@@ -42,6 +42,8 @@ def register(sub: Any) -> None:
     r.add_argument("--suites-dir", help="folder of the suites (default: LUNA_SUITES_DIR or suites)")
     r.add_argument("--out", help="results folder (default: LUNA_OUT_DIR/suites/<suite>-<time>)")
     r.add_argument("--k6-duration", default="10s", help="how long the k6 part runs (default 10s)")
+    r.add_argument("--k6-vus", type=int, default=1, help="virtual users per endpoint group in the k6 part (default 1)")
+    r.add_argument("--preset", action="append", choices=("desktop", "mobile"), help="Lighthouse preset (default: both)")
     r.add_argument("--no-prefect", action="store_true", help="run without Prefect (no artifacts, instant start)")
     r.set_defaults(handler=run_tests)
 
@@ -117,6 +119,8 @@ def run_tests(args: argparse.Namespace) -> int:
             out_dir=out,
             base_url=args.target,
             k6_duration=args.k6_duration,
+            k6_vus=args.k6_vus,
+            lighthouse_presets=tuple(args.preset or ("desktop", "mobile")),
         )
     else:
         from luna.cli import use_prefect
@@ -131,6 +135,8 @@ def run_tests(args: argparse.Namespace) -> int:
             suites_dir=str(root),
             out_dir=args.out,
             k6_duration=args.k6_duration,
+            k6_vus=args.k6_vus,
+            lighthouse_presets=args.preset or ["desktop", "mobile"],
         )
         state = run_suite(params, return_state=True)
         outcome: Any = state.result(raise_on_failure=False)

@@ -429,6 +429,7 @@ def run_suite_dir(
     base_url: str | None = None,
     on_line: LineSink = lambda line: None,
     k6_duration: str = "10s",
+    k6_vus: int = 1,
     lighthouse_presets: tuple[str, ...] = ("desktop", "mobile"),
 ) -> SuiteRun:
     """Run the suite's kinds (default: the pytest kinds it has) and collect every row."""
@@ -469,6 +470,7 @@ def run_suite_dir(
                 on_line=on_line,
                 secrets=secrets,
                 duration=k6_duration,
+                vus=k6_vus,
             )
         else:
             cases, file = run_lighthouse_kind(

@@ -55,6 +55,8 @@ def run_tests(
     out_dir: str | None,
     k6_duration: str,
     suites_dir: str,
+    k6_vus: int = 1,
+    lighthouse_presets: list[str] | None = None,
 ) -> SuiteRun:
     """Run the suite's kinds; failing tests are rows of the result, not an exception.
     Results go to `out_dir` (default: <LUNA_OUT_DIR>/suites/<suite>-<UTC time>/)."""
@@ -72,6 +74,8 @@ def run_tests(
         base_url=base_url,
         on_line=lambda line: logger.info("%s", line),
         k6_duration=k6_duration,
+        k6_vus=k6_vus,
+        lighthouse_presets=tuple(lighthouse_presets or ("desktop", "mobile")),
     )
 
 
