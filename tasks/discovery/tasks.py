@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from luna.errors import ConfigError
 from luna.keys import artifact_key
+from luna.markdown import md
 from tasks.discovery.model import Discovery, mark_production_writes, merge
 from tasks.discovery.sources import load_source
 
@@ -50,23 +51,33 @@ def write_endpoints_file(
 def write_endpoints(
     discoveries: list[Discovery], out: str, service: str, include_destructive: bool, overwrite: bool = False
 ) -> dict[str, Any]:
-    """Merge and write the endpoints file; publish the discovery artifact."""
+    """Merge and write the endpoints file; publish the discovery artifacts."""
     data = write_endpoints_file(
         discoveries, Path(out), service=service, include_destructive=include_destructive, overwrite=overwrite
     )
-    destructive = [e.name for d in discoveries for e in d.endpoints if e.destructive]
+    publish_discovery(discoveries, data, out)
+    return data
+
+
+def publish_discovery(discoveries: list[Discovery], data: dict[str, Any], out: str) -> None:
+    """The discovery artifacts (inside a task or flow): a table of the endpoints written,
+    and the warnings as markdown."""
+    service = data["service"]
+    columns = ("name", "group", "type", "method", "path", "weight")
     create_table_artifact(
         key=artifact_key("luna-discovery", service, "endpoints"),
-        table=[{k: e.get(k) for k in ("name", "group", "type", "method", "path", "weight")} for e in data["endpoints"]],
+        table=[
+            {**{k: e.get(k) for k in columns}, "destructive": bool(e.get("destructive"))} for e in data["endpoints"]
+        ],
         description=f"{len(data['endpoints'])} endpoints written to {out}",
     )
     warnings = [f"- {d.source}: {w}" for d in discoveries for w in d.warnings]
-    if destructive and not include_destructive:
+    marked = sum(1 for e in data["endpoints"] if e.get("destructive"))
+    if marked:
         warnings.append(
-            f"- marked {len(destructive)} destructive operations; load runs leave them out unless include_destructive"
+            f"- marked {marked} destructive operations; load runs leave them out unless include_destructive"
         )
     create_markdown_artifact(
         key=artifact_key("luna-discovery", service, "warnings"),
-        markdown="# Discovery warnings\n\n" + ("\n".join(warnings) if warnings else "None."),
+        markdown="# Discovery warnings\n\n" + ("\n".join(md(w) for w in warnings) if warnings else "None."),
     )
-    return data

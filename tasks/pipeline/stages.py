@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact
 from prefect.states import State
 
 from luna.errors import ConfigError, LunaError
@@ -144,7 +144,7 @@ def discover_stage(
 ) -> tuple[StageOutcome, list[Discovery]]:
     """Discover every source and write the endpoints file the load stage runs."""
     from tasks.discovery.sources import load_source
-    from tasks.discovery.tasks import write_endpoints_file
+    from tasks.discovery.tasks import publish_discovery, write_endpoints_file
 
     started = time.monotonic()
     discoveries = [load_source(source) for source in sources]
@@ -155,11 +155,7 @@ def discover_stage(
     outcome = discovery_outcome(discoveries, data, Path(out))
     outcome.details["service"] = name
     outcome.seconds = round(time.monotonic() - started, 2)
-    create_table_artifact(
-        key=artifact_key("luna-discovery", name, "endpoints"),
-        table=[{k: e.get(k) for k in ("name", "group", "type", "method", "path", "weight")} for e in data["endpoints"]],
-        description=f"{len(data['endpoints'])} endpoints written to {out}",
-    )
+    publish_discovery(discoveries, data, out)
     return outcome, discoveries
 
 

@@ -9,7 +9,6 @@ line breaks, links and raw HTML (Prefect renders markdown artifacts).
 from __future__ import annotations
 
 import base64
-import string
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from luna.errors import ConfigError
+from luna.markdown import md
 from luna.results import RunResult, Stats
 from luna.verdict import Verdict
 from tasks.reporting import charts
@@ -39,7 +39,6 @@ from tasks.reporting.view import (
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
-MD_SPECIAL = frozenset(string.punctuation)
 URL_SAFE = ":/?#@!$&'*+,;=%-._~"
 BLUE, SKY, VIOLET, RED, AMBER, GREEN = "#2563eb", "#38bdf8", "#7c3aed", "#dc2626", "#d97706", "#059669"
 # Verdana 11 px advance widths (shields.io's font), grouped; anything else counts as DEFAULT.
@@ -52,20 +51,6 @@ WIDTHS = {
     **dict.fromkeys("ABCDEFGHKLNOPQRSTUVXYZ", 7.8),
 }
 DEFAULT_WIDTH = 6.8
-
-
-def md(value: Any) -> str:
-    """Plain text for markdown: ASCII punctuation backslash-escaped, line breaks and other
-    control characters turned into spaces. Safe inside GFM table cells."""
-    out = []
-    for ch in str(value):
-        if ch in MD_SPECIAL:
-            out.append("\\" + ch)
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
-        else:
-            out.append(" ")
-    return "".join(out)
 
 
 def md_url(url: str) -> str:
