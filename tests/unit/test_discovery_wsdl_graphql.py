@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from graphql import build_schema, graphql_sync, parse, validate
@@ -17,23 +16,13 @@ from tasks.discovery.graphql import from_graphql, introspection_body
 from tasks.discovery.model import Discovery, LoaderError, mark_production_writes, merge, production_looking
 from tasks.discovery.sources import detect, load_source
 from tasks.discovery.wsdl import from_wsdl
+from tests.unit.test_discovery_postman_har import _only_loader_errors
 
 pytestmark = pytest.mark.unit
 
 DATA = Path(__file__).parent / "data" / "discovery"
 CALCULATOR = (DATA / "calculator.wsdl").read_bytes()
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _only_loader_errors(call: Any) -> None:
-    try:
-        result = call()
-    except LoaderError:
-        return
-    assert isinstance(result, Discovery)
-    assert all(ep.path.startswith("/") for ep in result.endpoints)
-    if result.endpoints:
-        merge([result], service="fuzz", include_destructive=True)
 
 
 # ---- WSDL -------------------------------------------------------------------------------
