@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from luna.markdown import md
 from tasks.audit.model import LighthouseResult, PageAudit
-from tasks.reporting.render import md
 
 SCORE_LABELS = {"performance": "Perf", "accessibility": "A11y", "best_practices": "Best pr.", "seo": "SEO"}
 METRIC_LABELS = {"lcp_ms": "LCP ms", "cls": "CLS", "tbt_ms": "TBT ms", "inp_ms": "INP ms"}

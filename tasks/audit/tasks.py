@@ -8,13 +8,13 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from luna.influx import Influx
+from luna.markdown import md
 from luna.settings import load_settings
 from tasks.audit.lighthouse import run_lighthouse
 from tasks.audit.model import LighthouseResult
 from tasks.audit.params import LighthouseParams
 from tasks.audit.points import write_lighthouse_points
 from tasks.audit.report import markdown_report, page_rows
-from tasks.reporting.render import md
 
 REPORT_KEY = "luna-lighthouse-report"
 TABLE_KEY = "luna-lighthouse-pages"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from tasks.reporting.render import md
+from luna.markdown import md
 from tasks.visual_qa.model import PROBE, SEVERITIES, VisualQAResult
 
 

@@ -9,10 +9,10 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
+from luna.markdown import md
 from luna.settings import load_settings
 from tasks.audit.browser import new_run_dir
 from tasks.audit.lighthouse import check_url
-from tasks.reporting.render import md
 from tasks.visual_qa.model import Capture, PageProbe, PersonaOutcome, VisualQAResult
 from tasks.visual_qa.personas import Persona, load_personas, select
 from tasks.visual_qa.report import markdown_report, persona_rows
