@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         repl.add_argument("--no-auth", action="store_true", help="do not send the AUTH_* credentials")
         repl.set_defaults(handler=repl_main)
 
-    health = sub.add_parser("health", help="is the target up (and Prefect, the gateway)? exit 1 when the target is not")
+    health = sub.add_parser("health", help="is the target up? (and the Prefect API) exit 1 when the target is not")
     health.add_argument("target", nargs="?", help="base URL (default: BASE_URL)")
     health.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default 5)")
     health.set_defaults(handler=health_main)

@@ -329,6 +329,11 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
     import anyio
     from mcp.server.fastmcp import FastMCP
     from mcp.server.fastmcp.exceptions import ToolError
+    from mcp.types import ToolAnnotations
+
+    reads = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+    fetches = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=True)
+    loads = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
 
     server = FastMCP(
         "luna", instructions=INSTRUCTIONS, host=host, port=port, streamable_http_path="/mcp", log_level="WARNING"
@@ -345,7 +350,7 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
         except ValueError as exc:  # pydantic validation of parameters
             raise ToolError(f"bad input: {str(exc).splitlines()[0]}") from None
 
-    @server.tool()
+    @server.tool(annotations=fetches)  # reads a URL; writes `out` when asked
     async def discover(
         source: Annotated[
             str,
@@ -364,7 +369,7 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
         result: DiscoverResult = await call(discover_endpoints, source, service, out, overwrite)
         return result
 
-    @server.tool()
+    @server.tool(annotations=loads)
     async def load_test(
         target: Annotated[str, Field(description="Base URL of the service under test, e.g. http://127.0.0.1:8787.")],
         profile: Annotated[Profile, Field(description="smoke (seconds), ramp, soak (long), stress, spike.")] = "smoke",
@@ -378,7 +383,7 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
         result: LoadTestOutcome = await call(run_load_test, target, profile, config, vus, duration)
         return result
 
-    @server.tool()
+    @server.tool(annotations=loads)
     async def test_service(
         target: Annotated[str, Field(description="Base URL of the service, e.g. http://127.0.0.1:8787.")],
         profile: Annotated[Profile, Field(description="Load profile of the load stage.")] = "smoke",
@@ -414,7 +419,7 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
         )
         return result
 
-    @server.tool()
+    @server.tool(annotations=reads)
     async def get_report(
         run_id: Annotated[str, Field(description="A run id or pipeline id from list_runs/load_test/test_service.")],
     ) -> Report:
@@ -423,7 +428,7 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
         result: Report = await call(read_report, run_id)
         return result
 
-    @server.tool()
+    @server.tool(annotations=reads)
     async def list_runs(
         service: Annotated[str | None, Field(description="Only this service.")] = None,
         profile: Annotated[Profile | None, Field(description="Only this profile.")] = None,

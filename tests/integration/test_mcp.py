@@ -58,6 +58,8 @@ async def exercise(session: ClientSession, demo: Demo, run_id: str) -> None:
         "spike",
     ]
     assert "target" in tools["test_service"].inputSchema["required"]
+    assert tools["list_runs"].annotations and tools["list_runs"].annotations.readOnlyHint is True
+    assert tools["load_test"].annotations and tools["load_test"].annotations.readOnlyHint is False
 
     found = structured(await session.call_tool("discover", {"source": f"{demo.url}/openapi.json"}))
     assert found["kind"] == "openapi"
