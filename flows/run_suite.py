@@ -7,7 +7,7 @@ from prefect.states import Completed, Failed, State
 from pydantic import BaseModel, Field
 
 from tasks.generation.model import SuiteKind
-from tasks.generation.runner import SuiteFailed, SuiteRun
+from tasks.generation.results import SuiteFailed, SuiteRun
 from tasks.generation.tasks import publish_results, run_tests
 
 Preset = Literal["desktop", "mobile"]

@@ -99,7 +99,8 @@ def gen_tests(args: argparse.Namespace) -> int:
 
 def run_tests(args: argparse.Namespace) -> int:
     from luna.settings import load_settings
-    from tasks.generation.runner import SuiteFailed, SuiteRun, find_suite
+    from tasks.generation.results import SuiteFailed, SuiteRun
+    from tasks.generation.runner import find_suite
 
     settings = load_settings()
     root = Path(suites_dir(args))

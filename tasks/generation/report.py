@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tasks.generation.runner import SuiteRun
+from tasks.generation.results import SuiteRun
 from tasks.generation.safe import md
 
 

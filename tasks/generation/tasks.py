@@ -13,7 +13,8 @@ from luna.keys import artifact_key
 from luna.settings import load_settings
 from tasks.generation.model import SuiteKind
 from tasks.generation.report import generated_markdown, summary_markdown, table_rows
-from tasks.generation.runner import SuiteRun, find_suite, run_suite_dir
+from tasks.generation.results import SuiteRun
+from tasks.generation.runner import find_suite, run_suite_dir
 from tasks.generation.suites import GenerateParams, generate_suite
 
 

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from luna.settings import load_settings
-from tasks.generation.runner import SuiteRun, parse_junit, run_suite_dir
+from tasks.generation.results import SuiteRun, parse_junit
+from tasks.generation.runner import run_suite_dir
 from tasks.generation.suites import GenerateParams, generate_suite
 from tasks.generation.write import ruff_binary
 from tests.conftest import ROOT, Demo, free_port, start_demo

@@ -20,7 +20,8 @@ from tasks.discovery.model import DiscoveredEndpoint, Discovery
 from tasks.generation.inputs import build_spec
 from tasks.generation.model import Manifest
 from tasks.generation.render import CUSTOM_BEGIN, CUSTOM_END
-from tasks.generation.runner import check_budgets, parse_junit
+from tasks.generation.results import parse_junit
+from tasks.generation.runner import check_budgets
 from tasks.generation.safe import (
     GenerationError,
     Names,
@@ -352,7 +353,7 @@ def test_regenerating_one_part_leaves_the_others(tmp_path: Path) -> None:
 def test_one_junit_file_for_every_part(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from tasks.generation.runner import CaseResult, SuiteRun, write_junit
+    from tasks.generation.results import CaseResult, SuiteRun, write_junit
 
     run = SuiteRun(
         suite="shop",
