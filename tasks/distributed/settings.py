@@ -1,0 +1,43 @@
+"""Settings of distributed runs (environment and .env, like LunaSettings)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from luna.errors import ConfigError
+
+
+class DistributedSettings(BaseSettings):
+    """Where shards run. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    dask_address: str | None = Field(
+        None, description="Dask scheduler of an existing cluster, e.g. tcp://10.0.0.5:8786 (unset: a local cluster)."
+    )
+    luna_shard_engine: Literal["dask", "deployment"] = Field(
+        "dask", description="dask = DaskTaskRunner; deployment = one run_deployment per shard on a work pool."
+    )
+    luna_shard_deployment: str = Field(
+        "load_shard/load-shard", description="Deployment (flow/deployment) that runs one shard."
+    )
+    luna_shard_ready_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="How long ready shards wait for the last one before the run fails."
+    )
+    luna_dask_workers: int | None = Field(
+        None, ge=1, le=64, description="Worker processes of the local Dask cluster (default: min(shards, cores))."
+    )
+
+
+def load_distributed_settings() -> DistributedSettings:
+    from pydantic import ValidationError
+
+    try:
+        return DistributedSettings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "setting"
+        raise ConfigError(f"{name}: {err['msg']}", tip="fix or unset it in the environment or .env") from None

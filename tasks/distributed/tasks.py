@@ -1,0 +1,74 @@
+"""The distributed stage as Prefect tasks: plan the shards, run one shard, collect and
+merge. The logic is in coordinate.py, shard.py and merge.py."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from prefect import get_run_logger, task
+from prefect.futures import PrefectFuture, as_completed
+
+from luna.results import RunResult
+from tasks.distributed.barrier import BarrierSpec
+from tasks.distributed.coordinate import barrier_spec, check_capacity, collect, finish, shard_jobs
+from tasks.distributed.model import ShardOutcome
+from tasks.distributed.settings import load_distributed_settings
+from tasks.distributed.shard import ShardJob, run_shard
+from tasks.execution.plan import RunPlan
+from tasks.execution.tasks import LEVELS, run_settings
+
+
+@task(name="plan-shards")
+def plan_shards(plan: RunPlan, shards: int) -> list[ShardJob]:
+    """One job per execution segment, meeting at a barrier on the Dask scheduler. Runs on
+    the cluster, so it also checks that every shard can run at once."""
+    from distributed import get_client
+
+    client = get_client()
+    check_capacity(sum(client.nthreads().values()), shards, f"the Dask cluster at {client.scheduler.address}")
+    settings = load_distributed_settings()
+    barrier = barrier_spec(plan, shards, "dask", client.scheduler.address)
+    get_run_logger().info("run %s: %d shards on the Dask cluster at %s", plan.run_id, shards, client.scheduler.address)
+    return shard_jobs(plan, shards, barrier, settings.luna_shard_ready_timeout_s)
+
+
+@task(name="k6-shard", task_run_name="k6-shard-{job.segment.index}")
+def run_shard_task(job: ShardJob) -> ShardOutcome:
+    """Run one shard on this worker, streaming k6's lines into its task log."""
+    logger = get_run_logger()
+
+    def line(level: str, text: str) -> None:
+        logger.log(LEVELS.get(level, logging.INFO), text, extra={"luna_k6_line": True})
+
+    outcome = run_shard(job, run_settings(job.plan.auth_block), on_line=line)
+    logger.log(
+        logging.INFO if outcome.completed else logging.WARNING,
+        "%s on %s: %s: %s",
+        outcome.label,
+        outcome.host,
+        outcome.status.upper(),
+        outcome.message,
+    )
+    return outcome
+
+
+def collect_shards(futures: Sequence[PrefectFuture[ShardOutcome]], jobs: Sequence[ShardJob]) -> list[ShardOutcome]:
+    """Every shard's outcome, as they finish; a shard whose task died stops the others."""
+    by_id = {f.task_run_id: job for f, job in zip(futures, jobs, strict=True)}
+    barrier = jobs[0].barrier.open()
+    return collect(((by_id[f.task_run_id], f.result) for f in as_completed(list(futures))), barrier.abort)
+
+
+@task(name="merge-shards")
+def merge_shards(plan: RunPlan, outcomes: list[ShardOutcome], barrier: BarrierSpec | None = None) -> RunResult:
+    """One RunResult from every shard (exact counts, merged HDR percentiles), written to the
+    run folder; a failed shard makes it an error/aborted result that says which and why."""
+    logger = get_run_logger()
+    result = finish(plan, outcomes, run_settings(plan.auth_block))
+    if barrier is not None:
+        barrier.open().clear()
+    logger.log(
+        logging.INFO if result.status == "passed" else logging.WARNING, "%s: %s", result.status.upper(), result.message
+    )
+    return result
