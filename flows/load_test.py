@@ -3,6 +3,7 @@
 from prefect import flow
 from prefect.states import Completed, Failed, State
 
+from flows.distributed import execute_sharded
 from luna.errors import RunFailed
 from luna.results import RunResult
 from tasks.evaluation.tasks import evaluate_run, record_history, store_run_points
@@ -28,7 +29,7 @@ def load_test(params: LoadTestParams = DEFAULTS) -> State[RunResult]:
     """
     plan = prepare(params)
     run_hooks("start", HookContext.at_start(plan))
-    result = execute(plan)
+    result = execute(plan) if params.shards == 1 else execute_sharded(plan, params.shards)
     verdict = evaluate_run(result, plan.catalog, params.baseline_run_id, params.fail_on_regression)
     store_run_points(result, verdict, return_state=True)  # a dead InfluxDB must not fail the run
     record_history(result, verdict)

@@ -96,6 +96,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     ):
         p.add_argument(f"--{flag}", type=kind, dest=flag.replace("-", "_"))
     p.add_argument("--run-id", help="run id (default: generated)")
+    p.add_argument(
+        "--shards",
+        type=int,
+        metavar="N",
+        help="split the profile into N k6 execution segments on a Dask cluster (DASK_ADDRESS or local), merged exactly",
+    )
     p.add_argument("--auth-block", help="name of a 'Luna Service Auth' Prefect block with the credentials")
     p.add_argument("--baseline", dest="baseline_run_id", help="compare with this run instead of the last passing one")
     p.add_argument("--fail-on-regression", action="store_true", default=None, help="a regression fails the verdict")

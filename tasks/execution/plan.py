@@ -72,6 +72,15 @@ class LoadTestParams(BaseModel):
     include_destructive: bool = Field(
         False, description="Also run endpoints marked destructive (DELETEs, writes to a production-looking target)."
     )
+    shards: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "Split the profile into this many k6 execution segments, run at once on a Dask cluster "
+            "(DASK_ADDRESS, or a local one) and merged into one result."
+        ),
+    )
 
     def settings_overrides(self) -> dict[str, Any]:
         keys = (
