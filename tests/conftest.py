@@ -104,3 +104,12 @@ def load_run(clean_env: Path) -> Runner:
         )
 
     return run
+
+
+@pytest.fixture
+def fake_anthropic() -> Iterator[Any]:
+    """A local server speaking the Anthropic Messages wire format (tests/fake_anthropic.py)."""
+    from tests.fake_anthropic import FakeAnthropic
+
+    with FakeAnthropic() as fake:
+        yield fake

@@ -7,7 +7,6 @@ stages that cannot run say why and the rest still report."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,12 +19,6 @@ from tests.fixtures_influx import InfluxServer, shared_influxd  # noqa: F401  (f
 
 pytestmark = pytest.mark.e2e
 AGENTS = ["accessibility-auditor", "colour-blind-user", "mobile-user"]
-
-
-@pytest.fixture
-def fake_anthropic() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic() as fake:
-        yield fake
 
 
 @pytest.fixture
