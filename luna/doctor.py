@@ -69,6 +69,15 @@ def check_lighthouse() -> Check:
     return Check("lighthouse", False, "not installed", "run `npm ci` in the project folder")
 
 
+def check_axe() -> Check:
+    path = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+    if path.is_file():
+        return Check("axe-core", True, str(path))
+    return Check(
+        "axe-core", False, "not installed (visual-QA accessibility probe)", "run `npm ci` in the project folder"
+    )
+
+
 def check_prefect(settings: LunaSettings) -> Check:
     url = os.environ.get("PREFECT_API_URL") or f"http://127.0.0.1:{settings.luna_prefect_port}/api"
     try:
@@ -117,6 +126,7 @@ def run_checks(settings: LunaSettings) -> list[Check]:
         check_chromium(),
         check_node(),
         check_lighthouse(),
+        check_axe(),
         check_prefect(settings),
         check_influxdb(settings),
     ]
