@@ -83,6 +83,14 @@ def deployed(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
     yield d
 
 
+def delete_pipeline_runs(api: str) -> None:
+    """Other tests on this session's server read `parameters["params"]` of every run; the
+    flat-parameter test-service runs made here are removed when a test is done."""
+    runs = httpx.post(f"{api}/flow_runs/filter", json={"flows": {"name": {"any_": ["test-service"]}}}, timeout=10)
+    for run in runs.json():
+        httpx.delete(f"{api}/flow_runs/{run['id']}", timeout=10)
+
+
 def test_deploy_all_registers_every_deployment_with_schedules_off(deployed: Deployed) -> None:
     definitions = load_definitions()
     for definition in definitions:
@@ -106,7 +114,9 @@ def test_deploy_all_registers_every_deployment_with_schedules_off(deployed: Depl
     assert expected and expected <= triggered
 
 
-def test_test_service_deployment_run_end_to_end(deployed: Deployed, demo: Demo, tmp_path: Path) -> None:
+def test_test_service_deployment_run_end_to_end(
+    deployed: Deployed, demo: Demo, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """`prefect deployment run 'test-service/smoke' -p target=URL`, executed by a process
     worker from the pool: the pipeline runs and leaves its combined report."""
     demo.reset()
@@ -130,6 +140,7 @@ def test_test_service_deployment_run_end_to_end(deployed: Deployed, demo: Demo, 
     [flow_run] = deployed.flow_runs(deployment["id"])
     assert flow_run["parameters"]["target"] == demo.url and flow_run["parameters"]["profile"] == "smoke"
     out = tmp_path / "out"
+    request.addfinalizer(lambda: delete_pipeline_runs(deployed.api))
     worker = deployed.prefect(
         "worker",
         "start",
@@ -152,7 +163,9 @@ def test_test_service_deployment_run_end_to_end(deployed: Deployed, demo: Demo, 
     assert demo.stats()["total"] > 0  # the load reached the demo API
 
 
-def test_mcp_test_service_tool_runs_the_pipeline(prefect_server: str, demo: Demo, tmp_path: Path) -> None:
+def test_mcp_test_service_tool_runs_the_pipeline(
+    prefect_server: str, demo: Demo, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """The agent path: the MCP `test_service` tool (over stdio, the SDK's client) runs the
     same flow as the deployments, and `get_report` returns the pipeline's combined report."""
     import anyio
@@ -168,6 +181,7 @@ def test_mcp_test_service_tool_runs_the_pipeline(prefect_server: str, demo: Demo
         "SMOKE_VUS": "1",
     }
     params = StdioServerParameters(command=str(BIN / "luna"), args=["mcp"], env=env, cwd=str(ROOT))
+    request.addfinalizer(lambda: delete_pipeline_runs(prefect_server))
     arguments = {"target": demo.url, "discover": False, "generate": False, "lighthouse": False, "visual_qa": False}
 
     async def main() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
