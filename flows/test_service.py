@@ -98,7 +98,7 @@ def test_service(
     visual_qa: bool = True,
     notify: bool = True,
     run_api_suite: bool = True,
-    suites_dir: str = "suites",
+    suites_dir: str | None = None,
     vqa_agents: list[str] | None = None,
     include_destructive: bool = False,
     baseline_run_id: str | None = None,
@@ -112,7 +112,7 @@ def test_service(
     schema to discover from (default: probe the target itself). config: the endpoints
     file used when discovery is off. discover/generate/load/lighthouse/visual_qa/notify
     switch the stages; run_api_suite runs the generated pytest API suite in the generate
-    stage, which writes the suites under suites_dir; vqa_agents picks visual-QA personas (empty: all). The run ends Failed when a
+    stage, which writes the suites under suites_dir (default: LUNA_SUITES_DIR); vqa_agents picks visual-QA personas (empty: all). The run ends Failed when a
     stage failed or errored (an SLO crossed, a failing generated test, a missed
     Lighthouse budget, a dead target); the report says which and why.
     """
@@ -160,7 +160,12 @@ def test_service(
     else:
         started = time.monotonic()
         future = generate_stage.submit(
-            endpoints_file, [source] if source else [], target, pipeline.service, run_api_suite, suites_dir
+            endpoints_file,
+            [source] if source else [],
+            target,
+            pipeline.service,
+            run_api_suite,
+            suites_dir or str(load_settings().luna_suites_dir),
         )
         stages.append(_outcome("generate", future, started))
 
