@@ -71,7 +71,7 @@ def webhook_serve(args: argparse.Namespace) -> int:
 
 
 def mcp_serve(args: argparse.Namespace) -> int:
-    from luna.mcp_server import run
+    from luna.mcp.server import run
 
     run(http=args.http, host=args.host, port=args.port)
     return 0

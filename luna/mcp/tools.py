@@ -1,28 +1,15 @@
-"""Luna as an MCP server (official ``mcp`` SDK, FastMCP): ``luna mcp`` speaks stdio,
-``luna mcp --http`` streamable HTTP at ``http://127.0.0.1:8765/mcp``.
-
-Tools (typed inputs and outputs, described for the agent):
-
-- ``test_service``  the whole pipeline (flows/test_service.py) against a URL
-- ``load_test``     one k6 load profile with an SLO verdict (flows/load_test.py)
-- ``discover``      endpoints of an OpenAPI/Swagger/Postman/HAR source (no Prefect, instant)
-- ``get_report``    a run's or pipeline's report: verdict, numbers, markdown, files
-- ``list_runs``     recent runs in the results folder, newest first
+"""The MCP tools as plain functions with typed results; luna/mcp/server.py exposes them.
 
 Tools that run flows use the Prefect API of the CLI (PREFECT_API_URL, else ``luna up``'s
-server, else a temporary one). Errors come back as one-line tool errors (``isError``),
-never as tracebacks. In stdio mode the protocol owns file descriptor 1: everything else
-that writes to stdout (Prefect, subprocesses) is sent to stderr.
+server, else a temporary one). Bad input raises LunaError, which the server turns into a
+one-line tool error.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sys
-from io import TextIOWrapper
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -319,153 +306,3 @@ def _pipeline_markdown(data: dict[str, Any]) -> str:
         f"- **{s.get('name')}**: {s.get('status')} {s.get('reason') or ''}".rstrip() for s in data.get("stages", [])
     ]
     return "\n".join(lines) + "\n"
-
-
-# ---- the MCP server ------------------------------------------------------------------------
-
-
-def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
-    """The FastMCP server with Luna's tools (DNS-rebinding protection on for localhost)."""
-    import anyio
-    from mcp.server.fastmcp import FastMCP
-    from mcp.server.fastmcp.exceptions import ToolError
-    from mcp.types import ToolAnnotations
-
-    reads = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
-    fetches = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=True)
-    loads = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
-
-    server = FastMCP(
-        "luna", instructions=INSTRUCTIONS, host=host, port=port, streamable_http_path="/mcp", log_level="WARNING"
-    )
-
-    async def call(func: Any, *args: Any, **kwargs: Any) -> Any:
-        def run() -> Any:
-            return func(*args, **kwargs)
-
-        try:
-            return await anyio.to_thread.run_sync(run)
-        except LunaError as exc:
-            raise ToolError(exc.one_line()) from None
-        except ValueError as exc:  # pydantic validation of parameters
-            raise ToolError(f"bad input: {str(exc).splitlines()[0]}") from None
-
-    @server.tool(annotations=fetches)  # reads a URL; writes `out` when asked
-    async def discover(
-        source: Annotated[
-            str,
-            Field(
-                description="OpenAPI/Swagger/Postman/HAR file or http(s) URL, e.g. http://127.0.0.1:8787/openapi.json."
-            ),
-        ],
-        service: Annotated[str, Field(description="Service name for the endpoints file.")] = "My API",
-        out: Annotated[
-            str | None, Field(description="Write an endpoints file here (for load_test's `config`).")
-        ] = None,
-        overwrite: Annotated[bool, Field(description="Replace `out` if it exists.")] = False,
-    ) -> DiscoverResult:
-        """List the endpoints (method, path, name) a spec, collection or HAR file describes,
-        with warnings (auth modes, skipped items). Fast, no load generated."""
-        result: DiscoverResult = await call(discover_endpoints, source, service, out, overwrite)
-        return result
-
-    @server.tool(annotations=loads)
-    async def load_test(
-        target: Annotated[str, Field(description="Base URL of the service under test, e.g. http://127.0.0.1:8787.")],
-        profile: Annotated[Profile, Field(description="smoke (seconds), ramp, soak (long), stress, spike.")] = "smoke",
-        config: Annotated[str | None, Field(description="Endpoints file (default: LUNA_ENDPOINTS_FILE).")] = None,
-        vus: Annotated[int | None, Field(ge=1, le=10_000, description="Virtual users (ramp/soak).")] = None,
-        duration: Annotated[str | None, Field(description="Hold duration, k6 style: 30s, 5m.")] = None,
-    ) -> LoadTestOutcome:
-        """Run one k6 load profile against `target` and judge it against the SLOs of the
-        endpoints file: verdict, reason, totals and per-endpoint p95/error rate. Takes as
-        long as the profile (smoke ~30 s by default)."""
-        result: LoadTestOutcome = await call(run_load_test, target, profile, config, vus, duration)
-        return result
-
-    @server.tool(annotations=loads)
-    async def test_service(
-        target: Annotated[str, Field(description="Base URL of the service, e.g. http://127.0.0.1:8787.")],
-        profile: Annotated[Profile, Field(description="Load profile of the load stage.")] = "smoke",
-        source: Annotated[str | None, Field(description="Spec/collection/HAR to discover endpoints from.")] = None,
-        config: Annotated[str | None, Field(description="Endpoints file to load when discover is off.")] = None,
-        commit: Annotated[str | None, Field(description="Commit under test (shown in the report).")] = None,
-        environment: Annotated[str | None, Field(description="Environment name (shown in the report).")] = None,
-        discover: Annotated[bool, Field(description="Discover the endpoints from `source` (or the target).")] = True,
-        generate: Annotated[bool, Field(description="Generate test suites and run the API suite.")] = True,
-        load: Annotated[bool, Field(description="Run the k6 load stage with the SLO verdict.")] = True,
-        lighthouse: Annotated[bool, Field(description="Run the Lighthouse audit stage.")] = True,
-        visual_qa: Annotated[bool, Field(description="Run the visual-QA stage.")] = True,
-        notify: Annotated[bool, Field(description="Send the configured outgoing webhooks.")] = True,
-    ) -> TestServiceOutcome:
-        """Run the whole Luna pipeline against `target`: discover, generate, load test with
-        SLO verdict and baseline comparison, Lighthouse, visual QA, one combined report,
-        notify. Returns `passed`, `problems` (failing stages and SLOs, one line each) and
-        every stage's outcome; its `pipeline_id` works with get_report."""
-        result: TestServiceOutcome = await call(
-            run_test_service,
-            target,
-            profile,
-            source=source,
-            config=config,
-            commit=commit,
-            environment=environment,
-            discover=discover,
-            generate=generate,
-            load=load,
-            lighthouse=lighthouse,
-            visual_qa=visual_qa,
-            notify=notify,
-        )
-        return result
-
-    @server.tool(annotations=reads)
-    async def get_report(
-        run_id: Annotated[str, Field(description="A run id or pipeline id from list_runs/load_test/test_service.")],
-    ) -> Report:
-        """The report of one run or pipeline: status, markdown report, the JSON data
-        (summary and verdict, or stage outcomes) and the report files on disk."""
-        result: Report = await call(read_report, run_id)
-        return result
-
-    @server.tool(annotations=reads)
-    async def list_runs(
-        service: Annotated[str | None, Field(description="Only this service.")] = None,
-        profile: Annotated[Profile | None, Field(description="Only this profile.")] = None,
-        limit: Annotated[int, Field(ge=1, le=500, description="At most this many, newest first.")] = 20,
-    ) -> list[RunInfo]:
-        """Recent load runs and pipelines in Luna's results folder, newest first, with their
-        verdicts; pass an id to get_report for details."""
-        result: list[RunInfo] = await call(list_local_runs, service, profile, limit)
-        return result
-
-    return server
-
-
-def run(http: bool = False, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve until stopped: streamable HTTP at /mcp, or stdio."""
-    server = build_server(host, port)
-    if http:
-        print(f"Luna MCP server on http://{host}:{port}/mcp", file=sys.stderr)
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            print(
-                f"warning: listening on {host} without authentication or DNS-rebinding protection; "
-                "put an authenticating proxy in front of it",
-                file=sys.stderr,
-            )
-        server.run("streamable-http")
-        return
-    import anyio
-    from mcp.server.stdio import stdio_server
-
-    protocol = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # stray writes to fd 1 (Prefect, subprocesses) now go to stderr
-    sys.stdout = sys.stderr
-
-    async def serve() -> None:
-        out = anyio.wrap_file(TextIOWrapper(protocol, encoding="utf-8", write_through=True))
-        async with stdio_server(stdout=out) as (read_stream, write_stream):
-            low = server._mcp_server
-            await low.run(read_stream, write_stream, low.create_initialization_options())
-
-    anyio.run(serve)
