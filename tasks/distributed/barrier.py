@@ -8,7 +8,6 @@ one-line reason; every other shard watches it and stops its k6.
 
 The signals live where the engine already has shared state:
 - `dask`: Dask Variables on the cluster's scheduler (any Dask cluster);
-- `prefect`: Prefect Variables on the Prefect server (work pools, `run_deployment`);
 - `file`: files in a shared folder (one machine, tests).
 """
 
@@ -91,39 +90,15 @@ class DaskSignals:
                 self._event(key).clear()
 
 
-class PrefectSignals:
-    """Prefect Variables named `<prefix>-<key>` on the server every worker talks to."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-
-    def set(self, key: str, value: str) -> None:
-        from prefect.variables import Variable
-
-        Variable.set(f"{self.prefix}-{key}", value, overwrite=True)
-
-    def get(self, key: str) -> str | None:
-        from prefect.variables import Variable
-
-        value = Variable.get(f"{self.prefix}-{key}", default=None)
-        return None if value is None else str(value)
-
-    def clear(self, keys: list[str]) -> None:
-        from prefect.variables import Variable
-
-        for key in keys:
-            Variable.unset(f"{self.prefix}-{key}")
-
-
 def signal_prefix(run_id: str) -> str:
-    """Prefect variable names allow lowercase letters, digits, dashes and underscores."""
+    """A name for the run's signals: lowercase letters, digits, dashes and underscores."""
     return "luna-" + re.sub(r"[^a-z0-9_-]", "-", run_id.lower())[:200]
 
 
 class BarrierSpec(BaseModel):
     """Where a run's shards meet; serialisable, so it travels with each shard's job."""
 
-    kind: Literal["file", "dask", "prefect"]
+    kind: Literal["file", "dask"]
     prefix: str
     folder: str | None = Field(None, description="file: the shared folder.")
     address: str | None = Field(None, description="dask: scheduler address when not inside a Dask worker.")
@@ -133,10 +108,8 @@ class BarrierSpec(BaseModel):
         signals: Signals
         if self.kind == "file":
             signals = FileSignals(Path(self.folder or "."))
-        elif self.kind == "dask":
-            signals = DaskSignals(self.prefix, self.address)
         else:
-            signals = PrefectSignals(self.prefix)
+            signals = DaskSignals(self.prefix, self.address)
         return Barrier(signals, self.count)
 
 

@@ -41,9 +41,7 @@ def shard_jobs(plan: RunPlan, count: int, barrier: BarrierSpec, ready_timeout_s:
     ]
 
 
-def barrier_spec(
-    plan: RunPlan, count: int, kind: Literal["file", "dask", "prefect"], address: str | None = None
-) -> BarrierSpec:
+def barrier_spec(plan: RunPlan, count: int, kind: Literal["file", "dask"], address: str | None = None) -> BarrierSpec:
     folder = str(plan.run_dir / "shards" / "signals") if kind == "file" else None
     return BarrierSpec(kind=kind, prefix=signal_prefix(plan.run_id), folder=folder, address=address, count=count)
 
@@ -100,6 +98,7 @@ def collect(
 
 def finish(plan: RunPlan, outcomes: Sequence[ShardOutcome], settings: LunaSettings) -> RunResult:
     """Merge, count InfluxDB's samples for the whole run id, write shards.json and summary.json."""
+    outcomes = sorted(outcomes, key=lambda o: o.index)
     result = merge_outcomes(plan, outcomes)
     store, influx_out, _ = influx_output(settings, lambda level, text: None)
     if store is not None and influx_out is not None:

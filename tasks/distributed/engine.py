@@ -28,7 +28,7 @@ def dask_task_runner(settings: DistributedSettings, shards: int) -> Any:
 
     if settings.dask_address:
         return DaskTaskRunner(address=settings.dask_address)
-    kwargs = local_cluster_kwargs(shards, settings.luna_dask_workers)
+    kwargs = local_cluster_kwargs(shards, settings.dask_workers)
     api = prefect_api_url()
     if api:
         kwargs["env"] = {"PREFECT_API_URL": api}

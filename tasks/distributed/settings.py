@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -11,23 +9,18 @@ from luna.errors import ConfigError
 
 
 class DistributedSettings(BaseSettings):
-    """Where shards run. Field names map to upper-case environment variables."""
+    """Where shards run. Field names map to upper-case environment variables (not LUNA_*:
+    LunaSettings refuses LUNA_ names it does not know)."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     dask_address: str | None = Field(
         None, description="Dask scheduler of an existing cluster, e.g. tcp://10.0.0.5:8786 (unset: a local cluster)."
     )
-    luna_shard_engine: Literal["dask", "deployment"] = Field(
-        "dask", description="dask = DaskTaskRunner; deployment = one run_deployment per shard on a work pool."
-    )
-    luna_shard_deployment: str = Field(
-        "load_shard/load-shard", description="Deployment (flow/deployment) that runs one shard."
-    )
-    luna_shard_ready_timeout_s: float = Field(
+    shard_ready_timeout_s: float = Field(
         120.0, gt=0, le=3600, description="How long ready shards wait for the last one before the run fails."
     )
-    luna_dask_workers: int | None = Field(
+    dask_workers: int | None = Field(
         None, ge=1, le=64, description="Worker processes of the local Dask cluster (default: min(shards, cores))."
     )
 

@@ -30,7 +30,7 @@ def plan_shards(plan: RunPlan, shards: int) -> list[ShardJob]:
     settings = load_distributed_settings()
     barrier = barrier_spec(plan, shards, "dask", client.scheduler.address)
     get_run_logger().info("run %s: %d shards on the Dask cluster at %s", plan.run_id, shards, client.scheduler.address)
-    return shard_jobs(plan, shards, barrier, settings.luna_shard_ready_timeout_s)
+    return shard_jobs(plan, shards, barrier, settings.shard_ready_timeout_s)
 
 
 @task(name="k6-shard", task_run_name="k6-shard-{job.segment.index}")
