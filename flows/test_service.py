@@ -112,7 +112,8 @@ def test_service(
     schema to discover from (default: probe the target itself). config: the endpoints
     file used when discovery is off. discover/generate/load/lighthouse/visual_qa/notify
     switch the stages; run_api_suite runs the generated pytest API suite in the generate
-    stage, which writes the suites under suites_dir (default: LUNA_SUITES_DIR); vqa_agents picks visual-QA personas (empty: all). The run ends Failed when a
+    stage, which writes the suites under suites_dir (default: the pipeline's own folder,
+    so a scheduled run never rewrites a team's suites/); vqa_agents picks visual-QA personas (empty: all). The run ends Failed when a
     stage failed or errored (an SLO crossed, a failing generated test, a missed
     Lighthouse budget, a dead target); the report says which and why.
     """
@@ -165,7 +166,7 @@ def test_service(
             target,
             pipeline.service,
             run_api_suite,
-            suites_dir or str(load_settings().luna_suites_dir),
+            suites_dir or str(out / "suites"),
         )
         stages.append(_outcome("generate", future, started))
 

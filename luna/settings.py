@@ -208,7 +208,9 @@ def _known_env_names() -> list[str]:
 
 def load_settings(**overrides: Any) -> LunaSettings:
     """Read settings from the environment and `.env`, apply overrides, or raise ConfigError."""
-    known = _known_env_names()
+    from luna.gateway.settings import ENV_NAMES as GATEWAY_ENV_NAMES  # read by `luna webhook serve`
+
+    known = _known_env_names() + list(GATEWAY_ENV_NAMES)
     names: list[tuple[str, str | None]] = [(key, None) for key in os.environ]
     if Path(".env").is_file():
         names += [(key, ".env") for key in dotenv_values(".env")]

@@ -52,7 +52,10 @@ def test_smoke_passes_through_a_running_prefect_server(prefect_server: str, demo
     result = RunResult.read(run_dir)
     assert result.status == "passed" and result.endpoints[0].requests > 0
     runs = httpx.post(f"{prefect_server}/flow_runs/filter", json={"limit": 50}).json()
-    assert any(r["parameters"]["params"]["run_id"] == result.run_id and r["state_type"] == "COMPLETED" for r in runs)
+    assert any(
+        r["parameters"].get("params", {}).get("run_id") == result.run_id and r["state_type"] == "COMPLETED"
+        for r in runs
+    )
 
 
 def test_crossed_threshold_exits_1(prefect_server: str, demo: Demo, tmp_path: Path) -> None:
