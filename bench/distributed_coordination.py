@@ -15,7 +15,12 @@ counted), from the run's shards.json and file times:
                                              summary, CSV parsed into histograms), merged
                                              summary.json written, report.html written
 
-Medians over --repeats. Writes bench/results/distributed_coordination-<date>.json.
+--cluster local    each run starts (and closes) its own LocalCluster, as `luna run --shards N`
+                   does without DASK_ADDRESS
+--cluster address  one LocalCluster (2 worker processes) started before the runs and
+                   passed as DASK_ADDRESS, as with a long-lived cluster
+
+Medians over --repeats. Writes bench/results/distributed_coordination-<cluster>-<date>.json.
 
     .venv/bin/python bench/distributed_coordination.py                 # shards 2 and 3, 2 repeats
     .venv/bin/python bench/distributed_coordination.py --shards 3 --repeats 3 --seconds 5
@@ -99,6 +104,7 @@ def main() -> None:
     ap.add_argument("--shards", type=int, nargs="+", default=[2, 3])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--seconds", type=int, default=4)
+    ap.add_argument("--cluster", choices=("local", "address"), default="local")
     args = ap.parse_args()
 
     from prefect.testing.utilities import prefect_test_harness
@@ -111,6 +117,19 @@ def main() -> None:
             os.environ.update({"SMOKE_VUS": "30", "VUS": "30", "MAX_VUS": "90"})
             catalog = Path(tmp) / "endpoints.json"
             catalog.write_text(json.dumps(ENDPOINTS), encoding="utf-8")
+            cluster = None
+            if args.cluster == "address":
+                from distributed import LocalCluster
+                from prefect.settings import PREFECT_API_URL
+
+                cluster = LocalCluster(
+                    n_workers=2,
+                    threads_per_worker=max(args.shards) // 2 + 1,
+                    processes=True,
+                    dashboard_address="127.0.0.1:0",
+                    env={"PREFECT_API_URL": str(PREFECT_API_URL.value())},
+                )
+                os.environ["DASK_ADDRESS"] = cluster.scheduler_address
             for shards in args.shards:
                 runs = []
                 for repeat in range(args.repeats):
@@ -118,13 +137,21 @@ def main() -> None:
                     print(f"shards={shards} repeat={repeat}: " + ", ".join(f"{k}={v:.3f}" for k, v in run.items()))
                     runs.append(run)
                 rows.append({"shards": shards, **{k: median([r[k] for r in runs]) for k in runs[0]}, "runs": runs})
+            if cluster is not None:
+                cluster.close()
     finally:
         stop(demo)
     keys = [k for k in rows[0] if k not in ("runs",)]
     print(table(keys, [[r[k] for k in keys] for r in rows]))
     path = write_results(
-        "distributed_coordination",
-        {"machine": machine(), "seconds": args.seconds, "repeats": args.repeats, "results": rows},
+        f"distributed_coordination-{args.cluster}",
+        {
+            "machine": machine(),
+            "cluster": args.cluster,
+            "seconds": args.seconds,
+            "repeats": args.repeats,
+            "results": rows,
+        },
     )
     print(f"wrote {path}")
 
