@@ -333,3 +333,17 @@ def test_barrier_times_out_or_aborts_with_the_first_reason(tmp_path: Path) -> No
     assert barrier.aborted() == "shard 2/2: k6 was killed"
     barrier.clear()
     assert barrier.aborted() is None and barrier.ready_count() == 0
+
+
+def test_a_cluster_too_small_for_the_shards_is_refused_in_one_line() -> None:
+    from tasks.distributed.coordinate import check_capacity, local_cluster_kwargs
+    from tasks.distributed.model import ShardError
+
+    check_capacity(4, 3, "the Dask cluster at tcp://127.0.0.1:1")
+    with pytest.raises(ShardError) as err:
+        check_capacity(2, 3, "the Dask cluster at tcp://127.0.0.1:1")
+    line = err.value.one_line()
+    assert line.startswith("shard failed: the Dask cluster at tcp://127.0.0.1:1 has 2 worker threads for 3 shards")
+    assert "Tip: add Dask workers" in line and "\n" not in line
+    kwargs = local_cluster_kwargs(5, workers=2)
+    assert kwargs["n_workers"] * kwargs["threads_per_worker"] >= 5 and kwargs["processes"] is True
