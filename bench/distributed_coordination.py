@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import machine, median, start_demo, stop, table, write_results  # noqa: E402
+from _common import machine, median, start_demo, stop, table, write_results  # noqa: E402
 
 ENDPOINTS = {
     "service": "bench-distributed",

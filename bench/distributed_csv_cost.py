@@ -28,8 +28,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import K6, free_port, machine, median, stop, table, wait_http, write_results  # noqa: E402
-from bench.runner_efficiency import BODY, NGINX_CONF  # noqa: E402
+from _common import K6, free_port, machine, median, stop, table, wait_http, write_results  # noqa: E402
+from runner_efficiency import BODY, NGINX_CONF  # noqa: E402
+
 from tasks.distributed.samples import parse_file  # noqa: E402
 
 SCRIPT = """import http from 'k6/http';

@@ -29,10 +29,12 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import machine, table, write_results  # noqa: E402
+from _common import machine, table, write_results  # noqa: E402
+
 from tasks.distributed import hdr  # noqa: E402
 from tasks.distributed.merge import Merged  # noqa: E402
 from tasks.distributed.samples import Tally, parse_file  # noqa: E402
@@ -95,7 +97,7 @@ def csv_to_json(src: Path, dst: Path) -> None:
             out.write(json.dumps(point, separators=(",", ":")) + "\n")
 
 
-def bench_parse(requests: int, endpoints: int) -> list[dict[str, float]]:
+def bench_parse(requests: int, endpoints: int) -> list[dict[str, Any]]:
     rng = random.Random(1)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,7 +142,7 @@ def shard_tallies(total: int, shards: int, endpoints: int, rng: random.Random) -
     return out, slowest
 
 
-def bench_merge(samples: list[int], shards: list[int], endpoints: int) -> list[dict[str, float]]:
+def bench_merge(samples: list[int], shards: list[int], endpoints: int) -> list[dict[str, Any]]:
     rng = random.Random(2)
     rows = []
     for total in samples:
