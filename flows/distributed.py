@@ -8,11 +8,11 @@ from prefect import flow
 from luna.results import RunResult
 from tasks.distributed.engine import dask_task_runner
 from tasks.distributed.settings import load_distributed_settings
-from tasks.distributed.tasks import collect_shards, merge_shards, plan_shards, run_shard_task
+from tasks.distributed.tasks import collect_shards, merge_shards, plan_shards, run_shard_task, stop_shards
 from tasks.execution.plan import RunPlan
 
 
-@flow(name="distributed_load")
+@flow(name="distributed_load", on_cancellation=[stop_shards], on_crashed=[stop_shards], on_failure=[stop_shards])
 def distributed_load(plan: RunPlan, shards: int) -> RunResult:
     """Run `plan` as `shards` k6 execution segments on the flow's Dask task runner."""
     jobs = plan_shards.submit(plan, shards).result()  # on the cluster: it checks its capacity

@@ -67,6 +67,11 @@ def check_capacity(threads: int, shards: int, where: str) -> None:
         )
 
 
+def stop_run_shards(run_id: str, count: int, address: str, reason: str) -> None:
+    """Tell every shard of a run on the Dask cluster at `address` to stop its k6."""
+    BarrierSpec(kind="dask", prefix=signal_prefix(run_id), address=address, count=count).open().abort(reason)
+
+
 def collect(
     completed: Iterable[tuple[ShardJob, Callable[[], ShardOutcome]]], abort: Callable[[str], None]
 ) -> list[ShardOutcome]:

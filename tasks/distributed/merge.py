@@ -177,8 +177,11 @@ def merge_outcomes(plan: RunPlan, shards: Sequence[ShardOutcome], finished_at: d
     cause = _cause(shards)
     if cause is not None:
         status, code = cause.status, cause.k6_exit_code
-        others = " (the other shards were stopped)" if len(shards) > 1 else ""
-        message = f"{cause.label} on {cause.host}: {cause.message}{others}"
+        if cause.stopped_by_peer:  # nobody failed on its own: the run was stopped from outside
+            message = f"all {len(shards)} shards were stopped: {cause.message.removeprefix('stopped: ')}"
+        else:
+            others = " (the other shards were stopped)" if len(shards) > 1 else ""
+            message = f"{cause.label} on {cause.host}: {cause.message}{others}"
     else:
         crossed = [f"{t.metric} {t.expression}" for t in thresholds if not t.ok]
         status = "failed" if crossed else "passed"

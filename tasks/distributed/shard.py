@@ -119,6 +119,7 @@ class Control:
     ready_at: datetime | None = None
     resumed_at: datetime | None = None
     stopped_by_peer: bool = False
+    peer_reason: str | None = None
     error: str | None = None
     rest_failed: bool = False
 
@@ -152,7 +153,7 @@ def control(
         on_line("info", f"{label} ready (k6 paused); waiting for the other shards")
         outcome = barrier.wait_all(job.ready_timeout_s, alive=lambda: proc.poll() is None)
         if outcome == "abort":
-            state.stopped_by_peer = True
+            state.stopped_by_peer, state.peer_reason = True, barrier.aborted()
             _stop(proc)
             return
         if outcome == "timeout":
@@ -171,9 +172,9 @@ def control(
         state.resumed_at = datetime.now(UTC)
         on_line("info", f"{label} started ({job.segment.segment} of the test)")
         while proc.poll() is None:
-            if barrier.aborted() is not None:
-                state.stopped_by_peer = True
-                on_line("warning", f"{label}: stopping, another shard failed: {barrier.aborted()}")
+            if (reason := barrier.aborted()) is not None:
+                state.stopped_by_peer, state.peer_reason = True, reason
+                on_line("warning", f"{label}: stopping: {reason}")
                 _stop(proc)
                 return
             time.sleep(0.1)
@@ -225,7 +226,7 @@ def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> Shard
     if ctl.error is not None:
         status, message = "error", ctl.error
     elif ctl.stopped_by_peer:
-        status, message = "aborted", "stopped because another shard failed"
+        status, message = "aborted", f"stopped: {ctl.peer_reason or 'another shard failed'}"
     outcome = ShardOutcome(
         index=job.segment.index,
         count=job.segment.count,

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.futures import PrefectFuture, as_completed
 
 from luna.results import RunResult
 from tasks.distributed.barrier import BarrierSpec
-from tasks.distributed.coordinate import barrier_spec, check_capacity, collect, finish, shard_jobs
+from tasks.distributed.coordinate import (
+    barrier_spec,
+    check_capacity,
+    collect,
+    finish,
+    shard_jobs,
+    stop_run_shards,
+)
 from tasks.distributed.model import ShardOutcome
 from tasks.distributed.settings import load_distributed_settings
 from tasks.distributed.shard import ShardJob, run_shard
@@ -72,3 +80,16 @@ def merge_shards(plan: RunPlan, outcomes: list[ShardOutcome], barrier: BarrierSp
         logging.INFO if result.status == "passed" else logging.WARNING, "%s: %s", result.status.upper(), result.message
     )
     return result
+
+
+def stop_shards(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow hook (`on_cancellation`, `on_crashed`, `on_failure`) of distributed_load: shards
+    on a long-lived cluster (DASK_ADDRESS) outlive the flow's process, so tell them to stop.
+    A per-run local cluster closes with the flow, and its workers' k6 die with them."""
+    address = load_distributed_settings().dask_address
+    params = dict(getattr(flow_run, "parameters", {}) or {})
+    plan = params.get("plan")
+    run_id = plan.get("run_id") if isinstance(plan, dict) else getattr(plan, "run_id", None)
+    if address and run_id:
+        reason = f"the flow run ended {state.name}: {' '.join(str(state.message or '').split())[:200]}"
+        stop_run_shards(str(run_id), int(params.get("shards") or 1), address, reason)

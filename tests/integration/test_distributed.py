@@ -215,3 +215,35 @@ def test_a_killed_shard_fails_the_run_in_one_line_and_leaves_no_k6(
     time.sleep(0.5)
     assert k6_of_run(plan.run_id) == [], "a k6 process of the run is still alive"
     assert math.isfinite(merged.total.rps)
+
+
+def test_stopping_a_run_from_outside_stops_every_shard_on_a_long_lived_cluster(
+    clean_env: Path, server: Demo, dask_client: Any
+) -> None:
+    """What the distributed_load flow's cancel/crash hook does for DASK_ADDRESS clusters,
+    whose shards outlive the flow's process."""
+    from distributed import as_completed
+
+    from tasks.distributed.coordinate import stop_run_shards
+
+    settings = settings_for(server, seconds=30)
+    plan = make_plan(clean_env, settings)
+    spec = barrier_spec(plan, 3, "dask", dask_client.scheduler.address)
+    jobs = shard_jobs(plan, 3, spec, ready_timeout_s=60)
+    futures = {dask_client.submit(run_shard, job, settings, quiet, pure=False): job for job in jobs}
+    began = time.monotonic()
+    deadline = time.monotonic() + 60
+    while not all((plan.run_dir / "shards" / str(i) / "k6.pid").is_file() for i in range(3)):
+        assert time.monotonic() < deadline, "the shards never started"
+        time.sleep(0.1)
+    time.sleep(1.0)
+    stop_run_shards(plan.run_id, 3, dask_client.scheduler.address, "the flow run ended Cancelled: by the user")
+    barrier = spec.open()
+    outcomes = collect(((futures[f], f.result) for f in as_completed(list(futures))), barrier.abort)
+    barrier.clear()
+    merged = merge_outcomes(plan, outcomes)
+    assert time.monotonic() - began < 25
+    assert all(o.stopped_by_peer for o in outcomes)
+    assert merged.status == "aborted"
+    assert merged.message == "all 3 shards were stopped: the flow run ended Cancelled: by the user"
+    assert k6_of_run(plan.run_id) == []

@@ -276,12 +276,18 @@ def test_a_failed_shard_is_named_as_the_cause_not_the_shards_it_stopped(tmp_path
             t0,
             2.0,
             status="aborted",
-            message="stopped because another shard failed",
+            message="stopped: shard 2/3 on h: k6 was killed by signal 9",
             stopped_by_peer=True,
         ),
         outcome(1, mixed([1.0], []), t0, 2.0, status="aborted", message="k6 was killed by signal 9", k6_exit_code=-9),
         outcome(
-            2, None, t0, 2.0, status="aborted", message="stopped because another shard failed", stopped_by_peer=True
+            2,
+            None,
+            t0,
+            2.0,
+            status="aborted",
+            message="stopped: shard 2/3 on h: k6 was killed by signal 9",
+            stopped_by_peer=True,
         ),
     ]
     result = merge_outcomes(plan(tmp_path), shards)
@@ -347,3 +353,22 @@ def test_a_cluster_too_small_for_the_shards_is_refused_in_one_line() -> None:
     assert "Tip: add Dask workers" in line and "\n" not in line
     kwargs = local_cluster_kwargs(5, workers=2)
     assert kwargs["n_workers"] * kwargs["threads_per_worker"] >= 5 and kwargs["processes"] is True
+
+
+def test_a_run_stopped_from_outside_says_so(tmp_path: Path) -> None:
+    t0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    shards = [
+        outcome(
+            i,
+            mixed([1.0], []),
+            t0,
+            2.0,
+            status="aborted",
+            message="stopped: the flow run ended Cancelled: x",
+            stopped_by_peer=True,
+        )
+        for i in range(2)
+    ]
+    result = merge_outcomes(plan(tmp_path), shards)
+    assert result.status == "aborted"
+    assert result.message == "all 2 shards were stopped: the flow run ended Cancelled: x"
