@@ -31,9 +31,10 @@ from tests.conftest import Demo, start_demo, write_catalog
 pytestmark = pytest.mark.integration
 
 # Iterations/s of the open-model smoke profile (the RATE setting / 10). At 125/s k6 starts
-# one every 8 ms exactly, at 0, 8, ..., 4000 ms: RATE * SECONDS + 1 iterations. (At a rate
-# that does not divide a second into whole nanoseconds, whether the last one falls on or
-# just past the end differs: 120/s for 4 s runs 480.)
+# one every 8 ms exactly: 500 planned in 4 s (t = 0 .. 3992 ms). The one due at exactly
+# t = 4000 ms is a race with the end of the executor that k6 sometimes wins (seen: 500 and
+# 501 on the same settings); it belongs to one segment only, so a sharded run can also
+# have at most that one extra.
 RATE = 125
 SECONDS = 4
 
@@ -129,14 +130,15 @@ def k6_of_run(run_id: str) -> list[psutil.Process]:
 def test_one_process_and_three_shards_make_the_planned_requests_with_exact_percentiles(
     clean_env: Path, server: Demo, dask_client: Any
 ) -> None:
-    planned = RATE * SECONDS + 1
+    planned = RATE * SECONDS
+    allowed = (planned, planned + 1)  # + the boundary iteration, see RATE
 
     settings = settings_for(server)
     server.reset()
     single = run_k6(make_plan(clean_env / "one", settings), settings, quiet, lambda f, t: None)
     assert single.status == "passed", single.message
-    assert single.total is not None and single.total.requests == planned
-    assert server.stats()["total"] == planned
+    assert single.total is not None and single.total.requests in allowed
+    assert server.stats()["total"] == single.total.requests
 
     server.reset()
     plan = make_plan(clean_env / "three", settings)
@@ -145,10 +147,10 @@ def test_one_process_and_three_shards_make_the_planned_requests_with_exact_perce
     assert merged.status == "passed", merged.message
     assert [o.status for o in outcomes] == ["passed"] * 3
     assert sum(o.samples.dropped_iterations for o in outcomes if o.samples) == 0
-    assert merged.total is not None and merged.total.requests == planned
-    assert server.stats()["total"] == planned
-    assert sum(e.requests for e in merged.endpoints) == planned
-    assert merged.iterations == planned
+    assert merged.total is not None and merged.total.requests in allowed
+    assert server.stats()["total"] == merged.total.requests  # the server counted exactly as many
+    assert sum(e.requests for e in merged.endpoints) == merged.total.requests
+    assert merged.iterations == merged.total.requests
     assert sorted(o.count for o in outcomes) == [3, 3, 3]
 
     # The shards started together: every one was unpaused within a second of the first.
@@ -158,7 +160,7 @@ def test_one_process_and_three_shards_make_the_planned_requests_with_exact_perce
     assert merged.total.rps == pytest.approx(single.total.rps, rel=0.25)
 
     union = raw_durations([Path(o.run_dir) for o in outcomes])
-    assert sum(len(v) for v in union.values()) == planned
+    assert sum(len(v) for v in union.values()) == merged.total.requests
     for endpoint in merged.endpoints:
         values = union[endpoint.name]
         assert endpoint.requests == len(values)

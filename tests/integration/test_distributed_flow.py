@@ -51,7 +51,8 @@ def test_sharded_load_test_flow_gives_one_run_with_one_verdict_and_report(
     assert state.is_completed(), state.message
     result = state.result()
     assert isinstance(result, RunResult) and result.status == "passed", result
-    assert result.total is not None and result.total.requests == 125 * 3 + 1
+    # 375 planned, plus the one due at exactly t = 3 s when k6 starts it (a race with the end)
+    assert result.total is not None and result.total.requests in (125 * 3, 125 * 3 + 1)
     run_dir = Path(result.run_dir)
     shards = json.loads((run_dir / "shards.json").read_text())
     assert [s["index"] for s in shards] == [0, 1, 2] and all(s["status"] == "passed" for s in shards)
