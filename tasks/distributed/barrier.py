@@ -61,7 +61,7 @@ class DaskSignals:
         try:
             self.client = get_client()
         except ValueError:
-            self.client = Client(address, set_as_default=False)
+            self.client = Client(address, set_as_default=False, timeout=10)
         self.prefix = prefix
 
     def _var(self, key: str) -> Any:

@@ -372,3 +372,21 @@ def test_a_run_stopped_from_outside_says_so(tmp_path: Path) -> None:
     result = merge_outcomes(plan(tmp_path), shards)
     assert result.status == "aborted"
     assert result.message == "all 2 shards were stopped: the flow run ended Cancelled: x"
+
+
+def test_an_unreachable_dask_address_is_one_line_before_anything_starts() -> None:
+    import socket
+
+    from luna.errors import LunaError
+    from tasks.distributed.engine import check_scheduler
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(LunaError) as err:
+        check_scheduler(f"tcp://127.0.0.1:{port}", timeout=2)
+    line = err.value.one_line()
+    assert line.startswith(f"shard failed: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")
+    assert "(at DASK_ADDRESS)" in line and "unset DASK_ADDRESS" in line
+    with pytest.raises(ConfigError, match="has no host:port"):
+        check_scheduler("tcp://nohost")
