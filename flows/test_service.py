@@ -16,7 +16,10 @@ from prefect import flow
 from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
 
+from flows.distributed import distributed_load
 from luna.settings import load_settings
+from tasks.distributed.engine import dask_task_runner
+from tasks.distributed.settings import load_distributed_settings
 from tasks.evaluation.tasks import evaluate_run, record_history, store_run_points
 from tasks.execution.plan import LoadTestParams, Profile
 from tasks.execution.tasks import execute, prepare
@@ -49,7 +52,12 @@ def _load_stage(
     if failed is not None:
         then()
         return failed
-    result, failed = settle("load", execute(plan, return_state=True), started)
+    if params.shards > 1:  # k6 execution segments on a Dask cluster, merged into one RunResult
+        runner = dask_task_runner(load_distributed_settings(), params.shards)
+        ran = distributed_load.with_options(task_runner=runner)(plan, params.shards, return_state=True)
+    else:
+        ran = execute(plan, return_state=True)
+    result, failed = settle("load", ran, started)
     then()  # k6 is done: the browser stages no longer compete with the load for the machine
     if failed is not None:
         return failed
@@ -101,6 +109,7 @@ def test_service(
     suites_dir: str | None = None,
     vqa_agents: list[str] | None = None,
     include_destructive: bool = False,
+    shards: int = 1,
     baseline_run_id: str | None = None,
     fail_on_regression: bool = False,
     grafana_url: str | None = None,
@@ -115,7 +124,8 @@ def test_service(
     stage, which writes the suites under suites_dir (default: the pipeline's own folder,
     so a scheduled run never rewrites a team's suites/); vqa_agents picks visual-QA personas (empty: all). The run ends Failed when a
     stage failed or errored (an SLO crossed, a failing generated test, a missed
-    Lighthouse budget, a dead target); the report says which and why.
+    Lighthouse budget, a dead target); the report says which and why. shards > 1 splits the
+    load into k6 execution segments on Dask (DASK_ADDRESS, else a local cluster).
     """
     target = check_target(target)
     pipeline_id = new_pipeline_id(profile)
@@ -194,6 +204,7 @@ def test_service(
             grafana_url=grafana_url,
             auth_block=auth_block,
             include_destructive=include_destructive,
+            shards=shards,
         )
         stages.append(_load_stage(pipeline, params, time.monotonic(), start_audits))
     start_audits()

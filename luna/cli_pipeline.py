@@ -30,6 +30,7 @@ def register(sub: Any) -> None:
     for stage in STAGES:
         p.add_argument(f"--no-{stage.replace('_', '-')}", dest=stage, action="store_false", help=f"skip {stage}")
     p.add_argument("--include-destructive", action="store_true", help="load test destructive operations too")
+    p.add_argument("--shards", type=int, default=1, help="split the load into N k6 execution segments on Dask")
     p.add_argument("--baseline", dest="baseline_run_id", help="compare with this load run")
     p.add_argument("--fail-on-regression", action="store_true", help="a regression fails the load stage")
     p.add_argument("--auth-block", help="a 'Luna Service Auth' block's name")
@@ -49,6 +50,7 @@ def test_service(args: argparse.Namespace) -> int:
     if args.config:
         options["config"] = args.config
     options["include_destructive"] = args.include_destructive
+    options["shards"] = args.shards
     options["fail_on_regression"] = args.fail_on_regression
     result = LunaClient().test_service(args.target, profile=args.profile, **options)
 

@@ -34,14 +34,14 @@ from tasks.execution.k6 import (
     Masker,
     OutputHandler,
     OutputState,
-    _die_with_parent,
-    _lines,
-    _stop,
     collect_result,
+    die_with_parent,
     influx_output,
     k6_command,
     k6_process_env,
+    output_lines,
     planned_seconds,
+    stop_process,
 )
 from tasks.execution.plan import K6_DIR, RunPlan
 
@@ -145,7 +145,7 @@ def control(
                 return
             if time.monotonic() > deadline:
                 state.error = f"{label}: k6's REST API on {base} did not answer within 60 s"
-                _stop(proc)
+                stop_process(proc)
                 return
             time.sleep(0.05)
         state.ready_at = datetime.now(UTC)
@@ -154,14 +154,14 @@ def control(
         outcome = barrier.wait_all(job.ready_timeout_s, alive=lambda: proc.poll() is None)
         if outcome == "abort":
             state.stopped_by_peer, state.peer_reason = True, barrier.aborted()
-            _stop(proc)
+            stop_process(proc)
             return
         if outcome == "timeout":
             state.error = (
                 f"{label}: only {barrier.ready_count()} of {barrier.count} shards were ready after "
                 f"{job.ready_timeout_s:g} s"
             )
-            _stop(proc)
+            stop_process(proc)
             return
         if outcome == "dead":
             return
@@ -175,7 +175,7 @@ def control(
             if (reason := barrier.aborted()) is not None:
                 state.stopped_by_peer, state.peer_reason = True, reason
                 on_line("warning", f"{label}: stopping: {reason}")
-                _stop(proc)
+                stop_process(proc)
                 return
             time.sleep(0.1)
 
@@ -192,7 +192,7 @@ def _control_thread(*args: object) -> None:
     except Exception as exc:  # noqa: BLE001 - reported as the shard's error, k6 stopped
         assert isinstance(state, Control)
         state.error = f"shard control failed: {type(exc).__name__}: {exc}"
-        _stop(args[0])  # type: ignore[arg-type]
+        stop_process(args[0])  # type: ignore[arg-type]
 
 
 def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> ShardOutcome:
@@ -285,7 +285,7 @@ def _run_k6(
             stderr=subprocess.PIPE,
             bufsize=1,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         (plan.run_dir / "k6.pid").write_text(str(proc.pid), encoding="utf-8")
         watcher = threading.Thread(
@@ -296,11 +296,11 @@ def _run_k6(
         )
         watcher.start()
         try:
-            for stream, line in _lines(proc):
+            for stream, line in output_lines(proc):
                 handler.handle(stream, line)
             proc.wait()
         finally:
-            _stop(proc)
+            stop_process(proc)
             watcher.join(timeout=30)
             if os.path.exists(plan.run_dir / "k6.pid"):
                 (plan.run_dir / "k6.pid").unlink()

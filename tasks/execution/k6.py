@@ -55,7 +55,7 @@ LineSink = Callable[[str, str], None]  # (level, text)
 ProgressSink = Callable[[float, str], None]  # (fraction 0..1, description)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """Ask Linux to SIGKILL k6 if the Python process that started it dies."""
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -98,7 +98,7 @@ def _pump(stream: IO[str], name: str, lines: queue.Queue[tuple[str, str | None]]
     lines.put((name, None))
 
 
-def _lines(proc: subprocess.Popen[str]) -> Iterator[tuple[str, str]]:
+def output_lines(proc: subprocess.Popen[str]) -> Iterator[tuple[str, str]]:
     """Interleave k6's stdout and stderr lines in arrival order."""
     lines: queue.Queue[tuple[str, str | None]] = queue.Queue(maxsize=10_000)
     assert proc.stdout is not None and proc.stderr is not None
@@ -117,7 +117,7 @@ def _lines(proc: subprocess.Popen[str]) -> Iterator[tuple[str, str]]:
         yield name, line
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
+def stop_process(proc: subprocess.Popen[str]) -> None:
     """Graceful SIGINT (k6 still writes its summary), then SIGKILL after a grace period."""
     if proc.poll() is not None:
         return
@@ -377,18 +377,18 @@ def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress
             # Own process group: a terminal's Ctrl-C reaches Python only, which then sends
             # k6 exactly one SIGINT (a second one would make k6 skip its summary).
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         try:
-            for stream, line in _lines(proc):
+            for stream, line in output_lines(proc):
                 handler.handle(stream, line)
             proc.wait()
         except BaseException as exc:  # Ctrl-C, Prefect cancellation, crash: stop k6, keep results
             interrupted = exc
-            _stop(proc)
+            stop_process(proc)
             raise
         finally:
-            _stop(proc)
+            stop_process(proc)
             result = collect_result(plan, proc.returncode, state, interrupted)
             if store is not None and influx_out is not None:
                 check_completeness(store, settings, result, state.influx_errors)
