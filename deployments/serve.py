@@ -37,7 +37,7 @@ def build(definition: dict[str, Any]) -> Any:
         Cron(s["cron"], timezone=s.get("timezone"), active=s.get("active", True))
         for s in definition.get("schedules") or []
     ]
-    adapter: TypeAdapter[Any] = TypeAdapter(DeploymentTriggerTypes)  # type: ignore[arg-type]  # a Union alias
+    adapter: TypeAdapter[Any] = TypeAdapter(DeploymentTriggerTypes)
     triggers = [adapter.validate_python(t) for t in definition.get("triggers") or []]
     return load_flow(definition["entrypoint"]).to_deployment(
         name=definition["name"],
