@@ -7,11 +7,14 @@ import asyncio
 import contextlib
 import json
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
+from luna.influx import Influx
 from luna.settings import load_settings
 from tasks.audit.browser import chromium_path
 from tasks.audit.budgets import Budgets
@@ -64,6 +67,60 @@ def test_audit_of_the_demo_page_and_of_a_dead_one(demo: Demo, clean_env: Path, s
     )
     assert trend and trend[0]["tags"] == {"url": f"{demo.url}/", "preset": "desktop"}
     assert page.scores["performance"] in [v[1] for v in trend[0]["values"]]
+    # every panel of the Lighthouse Grafana dashboard, as Grafana would send it, on these points
+    answers = lighthouse_dashboard_answers(client, result.started_at, f"{demo.url}/")
+    assert answers["Latest performance score/A"][0]["values"][0][1] == page.scores["performance"]
+    table = answers["Latest audits/A"][0]
+    row = dict(zip(table["columns"], table["values"][0], strict=True))
+    assert row["LCP ms"] == page.metrics["lcp_ms"] and row["budgets held"] == 0 and row["seo"] == 100
+
+
+LH_DASHBOARD = Path(__file__).resolve().parents[2] / "grafana" / "dashboards" / "luna-lighthouse.json"
+
+
+def lighthouse_dashboard_answers(client: Influx, since: datetime, url: str) -> dict[str, list[dict[str, Any]]]:
+    """Resolve the dashboard's variables (url = this page, preset = All), run every panel's
+    InfluxQL against the real influxd, and fail listing each panel that errs or is empty."""
+    from tests.integration.test_grafana_dashboard import (
+        DS_UID,
+        Variable,
+        all_panels,
+        interpolate,
+        metric_find,
+        non_null,
+        regex_variables_escaped,
+        time_filter,
+        variable_query,
+    )
+
+    dashboard = json.loads(LH_DASHBOARD.read_text(encoding="utf-8"))
+    assert dashboard["uid"] == "luna-lighthouse" and dashboard["schemaVersion"] == 39
+    window = time_filter(since - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1))
+    variables: dict[str, Variable] = {}
+    for spec in dashboard["templating"]["list"]:
+        assert spec["datasource"]["uid"] == DS_UID and regex_variables_escaped(variable_query(spec))
+        options = metric_find(client, interpolate(variable_query(spec), variables, window))
+        chosen = [url] if spec["name"] == "url" else options
+        assert set(chosen) <= set(options), f"${spec['name']}: {chosen} not in {options}"
+        variables[spec["name"]] = Variable(spec["name"], chosen, bool(spec.get("multi")))
+    problems: list[str] = []
+    answers: dict[str, list[dict[str, Any]]] = {}
+    for panel in all_panels(dashboard):
+        assert panel["datasource"]["uid"] == DS_UID and panel["description"], panel["title"]
+        for target in panel["targets"]:
+            assert target["rawQuery"] and regex_variables_escaped(target["query"]), panel["title"]
+            query = interpolate(target["query"], variables, window)
+            where = f"panel '{panel['title']}' target {target['refId']}"
+            try:
+                series = client.query(query)
+            except Exception as exc:  # report every panel, not only the first broken one
+                problems.append(f"{where}: {exc}\n    {query}")
+                continue
+            if not non_null(series):
+                problems.append(f"{where}: no series with a non-null value\n    {query}")
+            answers[f"{panel['title']}/{target['refId']}"] = series
+    assert not problems, "\n".join(problems)
+    return answers
 
 
 def test_a_hung_audit_is_stopped_with_its_chromium(demo: Demo, clean_env: Path) -> None:
