@@ -25,10 +25,9 @@ from tasks.execution.plan import LoadTestParams, Profile
 from tasks.execution.tasks import execute, prepare
 from tasks.notify.tasks import notify_webhooks
 from tasks.notify.webhooks import run_event
-from tasks.pipeline.model import PipelineFailed, PipelineResult, StageName, StageOutcome
+from tasks.pipeline.model import PipelineFailed, PipelineResult, StageName, StageOutcome, check_target
 from tasks.pipeline.stages import (
     attach_load,
-    check_target,
     discover_stage,
     generate_stage,
     lighthouse_stage,
@@ -128,6 +127,17 @@ def test_service(
     load into k6 execution segments on Dask (DASK_ADDRESS, else a local cluster).
     """
     target = check_target(target)
+    load_params = LoadTestParams(  # bad load settings fail here, before any stage runs
+        profile=profile,
+        target=target,
+        config=config,
+        baseline_run_id=baseline_run_id,
+        fail_on_regression=fail_on_regression,
+        grafana_url=grafana_url,
+        auth_block=auth_block,
+        include_destructive=include_destructive,
+        shards=shards,
+    )
     pipeline_id = new_pipeline_id(profile)
     out = load_settings().luna_out_dir / "pipelines" / pipeline_id
     out.mkdir(parents=True, exist_ok=True)
@@ -195,17 +205,7 @@ def test_service(
     elif not endpoints_ready:
         stages.append(skipped("load", f"no endpoints file: discovery did not produce one and {config} is missing"))
     else:
-        params = LoadTestParams(
-            profile=profile,
-            target=target,
-            config=endpoints_file,
-            baseline_run_id=baseline_run_id,
-            fail_on_regression=fail_on_regression,
-            grafana_url=grafana_url,
-            auth_block=auth_block,
-            include_destructive=include_destructive,
-            shards=shards,
-        )
+        params = load_params.model_copy(update={"config": endpoints_file})
         stages.append(_load_stage(pipeline, params, time.monotonic(), start_audits))
     start_audits()
     for name, switched_on in (("lighthouse", lighthouse), ("visual_qa", visual_qa)):

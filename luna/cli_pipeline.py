@@ -38,8 +38,11 @@ def register(sub: Any) -> None:
 
 
 def test_service(args: argparse.Namespace) -> int:
-    from luna.cli import _console, use_prefect
+    from luna.cli import _console, build_params, use_prefect
+    from tasks.pipeline.model import check_target
 
+    check_target(args.target)  # bad input is one line, before Prefect starts
+    build_params(args, args.profile)
     use_prefect(load_settings().luna_prefect_port)
     from luna.client import LunaClient
 

@@ -12,10 +12,11 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from luna.errors import LunaError
+from luna.errors import ConfigError, LunaError
 
 StageName = Literal["discover", "generate", "load", "lighthouse", "visual_qa", "report", "notify"]
 StageStatus = Literal["passed", "failed", "error", "skipped"]
@@ -136,3 +137,12 @@ def slo_failures(verdict: dict[str, Any] | None) -> list[SLOFailure]:
             if not c.get("ok")
         ]
     return failures
+
+
+def check_target(target: str) -> str:
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"target {target!r} is not an http(s) URL", location="target", tip="pass e.g. http://127.0.0.1:8787"
+        )
+    return target.rstrip("/")

@@ -19,7 +19,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import State
 
-from luna.errors import ConfigError, LunaError
+from luna.errors import LunaError
 from luna.keys import artifact_key
 from luna.results import RunResult
 from luna.verdict import Verdict
@@ -32,15 +32,6 @@ MAX_AUDITED_PAGES = 3  # Lighthouse takes ~20 s a page here; the rest of the pag
 
 def new_pipeline_id(profile: str) -> str:
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-pipeline-{profile}-{secrets.token_hex(2)}"
-
-
-def check_target(target: str) -> str:
-    parts = urlsplit(target)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"target {target!r} is not an http(s) URL", location="target", tip="pass e.g. http://127.0.0.1:8787"
-        )
-    return target.rstrip("/")
 
 
 def one_line(exc: BaseException) -> str:

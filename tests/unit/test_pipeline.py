@@ -11,9 +11,9 @@ import pytest
 
 from luna.errors import ConfigError
 from tasks.discovery.model import DiscoveredEndpoint, Discovery
-from tasks.pipeline.model import PipelineFailed, PipelineResult, StageOutcome, slo_failures
+from tasks.pipeline.model import PipelineFailed, PipelineResult, StageOutcome, check_target, slo_failures
 from tasks.pipeline.report import html_report, markdown_report
-from tasks.pipeline.stages import check_target, pages_of
+from tasks.pipeline.stages import pages_of
 
 pytestmark = pytest.mark.unit
 
