@@ -8,11 +8,14 @@ one-line reason; every other shard watches it and stops its k6.
 
 The signals live where the engine already has shared state:
 - `dask`: Dask Variables on the cluster's scheduler (any Dask cluster);
+- `prefect`: Prefect Variables on the Prefect server (work-pool shards, which share
+  nothing but the server);
 - `file`: files in a shared folder (one machine, tests).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -90,6 +93,42 @@ class DaskSignals:
                 self._event(key).clear()
 
 
+class PrefectVariableSignals:
+    """Prefect Variables named `<prefix>-<key>` (prefix `luna-shard-<run id>`), through one
+    sync client of the Prefect API this process uses. A read is one GET; an unset key is a
+    404, read as None."""
+
+    def __init__(self, prefix: str) -> None:
+        from prefect.client.orchestration import get_client
+
+        self.prefix = prefix
+        self.client = get_client(sync_client=True)
+        self.client.__enter__()
+
+    def _name(self, key: str) -> str:
+        return f"{self.prefix}-{key}"[:255]
+
+    def set(self, key: str, value: str) -> None:
+        from prefect.client.schemas.actions import VariableCreate, VariableUpdate
+        from prefect.exceptions import ObjectAlreadyExists
+
+        try:
+            self.client.create_variable(VariableCreate(name=self._name(key), value=value))
+        except ObjectAlreadyExists:
+            self.client.update_variable(VariableUpdate(name=self._name(key), value=value))
+
+    def get(self, key: str) -> str | None:
+        found = self.client.read_variable_by_name(self._name(key))
+        return None if found is None else str(found.value)
+
+    def clear(self, keys: list[str]) -> None:
+        from prefect.exceptions import ObjectNotFound
+
+        for key in keys:
+            with contextlib.suppress(ObjectNotFound):
+                self.client.delete_variable_by_name(self._name(key))
+
+
 def signal_prefix(run_id: str) -> str:
     """A name for the run's signals: lowercase letters, digits, dashes and underscores."""
     return "luna-" + re.sub(r"[^a-z0-9_-]", "-", run_id.lower())[:200]
@@ -98,7 +137,7 @@ def signal_prefix(run_id: str) -> str:
 class BarrierSpec(BaseModel):
     """Where a run's shards meet; serialisable, so it travels with each shard's job."""
 
-    kind: Literal["file", "dask"]
+    kind: Literal["file", "dask", "prefect"]
     prefix: str
     folder: str | None = Field(None, description="file: the shared folder.")
     address: str | None = Field(None, description="dask: scheduler address when not inside a Dask worker.")
@@ -108,14 +147,17 @@ class BarrierSpec(BaseModel):
         signals: Signals
         if self.kind == "file":
             signals = FileSignals(Path(self.folder or "."))
+        elif self.kind == "prefect":
+            # One HTTP round trip per read: poll 10/s, not 50/s, to spare the API.
+            return Barrier(PrefectVariableSignals(self.prefix), self.count, poll_s=0.1)
         else:
             signals = DaskSignals(self.prefix, self.address)
         return Barrier(signals, self.count)
 
 
 class Barrier:
-    def __init__(self, signals: Signals, count: int) -> None:
-        self.signals, self.count = signals, count
+    def __init__(self, signals: Signals, count: int, poll_s: float = POLL_S) -> None:
+        self.signals, self.count, self.poll_s = signals, count, poll_s
 
     def ready(self, index: int) -> None:
         self.signals.set(f"ready-{index}", "1")
@@ -147,7 +189,7 @@ class Barrier:
                 return "dead"
             if time.monotonic() >= deadline:
                 return "timeout"
-            time.sleep(POLL_S)
+            time.sleep(self.poll_s)
 
     def clear(self) -> None:
         self.signals.clear(["abort", *(f"ready-{i}" for i in range(self.count))])

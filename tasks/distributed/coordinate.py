@@ -41,9 +41,14 @@ def shard_jobs(plan: RunPlan, count: int, barrier: BarrierSpec, ready_timeout_s:
     ]
 
 
-def barrier_spec(plan: RunPlan, count: int, kind: Literal["file", "dask"], address: str | None = None) -> BarrierSpec:
+def barrier_spec(
+    plan: RunPlan, count: int, kind: Literal["file", "dask", "prefect"], address: str | None = None
+) -> BarrierSpec:
     folder = str(plan.run_dir / "shards" / "signals") if kind == "file" else None
-    return BarrierSpec(kind=kind, prefix=signal_prefix(plan.run_id), folder=folder, address=address, count=count)
+    prefix = signal_prefix(plan.run_id)
+    if kind == "prefect":  # Prefect Variables: luna-shard-<run id>-<key>
+        prefix = "luna-shard-" + prefix.removeprefix("luna-")
+    return BarrierSpec(kind=kind, prefix=prefix, folder=folder, address=address, count=count)
 
 
 def local_cluster_kwargs(shards: int, workers: int | None = None) -> dict[str, Any]:

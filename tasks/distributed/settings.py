@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -19,6 +21,14 @@ class DistributedSettings(BaseSettings):
     )
     shard_ready_timeout_s: float = Field(
         120.0, gt=0, le=3600, description="How long ready shards wait for the last one before the run fails."
+    )
+    shard_engine: Literal["dask", "work-pool"] = Field(
+        "dask", description="Where shards run: tasks on a Dask cluster, or one flow run per shard on a work pool."
+    )
+    shard_deployment: str = Field(
+        "load-shard/default",
+        pattern=r"^[^/]+/[^/]+$",
+        description="work-pool engine: the `load_shard` deployment (flow/deployment) each shard runs.",
     )
     dask_workers: int | None = Field(
         None, ge=1, le=64, description="Worker processes of the local Dask cluster (default: min(shards, cores))."

@@ -93,3 +93,60 @@ def stop_shards(flow: Any, flow_run: Any, state: Any) -> None:
     if address and run_id:
         reason = f"the flow run ended {state.name}: {' '.join(str(state.message or '').split())[:200]}"
         stop_run_shards(str(run_id), int(params.get("shards") or 1), address, reason)
+
+
+STARTED = "started"  # barrier key: the work-pool coordinator has begun starting shard runs
+
+
+@task(name="plan-pool-shards")
+def plan_pool_shards(plan: RunPlan, shards: int) -> list[ShardJob]:
+    """One job per execution segment, meeting at a barrier of Prefect Variables."""
+    settings = load_distributed_settings()
+    barrier = barrier_spec(plan, shards, "prefect")
+    get_run_logger().info(
+        "run %s: %d shards as flow runs of the deployment %s", plan.run_id, shards, settings.shard_deployment
+    )
+    return shard_jobs(plan, shards, barrier, settings.shard_ready_timeout_s)
+
+
+@task(name="run-pool-shards")
+def run_pool_shards(jobs: list[ShardJob]) -> list[ShardOutcome]:
+    """`run_deployment` once per shard, then every shard's outcome as its flow run ends; a
+    shard run that fails, crashes or never starts stops the others through the barrier."""
+    from tasks.distributed.work_pool import RUN_GRACE_S, finished_runs, start_shard_runs, stop_runs
+    from tasks.execution.k6 import planned_seconds
+
+    settings = load_distributed_settings()
+    barrier = jobs[0].barrier.open()
+    planned = planned_seconds(jobs[0].plan) or 3600.0
+    runs: list[Any] = []
+    try:
+        barrier.signals.set(STARTED, "1")  # the flow's failure hooks abort only once shards may run
+        runs = start_shard_runs(jobs, settings.shard_deployment)
+        start_timeout = settings.shard_ready_timeout_s + 60
+        waiting = finished_runs(runs, jobs, start_timeout, start_timeout + planned + RUN_GRACE_S)
+        outcomes = collect(waiting, barrier.abort)
+        barrier.signals.clear([STARTED])  # every shard run has ended
+        return outcomes
+    except BaseException as exc:
+        if runs:  # started shards stop on the abort (its Variable stays for late starters)
+            barrier.abort(f"the coordinator stopped: {type(exc).__name__}: {exc}"[:300])
+            stop_runs(runs)
+        else:
+            barrier.signals.clear([STARTED])
+            barrier.clear()
+        raise
+
+
+def stop_pool_shards(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow hook of distributed_load_pool: shard flow runs outlive the coordinator, so tell
+    them to stop through the barrier."""
+    params = dict(getattr(flow_run, "parameters", {}) or {})
+    plan = params.get("plan")
+    if isinstance(plan, dict):
+        plan = RunPlan.model_validate(plan)
+    if isinstance(plan, RunPlan):
+        barrier = barrier_spec(plan, int(params.get("shards") or 1), "prefect").open()
+        if barrier.signals.get(STARTED) is not None:  # shard runs may still be going
+            reason = f"the flow run ended {state.name}: {' '.join(str(state.message or '').split())[:200]}"
+            barrier.abort(reason)
