@@ -6,12 +6,14 @@ one RunResult with the planned request count and per-endpoint stats."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +91,9 @@ def test_two_shards_as_flow_runs_on_a_process_work_pool(
     settings = settings_for(demo)
     plan = make_plan(clean_env / "pool", settings)
     demo.reset()
-    began = time.monotonic()
+    began, started = time.monotonic(), datetime.now(UTC)
     result = run_pool(deployed, storage, plan, 2)
+    finished = datetime.now(UTC)
     elapsed = time.monotonic() - began
     print(f"2 work-pool shards: {elapsed:.1f} s from execute_sharded to the merged result")
 
@@ -101,8 +104,14 @@ def test_two_shards_as_flow_runs_on_a_process_work_pool(
     assert {e.name for e in result.endpoints} == {"Health", "Users"}
     assert sum(e.requests for e in result.endpoints) == result.total.requests
     assert all(e.latency_ms.p95 is not None for e in result.endpoints)
-    shards = (plan.run_dir / "shards.json").read_text(encoding="utf-8")
-    assert shards.count('"status": "passed"') == 2
+    shards = json.loads((plan.run_dir / "shards.json").read_text(encoding="utf-8"))
+    assert [s["status"] for s in shards] == ["passed", "passed"]
+    # The Prefect-Variable barrier started them together: unpaused within a second of each other.
+    resumed = [datetime.fromisoformat(s["resumed_at"]) for s in shards]
+    assert (max(resumed) - min(resumed)).total_seconds() < 1.0
+    last_start = (max(resumed) - started).total_seconds()
+    tail = (finished - max(datetime.fromisoformat(s["finished_at"]) for s in shards)).total_seconds()
+    print(f"last shard under load {last_start:.1f} s after execute_sharded; merged {tail:.1f} s after the last shard")
 
     # Two flow runs of the load-shard deployment, both Completed; the barrier's Variables are gone.
     deployment = deployed.deployment("load-shard", "default")
