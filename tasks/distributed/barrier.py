@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -104,6 +105,7 @@ class PrefectVariableSignals:
         self.prefix = prefix
         self.client = get_client(sync_client=True)
         self.client.__enter__()
+        weakref.finalize(self, self.client.__exit__, None, None, None)  # close its connections with it
 
     def _name(self, key: str) -> str:
         return f"{self.prefix}-{key}"[:255]
