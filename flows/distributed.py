@@ -6,6 +6,8 @@ Two engines (SHARD_ENGINE): `dask` runs the shards as tasks of `distributed_load
 Dask cluster; `work-pool` runs each shard as a flow run of the `load_shard` deployment
 (SHARD_DEPLOYMENT) on a Prefect work pool, from `distributed_load_pool`."""
 
+from typing import Any
+
 from prefect import flow
 
 from luna.results import RunResult
@@ -55,11 +57,18 @@ def distributed_load_pool(plan: RunPlan, shards: int) -> RunResult:
     return merge_shards(plan, outcomes, jobs[0].barrier)
 
 
-def execute_sharded(plan: RunPlan, shards: int) -> RunResult:
-    """SHARD_ENGINE=work-pool: `distributed_load_pool`. Otherwise `distributed_load` on
-    DASK_ADDRESS's cluster, or on a local cluster sized for the shards."""
+def sharded_load_flow(shards: int) -> Any:
+    """The flow that runs `shards` segments on the configured engine. SHARD_ENGINE=work-pool:
+    `distributed_load_pool`. Otherwise `distributed_load` on DASK_ADDRESS's cluster, or on a
+    local cluster sized for the shards. Call it as `(plan, shards)`, with `return_state=True`
+    to get the State."""
     settings = load_distributed_settings()
     if settings.shard_engine == "work-pool":
-        return distributed_load_pool(plan, shards)
-    runner = dask_task_runner(settings, shards)
-    return distributed_load.with_options(task_runner=runner)(plan, shards)
+        return distributed_load_pool
+    return distributed_load.with_options(task_runner=dask_task_runner(settings, shards))
+
+
+def execute_sharded(plan: RunPlan, shards: int) -> RunResult:
+    """Run `plan` as `shards` segments on the configured engine; the merged RunResult."""
+    result: RunResult = sharded_load_flow(shards)(plan, shards)
+    return result

@@ -16,10 +16,8 @@ from prefect import flow
 from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
 
-from flows.distributed import distributed_load
+from flows.distributed import sharded_load_flow
 from luna.settings import load_settings
-from tasks.distributed.engine import dask_task_runner
-from tasks.distributed.settings import load_distributed_settings
 from tasks.evaluation.tasks import evaluate_run, record_history, store_run_points
 from tasks.execution.plan import LoadTestParams, Profile
 from tasks.execution.tasks import execute, prepare
@@ -51,9 +49,8 @@ def _load_stage(
     if failed is not None:
         then()
         return failed
-    if params.shards > 1:  # k6 execution segments on a Dask cluster, merged into one RunResult
-        runner = dask_task_runner(load_distributed_settings(), params.shards)
-        ran = distributed_load.with_options(task_runner=runner)(plan, params.shards, return_state=True)
+    if params.shards > 1:  # k6 execution segments (SHARD_ENGINE: Dask or a work pool), merged into one RunResult
+        ran = sharded_load_flow(params.shards)(plan, params.shards, return_state=True)
     else:
         ran = execute(plan, return_state=True)
     result, failed = settle("load", ran, started)
@@ -124,7 +121,8 @@ def test_service(
     so a scheduled run never rewrites a team's suites/); vqa_agents picks visual-QA personas (empty: all). The run ends Failed when a
     stage failed or errored (an SLO crossed, a failing generated test, a missed
     Lighthouse budget, a dead target); the report says which and why. shards > 1 splits the
-    load into k6 execution segments on Dask (DASK_ADDRESS, else a local cluster).
+    load into k6 execution segments (SHARD_ENGINE: Dask, or one flow run per shard on a
+    work pool).
     """
     target = check_target(target)
     load_params = LoadTestParams(  # bad load settings fail here, before any stage runs

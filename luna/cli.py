@@ -100,7 +100,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "--shards",
         type=int,
         metavar="N",
-        help="split the profile into N k6 execution segments on a Dask cluster (DASK_ADDRESS or local), merged exactly",
+        help="split the profile into N k6 execution segments (SHARD_ENGINE: a Dask cluster, DASK_ADDRESS or local; "
+        "or one flow run per shard on a Prefect work pool), merged exactly",
     )
     p.add_argument("--auth-block", help="name of a 'Luna Service Auth' Prefect block with the credentials")
     p.add_argument("--baseline", dest="baseline_run_id", help="compare with this run instead of the last passing one")
