@@ -153,6 +153,36 @@ def regex_variables_escaped(query: str) -> bool:
     return True
 
 
+def panel_answers(
+    client: Influx, dashboard: dict[str, Any], variables: dict[str, Variable], window: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Every panel's (and annotation's) InfluxQL, interpolated as Grafana would, run against
+    the real InfluxDB; fails listing each panel that errs or returns no non-null value.
+    Answers by "<panel title>/<refId>"."""
+    problems: list[str] = []
+    answers: dict[str, list[dict[str, Any]]] = {}
+    queries = [(p, t) for p in all_panels(dashboard) for t in p.get("targets", [])]
+    queries += [({"title": f"annotation {a['name']}"}, a["target"]) for a in dashboard["annotations"]["list"]]
+    for panel, target in queries:
+        # A panel with a relative time override gets Grafana's relative filter.
+        timefilter = f"time >= now() - {panel['timeFrom']} and time <= now()" if panel.get("timeFrom") else window
+        query = interpolate(target["query"], variables, timefilter)
+        where = f"panel '{panel['title']}' target {target['refId']}"
+        if re.search(r"\$\w|\[\[", query):
+            problems.append(f"{where}: variable left in {query}")
+            continue
+        try:
+            series = client.query(query)
+        except Exception as exc:  # report every panel, not only the first broken one
+            problems.append(f"{where}: {exc}\n    {query}")
+            continue
+        if not non_null(series):
+            problems.append(f"{where}: no series with a non-null value\n    {query}")
+        answers[f"{panel['title']}/{target['refId']}"] = series
+    assert not problems, "\n".join(problems)
+    return answers
+
+
 def test_dashboard_json_is_valid() -> None:
     dashboard = load_dashboard()
     assert dashboard["uid"] == "luna-k6" and dashboard["title"] == "Luna — k6 load runs"
@@ -252,27 +282,7 @@ def test_every_panel_query_returns_data(demo: Demo, influxd: InfluxServer, tmp_p
         variables[spec["name"]] = Variable(spec["name"], chosen, bool(spec.get("multi")))
     assert variables["endpoint"].values == sorted(e["name"] for e in ENDPOINTS)
 
-    problems: list[str] = []
-    answers: dict[str, list[dict[str, Any]]] = {}
-    queries = [(p, t) for p in all_panels(dashboard) for t in p.get("targets", [])]
-    queries += [({"title": f"annotation {a['name']}"}, a["target"]) for a in dashboard["annotations"]["list"]]
-    for panel, target in queries:
-        # A panel with a relative time override gets Grafana's relative filter.
-        timefilter = f"time >= now() - {panel['timeFrom']} and time <= now()" if panel.get("timeFrom") else window
-        query = interpolate(target["query"], variables, timefilter)
-        where = f"panel '{panel['title']}' target {target['refId']}"
-        if re.search(r"\$\w|\[\[", query):
-            problems.append(f"{where}: variable left in {query}")
-            continue
-        try:
-            series = client.query(query)
-        except Exception as exc:  # report every panel, not only the first broken one
-            problems.append(f"{where}: {exc}\n    {query}")
-            continue
-        if not non_null(series):
-            problems.append(f"{where}: no series with a non-null value\n    {query}")
-        answers[f"{panel['title']}/{target['refId']}"] = series
-    assert not problems, "\n".join(problems)
+    answers = panel_answers(client, dashboard, variables, window)
 
     # The numbers are the run's numbers.
     total = result.total

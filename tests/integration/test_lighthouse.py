@@ -87,7 +87,7 @@ def lighthouse_dashboard_answers(client: Influx, since: datetime, url: str) -> d
         all_panels,
         interpolate,
         metric_find,
-        non_null,
+        panel_answers,
         regex_variables_escaped,
         time_filter,
         variable_query,
@@ -103,24 +103,11 @@ def lighthouse_dashboard_answers(client: Influx, since: datetime, url: str) -> d
         chosen = [url] if spec["name"] == "url" else options
         assert set(chosen) <= set(options), f"${spec['name']}: {chosen} not in {options}"
         variables[spec["name"]] = Variable(spec["name"], chosen, bool(spec.get("multi")))
-    problems: list[str] = []
-    answers: dict[str, list[dict[str, Any]]] = {}
     for panel in all_panels(dashboard):
         assert panel["datasource"]["uid"] == DS_UID and panel["description"], panel["title"]
         for target in panel["targets"]:
             assert target["rawQuery"] and regex_variables_escaped(target["query"]), panel["title"]
-            query = interpolate(target["query"], variables, window)
-            where = f"panel '{panel['title']}' target {target['refId']}"
-            try:
-                series = client.query(query)
-            except Exception as exc:  # report every panel, not only the first broken one
-                problems.append(f"{where}: {exc}\n    {query}")
-                continue
-            if not non_null(series):
-                problems.append(f"{where}: no series with a non-null value\n    {query}")
-            answers[f"{panel['title']}/{target['refId']}"] = series
-    assert not problems, "\n".join(problems)
-    return answers
+    return panel_answers(client, dashboard, variables, window)
 
 
 def test_a_hung_audit_is_stopped_with_its_chromium(demo: Demo, clean_env: Path) -> None:
