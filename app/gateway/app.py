@@ -19,12 +19,12 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from luna.gateway.emit import Emitter, emit_to_prefect
-from luna.gateway.events import Ignored, LunaEvent, from_generic, from_github, from_gitlab
-from luna.gateway.settings import GatewaySettings
-from luna.gateway.verify import Rejected, ReplayCache, verify_generic, verify_github, verify_gitlab
+from app.gateway.emit import Emitter, emit_to_prefect
+from app.gateway.events import Ignored, LunaEvent, from_generic, from_github, from_gitlab
+from app.gateway.verify import Rejected, ReplayCache, verify_generic, verify_github, verify_gitlab
+from luna.gateway_settings import GatewaySettings
 
-log = logging.getLogger("luna.gateway")
+log = logging.getLogger("app.gateway")
 SOURCES = ("generic", "github", "gitlab")
 
 

@@ -41,9 +41,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _prefect_api_or_fail() -> str:
-    from luna.cli import prefect_api
+    from app.operations import prefect_api
+    from luna.settings import load_settings
 
-    port = int(os.environ.get("LUNA_PREFECT_PORT", "4200"))
+    port = load_settings().luna_prefect_port
     api = prefect_api(port)
     if not api:
         raise ConfigError(
@@ -55,8 +56,8 @@ def _prefect_api_or_fail() -> str:
 
 
 def webhook_serve(args: argparse.Namespace) -> int:
-    from luna.gateway.app import serve
-    from luna.gateway.settings import load_gateway_settings
+    from app.gateway.app import serve
+    from luna.gateway_settings import load_gateway_settings
 
     settings = load_gateway_settings()
     api = _prefect_api_or_fail()
@@ -71,19 +72,19 @@ def webhook_serve(args: argparse.Namespace) -> int:
 
 
 def mcp_serve(args: argparse.Namespace) -> int:
-    from luna.mcp.server import run
+    from app.mcp.server import run
 
     run(http=args.http, host=args.host, port=args.port)
     return 0
 
 
 def repl_main(args: argparse.Namespace) -> int:
-    from luna.repl import run_interactive
+    from app.repl import run_interactive
 
     return run_interactive(target=args.target, use_auth=not args.no_auth)
 
 
 def health_main(args: argparse.Namespace) -> int:
-    from luna.repl import health_report
+    from app.repl import health_report
 
     return health_report(args.target, timeout=args.timeout)
