@@ -8,10 +8,6 @@ inside the handlers.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-
-from luna.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,35 +36,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     health.set_defaults(handler=health_main)
 
 
-def _prefect_api_or_fail() -> str:
-    from app.operations import prefect_api
-    from luna.settings import load_settings
-
-    port = load_settings().luna_prefect_port
-    api = prefect_api(port)
-    if not api:
-        raise ConfigError(
-            "the webhook gateway needs a running Prefect server to send events to",
-            tip=f"set PREFECT_API_URL, or start one with `luna up` (port {port})",
-        )
-    os.environ["PREFECT_API_URL"] = api
-    return api
-
-
 def webhook_serve(args: argparse.Namespace) -> int:
-    from app.gateway.app import serve
-    from luna.gateway_settings import load_gateway_settings
+    from app.gateway.app import run_gateway
 
-    settings = load_gateway_settings()
-    api = _prefect_api_or_fail()
-    host, port = args.host or settings.host, args.port or settings.port
-    print(
-        f"Luna webhook gateway on http://{host}:{port}/webhooks/{{{','.join(settings.enabled_sources())}}} "
-        f"-> Prefect {api}",
-        file=sys.stderr,
-    )
-    serve(settings, host=host, port=port)
-    return 0
+    return run_gateway(args.host, args.port)
 
 
 def mcp_serve(args: argparse.Namespace) -> int:
