@@ -98,6 +98,21 @@ class PipelineResult(BaseModel):
         path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
         return path
 
+    def event_result(self) -> dict[str, Any]:
+        """The pipeline as the `result` of a notify event (tasks/notify/payloads.py)."""
+        return {
+            "run_id": self.run_id or self.pipeline_id,
+            "service": self.service,
+            "profile": self.profile,
+            "target": self.target,
+            "status": "passed" if self.passed else "failed",
+            "message": "; ".join(self.problems())[:500],
+            "started_at": self.started_at.isoformat(),
+        }
+
+    def event_links(self) -> dict[str, str]:
+        return {"pipeline_report": str(Path(self.out_dir) / "report.html")}
+
     @classmethod
     def read(cls, out_dir: Path) -> PipelineResult:
         return cls.model_validate(json.loads((out_dir / "pipeline.json").read_text(encoding="utf-8")))
