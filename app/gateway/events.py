@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 
 from app.gateway.verify import Rejected
+from luna.errors import Ignored
 
 PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
 # Names the gateway emits; generic deliveries choose their kind ("deploy" by default).
@@ -41,10 +42,6 @@ EVENT_NAMES = (
 )
 KIND = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,39}$")
 MAX_TEXT = 500
-
-
-class Ignored(Exception):
-    """A verified delivery that starts nothing (the message says why)."""
 
 
 class LunaEvent(BaseModel):

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from luna.errors import LunaError, ToolMissingError
+from luna.errors import SuiteRunError, ToolMissingError
 from luna.settings import LunaSettings
 from tasks.generation.model import MANIFEST, Manifest, SuiteKind
 from tasks.generation.results import CaseResult, SuiteRun, parse_junit, write_junit
@@ -33,12 +33,6 @@ from tasks.generation.safe import GenerationError
 
 LineSink = Callable[[str], None]
 PYTEST_KINDS = ("api", "ui")
-
-
-class SuiteRunError(LunaError):
-    """A suite that could not run (as opposed to tests that ran and failed)."""
-
-    kind = "suite error"
 
 
 def find_suite(name: str, root: Path) -> Path:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from luna.errors import ConfigError, LunaError
+from luna.errors import ConfigError, PipelineFailed
 
 StageName = Literal["discover", "generate", "load", "lighthouse", "visual_qa", "report", "notify"]
 StageStatus = Literal["passed", "failed", "error", "skipped"]
@@ -116,24 +116,6 @@ class PipelineResult(BaseModel):
     @classmethod
     def read(cls, out_dir: Path) -> PipelineResult:
         return cls.model_validate(json.loads((out_dir / "pipeline.json").read_text(encoding="utf-8")))
-
-
-class PipelineFailed(LunaError):
-    """A pipeline run with a failed or errored stage; carries the PipelineResult."""
-
-    kind = "pipeline failed"
-    exit_code = 1
-
-    def __init__(self, result: PipelineResult) -> None:
-        problems = result.problems()
-        super().__init__(
-            "; ".join(problems) if problems else "a stage did not pass",
-            location=str(Path(result.out_dir) / "report.md"),
-        )
-        self.result = result
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.result,))
 
 
 def slo_failures(verdict: dict[str, Any] | None) -> list[SLOFailure]:
