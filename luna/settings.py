@@ -18,7 +18,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -43,6 +43,9 @@ def _k6_duration(value: str) -> str:
 
 Duration = Annotated[str, AfterValidator(_k6_duration)]
 AuthMode = Literal["none", "bearer", "basic", "api_key", "keycloak"]
+# The load profiles, the one list (k6/lib/profiles.js defines their shapes).
+Profile = Literal["smoke", "ramp", "soak", "stress", "spike"]
+PROFILES: tuple[Profile, ...] = get_args(Profile)
 
 AUTH_GROUPS: dict[AuthMode, tuple[str, ...]] = {
     "bearer": ("auth_token",),

@@ -21,9 +21,7 @@ from pydantic import ValidationError
 
 from app import operations
 from luna.errors import LunaError
-from luna.settings import load_settings
-
-PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
+from luna.settings import PROFILES, load_settings
 
 # Command groups that live in their own module. Each has `register(sub)`, which adds its
 # sub-parsers with `set_defaults(handler=...)`; importing it must stay cheap (no Prefect).

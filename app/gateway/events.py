@@ -31,8 +31,8 @@ from pydantic import BaseModel, Field
 
 from app.gateway.verify import Rejected
 from luna.errors import Ignored
+from luna.settings import PROFILES
 
-PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
 # Names the gateway emits; generic deliveries choose their kind ("deploy" by default).
 EVENT_NAMES = (
     "luna.webhook.github.deployment_status",
