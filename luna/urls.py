@@ -49,14 +49,17 @@ def _parse(text: str, schemes: tuple[str, ...]) -> tuple[str, Origin]:
     if not isinstance(text, str) or not text.strip():
         raise UrlRejected("empty URL")
     text = text.strip(" ")
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise UrlRejected("cannot be parsed") from None
+    scheme = parts.scheme.lower()
+    if scheme not in schemes:
+        raise UrlRejected(f"scheme must be {' or '.join(schemes)}, not {parts.scheme or '(none)'!r}")
     if CONTROL.search(text):
         raise UrlRejected("contains a control character or whitespace")
     if "\\" in text:
         raise UrlRejected("contains a backslash")
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme not in schemes:
-        raise UrlRejected(f"scheme must be {' or '.join(schemes)}, not {parts.scheme or '(none)'!r}")
     if "@" in parts.netloc:
         raise UrlRejected("contains user info (user:password@); put credentials in the auth settings")
     try:

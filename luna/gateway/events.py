@@ -85,7 +85,9 @@ def check_target(target: str | None, default: str | None, allowed: TargetRule | 
     try:
         url, where = web_url(chosen), origin(chosen)
     except UrlRejected as exc:
-        raise Rejected(422, f"target {printable(chosen[:100])!r} is not an http(s) URL one parser reads alike: {exc}") from None
+        raise Rejected(
+            422, f"target {printable(chosen[:100])!r} is not an http(s) URL one parser reads alike: {exc}"
+        ) from None
     hosts, targets = allowed if allowed is not None else (None, None)
     if hosts is not None and where.host not in hosts:
         raise Rejected(422, f"target host {where.host!r} is not in LUNA_WEBHOOK_ALLOWED_HOSTS")
@@ -129,7 +131,9 @@ def make_event(
     )
 
 
-def from_generic(body: Any, *, delivery: str | None, default_target: str | None, allowed: TargetRule | None) -> LunaEvent:
+def from_generic(
+    body: Any, *, delivery: str | None, default_target: str | None, allowed: TargetRule | None
+) -> LunaEvent:
     if not isinstance(body, dict):
         raise Rejected(422, "the body must be a JSON object")
     kind = _text(body, "event", "body") or "deploy"

@@ -25,9 +25,10 @@ from typing import IO, Any
 import httpx
 
 from luna.errors import K6RunError
-from luna.influx import Influx, redact
+from luna.influx import Influx
 from luna.results import MetricsStore, RunResult, Status
 from luna.settings import LunaSettings
+from luna.urls import redact
 from tasks.execution.plan import RunPlan
 from tasks.execution.summary import parse_summary, run_numbers
 

@@ -80,11 +80,17 @@ def _post(client: TestClient, body: dict[str, object], delivery: str | None = No
 
 @pytest.mark.parametrize(
     "target",
-    ["http://127.0.0.2:8852\\@127.0.0.1:8811/", "http://127.0.0.1:8811/\r\nHost: 127.0.0.2", "http://u:p@127.0.0.1:8811/"],
+    [
+        "http://127.0.0.2:8852\\@127.0.0.1:8811/",
+        "http://127.0.0.1:8811/\r\nHost: 127.0.0.2",
+        "http://u:p@127.0.0.1:8811/",
+    ],
 )
 def test_gateway_allow_list_cannot_be_bypassed(target: str, clean_env: Path) -> None:
     recorder = Recorder()
-    client = TestClient(create_app(GatewaySettings(generic_secret="s3cret-generic", allowed_hosts="127.0.0.1"), emit=recorder))
+    client = TestClient(
+        create_app(GatewaySettings(generic_secret="s3cret-generic", allowed_hosts="127.0.0.1"), emit=recorder)
+    )
     answer = _post(client, {"target": target})
     assert answer.status_code == 422, answer.text  # type: ignore[attr-defined]
     assert recorder.events == []
