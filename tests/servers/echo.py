@@ -8,6 +8,8 @@ another (another port = another origin) must never receive a credential.
   endpoint that reflects credentials, the worst case for masking);
 - ``/redirect``: 302 to the URL in ``?to=`` (or to ``elsewhere`` given at start);
 - ``/``: an HTML page that loads an image and a script from ``elsewhere``;
+- ``POST /realms/<realm>/protocol/openid-connect/token``: a Keycloak-style exchange that
+  answers ``token`` (a value the test knows and Luna does not) for ``client_secret``;
 - anything else: 200 with the headers echoed.
 """
 
@@ -36,8 +38,11 @@ SPEC = {
 class EchoServer:
     """``with EchoServer(elsewhere=...) as s``: s.url, s.requests, s.credentials()."""
 
-    def __init__(self, elsewhere: str | None = None, api_key_header: str = "x-api-key") -> None:
+    def __init__(
+        self, elsewhere: str | None = None, api_key_header: str = "x-api-key", token: str = "", client_secret: str = ""
+    ) -> None:
         self.elsewhere = elsewhere
+        self.token, self.client_secret = token, client_secret
         self.api_key_header = api_key_header.lower()
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -70,14 +75,18 @@ class EchoServer:
 
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                form = parse_qs(self.rfile.read(length).decode("utf-8", "replace")) if length else {}
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with server._lock:
                     server.requests.append({"method": self.command, "path": self.path, "headers": headers})
                 parts = urlsplit(self.path)
                 if parts.path == "/openapi.json":
                     return self._send(200, json.dumps(SPEC), "application/json")
+                if parts.path.endswith("/protocol/openid-connect/token") and server.token:
+                    if form.get("client_secret", [""])[0] != server.client_secret:
+                        return self._send(401, '{"error": "invalid_client"}', "application/json")
+                    answer = {"access_token": server.token, "expires_in": 300, "token_type": "Bearer"}
+                    return self._send(200, json.dumps(answer), "application/json")
                 if parts.path == "/redirect":
                     to = parse_qs(parts.query).get("to", [server.elsewhere or "/"])[0]
                     return self._send(302, "", "text/plain", {"Location": to})
