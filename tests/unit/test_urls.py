@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from app.gateway.app import create_app
+from app.gateway.events import LunaEvent
 from luna.errors import ConfigError
-from luna.gateway.app import create_app
-from luna.gateway.events import LunaEvent
-from luna.gateway.settings import GatewaySettings
+from luna.gateway_settings import GatewaySettings
 from luna.settings import load_settings
 from luna.urls import UrlRejected, is_loopback, same_origin, web_url
 from tasks.notify.webhooks import sign

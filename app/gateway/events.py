@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from luna.gateway.verify import Rejected
+from app.gateway.verify import Rejected
 from luna.text import printable
 from luna.urls import UrlRejected, allowed_by, origin, redact, web_url
 
