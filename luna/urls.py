@@ -190,3 +190,21 @@ def allowed_by(url: str, entries: tuple[str, ...]) -> bool:
         if "://" not in entry and entry != LOOPBACK and where.host == entry:
             return True
     return False
+
+
+def require_allowed(url: str, entries: tuple[str, ...], what: str = "target") -> str:
+    """`url` re-serialised when it is valid and on the allow-list, else a one-line
+    :class:`~luna.errors.ConfigError` naming LUNA_ALLOWED_TARGETS."""
+    from luna.errors import ConfigError
+    from luna.text import printable
+
+    try:
+        checked = web_url(url)
+    except UrlRejected as exc:
+        raise ConfigError(f"{what} {printable(url)[:100]!r} is not a usable http(s) URL: {exc}") from None
+    if not allowed_by(checked, entries):
+        raise ConfigError(
+            f"{what} {redact(checked)!r} is not in LUNA_ALLOWED_TARGETS ({', '.join(entries)})",
+            tip="add its origin to LUNA_ALLOWED_TARGETS (comma-separated; unset = loopback only)",
+        )
+    return checked
