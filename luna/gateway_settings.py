@@ -1,5 +1,5 @@
 """The gateway section of :class:`luna.settings.LunaSettings`: the ``LUNA_WEBHOOK_*``
-variables of the incoming-webhook gateway (``settings.gateway``).
+variables of the incoming-webhook gateway and LUNA_ALLOWED_TARGETS (``settings.gateway``).
 
 The fields are read and validated with every other setting (one model, one error
 mapper); this module is the gateway's typed view and its extra check (at least one
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from luna.errors import ConfigError
 from luna.sections import Section
+from luna.urls import allow_list, web_url
 
 PREFIX = "LUNA_WEBHOOK_"
 
@@ -23,6 +24,7 @@ class GatewaySettings(Section):
     """Secrets, limits and defaults of the webhook gateway."""
 
     PREFIX: ClassVar[str] = PREFIX.lower()
+    FIELDS: ClassVar[dict[str, str]] = {"allowed_targets": "luna_allowed_targets"}
 
     generic_secret: SecretStr | None = Field(
         None, description="HMAC-SHA256 key of the generic endpoint (X-Luna-Signature: t=...,v1=...)."
@@ -41,17 +43,34 @@ class GatewaySettings(Section):
         None, description="Comma-separated host names a webhook may aim at; unset = any http(s) host."
     )
 
-    def allowed(self) -> set[str] | None:
-        if not self.allowed_hosts:
-            return None
-        return {h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()}
+    allowed_targets: str | None = Field(
+        None,
+        validation_alias=AliasChoices("LUNA_ALLOWED_TARGETS", "allowed_targets"),
+        description="LUNA_ALLOWED_TARGETS (shared with the MCP tools): loopback, origins or hosts; unset = no limit here.",
+    )
+
+    @field_validator("default_target")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return web_url(value) if value else None
+
+    @field_validator("allowed_targets")
+    @classmethod
+    def _allow_list(cls, value: str | None) -> str | None:
+        allow_list(value)
+        return value
+
+    def allowed(self) -> tuple[frozenset[str] | None, tuple[str, ...] | None]:
+        """(LUNA_WEBHOOK_ALLOWED_HOSTS, LUNA_ALLOWED_TARGETS), each None when unset."""
+        hosts = {h.strip().lower() for h in (self.allowed_hosts or "").split(",") if h.strip()}
+        return (frozenset(hosts) if hosts else None), allow_list(self.allowed_targets)
 
     def enabled_sources(self) -> list[str]:
         secrets = {"generic": self.generic_secret, "github": self.github_secret, "gitlab": self.gitlab_token}
         return [name for name, value in secrets.items() if value is not None and value.get_secret_value()]
 
 
-ENV_NAMES = tuple(PREFIX + name.upper() for name in GatewaySettings.model_fields)
+ENV_NAMES = tuple(PREFIX + name.upper() for name in GatewaySettings.model_fields if name != "allowed_targets")
 
 
 def load_gateway_settings(**overrides: Any) -> GatewaySettings:

@@ -127,6 +127,28 @@ def auth_from_env(env: Mapping[str, str]) -> tuple[dict[str, str], httpx.Auth | 
     return {}, None
 
 
+CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host.lower(), url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+def origin_guard(named: str, env: Mapping[str, str]) -> Any:
+    """An httpx request hook: a request to any origin but `named` (the service's), redirect
+    hops included, leaves without credentials (Authorization, Cookie, the API key header)."""
+    names = {*CREDENTIAL_HEADERS, (env.get("AUTH_API_KEY_HEADER") or "X-API-Key").lower()}
+    want = _origin(httpx.URL(named))
+
+    def hook(request: httpx.Request) -> None:
+        if _origin(request.url) != want:
+            for name in names:
+                if name in request.headers:
+                    del request.headers[name]
+
+    return hook
+
+
 # ---- requests and checks --------------------------------------------------------------
 
 
