@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-import app.demo.app as demo_app
+import app.demo.state as demo_app
 from app.demo import create_app, serve
 
 pytestmark = pytest.mark.unit
