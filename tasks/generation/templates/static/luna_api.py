@@ -130,6 +130,16 @@ def auth_from_env(env: Mapping[str, str]) -> tuple[dict[str, str], httpx.Auth | 
 # ---- requests and checks --------------------------------------------------------------
 
 
+def new_client(headers: Mapping[str, str], auth: httpx.Auth | None, timeout: float) -> httpx.Client:
+    """The suite's client. It sends what Luna's k6 runner sends: no `Accept: */*` of httpx's own
+    (servers that negotiate, such as httpbin's /image, answer 406 to it), and it follows
+    redirects itself, to the same origin only (`send`)."""
+    client = httpx.Client(headers=headers, auth=auth, timeout=timeout, follow_redirects=False)
+    if not any(k.lower() == "accept" for k in headers):
+        del client.headers["Accept"]
+    return client
+
+
 def send(
     client: httpx.Client,
     base_url: str,
@@ -140,14 +150,35 @@ def send(
     headers: Mapping[str, str] | None = None,
     row: Mapping[str, Any] | None = None,
 ) -> httpx.Response:
-    """One request to base_url + path (joined as text, so the path cannot change the host)."""
+    """One request to base_url + path (joined as text, so the path cannot change the host),
+    judged on its final response: redirects are followed to the same origin only."""
     url = base_url + fill(path, row, lambda s: quote(s, safe=""))
-    return client.request(
+    response = client.request(
         method,
         url,
         json=fill(json, row) if json is not None else None,
         headers=fill(dict(headers), row) if headers else None,
     )
+    return follow_same_origin(client, response)
+
+
+MAX_HOPS = 10  # as k6's default maxRedirects
+
+
+def follow_same_origin(client: httpx.Client, response: httpx.Response) -> httpx.Response:
+    """The final response of one logical request: follow redirects (at most MAX_HOPS) while
+    they stay on the first request's origin; a redirect elsewhere is the answer, not followed."""
+    origin = _origin(response.request.url)
+    for _ in range(MAX_HOPS):
+        hop = response.next_request
+        if not response.is_redirect or hop is None or _origin(hop.url) != origin:
+            break
+        response = client.send(hop)
+    return response
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
 
 
 def _what(response: httpx.Response) -> str:
