@@ -1,6 +1,7 @@
 """The generated API suite's client (templates/static/luna_api.py): one logical request is
 judged on its final response, redirects are followed to the same origin only and never to
-another, and the suite sends what Luna's k6 runner sends (no `Accept: */*` of its own)."""
+another, and the suite sends what Luna's k6 runner sends (no `Accept: */*` of its own; a form or text
+body as written, not as a JSON string)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,13 @@ class _Site(BaseHTTPRequestHandler):
         self.send_response(302 if where else 200)
         if where:
             self.send_header("Location", where)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        self.hits.append(f"POST {self.headers.get('Content-Type')} {body}")
+        self.send_response(202)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -87,3 +95,15 @@ def test_no_accept_header_unless_the_suite_sets_one(sites: tuple[str, list[str],
     with api.new_client({"Accept": "image/png"}, None, 5.0) as client:
         api.send(client, url, "GET", "/final")
     assert hits == ["/final accept=None", "/final accept=image/png"]
+
+
+def test_a_text_body_goes_as_written_and_a_structure_as_json(sites: tuple[str, list[str], list[str]]) -> None:
+    api, (url, hits, _) = _luna_api(), sites
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with api.new_client({}, None, 5.0) as client:
+        api.send(client, url, "POST", "/subscribe", json="email=a%40b.io&frequency=daily", headers=form)
+        api.send(client, url, "POST", "/subscribe", json={"email": "a@b.io"})
+    assert hits == [
+        "POST application/x-www-form-urlencoded email=a%40b.io&frequency=daily",
+        'POST application/json {"email":"a@b.io"}',
+    ]

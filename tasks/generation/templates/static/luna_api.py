@@ -153,10 +153,13 @@ def send(
     """One request to base_url + path (joined as text, so the path cannot change the host),
     judged on its final response: redirects are followed to the same origin only."""
     url = base_url + fill(path, row, lambda s: quote(s, safe=""))
+    body = fill(json, row) if json is not None else None
+    text = body if isinstance(body, str) else None  # a form or text body goes as written; its Content-Type is a header
     response = client.request(
         method,
         url,
-        json=fill(json, row) if json is not None else None,
+        json=None if text is not None else body,
+        content=text,
         headers=fill(dict(headers), row) if headers else None,
     )
     return follow_same_origin(client, response)
