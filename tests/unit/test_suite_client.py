@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 
+import httpx
 import pytest
 
 from tasks.generation.render import TEMPLATES
@@ -107,3 +108,14 @@ def test_a_text_body_goes_as_written_and_a_structure_as_json(sites: tuple[str, l
         "POST application/x-www-form-urlencoded email=a%40b.io&frequency=daily",
         'POST application/json {"email":"a@b.io"}',
     ]
+
+
+def test_openapi_30_exclusive_bounds_are_read_as_draft_4_wrote_them() -> None:
+    api = _luna_api()
+    schema = {"type": "object", "properties": {"price": {"type": "number", "minimum": 0, "exclusiveMinimum": True}}}
+    priced = httpx.Response(200, json={"price": 1}, request=httpx.Request("GET", "http://127.0.0.1/books"))
+    free = httpx.Response(200, json={"price": 0}, request=httpx.Request("GET", "http://127.0.0.1/books"))
+    api.expect_schema(priced, schema)  # 1 > 0: valid (a later draft read `true` as 1 and refused it)
+    with pytest.raises(AssertionError, match="price"):
+        api.expect_schema(free, schema)
+    assert api.draft4_bounds({"maximum": 5, "exclusiveMaximum": False}) == {"maximum": 5}

@@ -249,12 +249,29 @@ def expect_graphql_data(response: httpx.Response) -> None:
     assert isinstance(body, dict) and body.get("data") is not None, f"{_what(response)}: GraphQL data is null"
 
 
+def draft4_bounds(node: Any) -> Any:
+    """Swagger 2.0 and OpenAPI 3.0 schemas write `exclusiveMinimum: true` beside `minimum`, as
+    JSON Schema draft 4 did; later drafts read a boolean there as the number 1 or 0. The same
+    bound, written the later way (a schema without booleans there is returned as it is)."""
+    if isinstance(node, list):
+        return [draft4_bounds(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: draft4_bounds(v) for k, v in node.items()}
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(exclusive), bool):
+            if out.pop(exclusive) and bound in out:
+                out[exclusive] = out.pop(bound)
+    return out
+
+
 def expect_schema(response: httpx.Response, schema: dict[str, Any]) -> None:
     """The body validates against the response's JSON Schema (only for a success status)."""
     __tracebackhide__ = True
     if response.status_code >= 400:
         return  # the status check reports it
     body = _body(response)
+    schema = draft4_bounds(schema)
     validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(body))
     if error is not None:
