@@ -144,6 +144,10 @@ def test_httpbin_is_discovered_from_its_landing_page(httpbin_run: tuple[Run, Cou
     assert run.done.returncode == 1 and "Traceback" not in run.done.stderr  # it fails, by design
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12 item 3 (discovery): the optional header If-Modified-Since is sent empty, so /cache answers 304",
+)
 def test_httpbin_generated_suite_fails_exactly_by_design(httpbin_run: tuple[Run, Counter[str], str]) -> None:
     run, _, _ = httpbin_run
     requests = generated_requests(Path(run.stages["generate"]["links"]["suite_dir"]))
@@ -153,6 +157,10 @@ def test_httpbin_generated_suite_fails_exactly_by_design(httpbin_run: tuple[Run,
     assert failing == expected, {"unexpected": failing - expected, "missing": expected - failing}
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason='issue 12 items 2 (runner): redirect hops are judged and counted, 3 (discovery): /cache gets an empty If-Modified-Since, 7 (verdict): endpoints with no requests are FAIL, not "not exercised"',
+)
 def test_httpbin_verdict_names_exactly_what_fails_by_design(httpbin_run: tuple[Run, Counter[str], str]) -> None:
     run, seen, _ = httpbin_run
     want = {
@@ -168,6 +176,9 @@ def test_httpbin_verdict_names_exactly_what_fails_by_design(httpbin_run: tuple[R
     assert set(run.verdict["not_exercised"]) == {n for n, s in want.items() if s == "not_exercised"}
 
 
+@pytest.mark.xfail(
+    strict=True, reason="issue 12 item 2 (runner): each redirect hop is counted as a request of the endpoint"
+)
 def test_httpbin_counts_one_request_per_call_whatever_the_redirects(httpbin_run: tuple[Run, Counter[str], str]) -> None:
     run, seen, _ = httpbin_run
     assert any(k.startswith(("GET /redirect/", "GET /cookies/set")) for k in seen)  # hops happened
@@ -185,6 +196,9 @@ DB = {
 API = re.compile(r"^GET /(posts|comments|profile|db)\b")
 
 
+@pytest.mark.xfail(
+    strict=True, reason='issue 12 item 6 (discovery): finding only "/" is reported as a passed discovery and load'
+)
 def test_json_server_by_url_says_no_api_was_found(work: Path, orchestrator: str) -> None:
     tmp = work / "json-url"
     tmp.mkdir()
@@ -217,6 +231,10 @@ def har_run(work: Path, orchestrator: str) -> Iterator[tuple[Run, Counter[str]]]
     yield run, seen
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12 item 6 (discovery): HAR entries that were 404 in the recording are kept and fail the run",
+)
 def test_har_discovery_leaves_out_what_failed_in_the_recording(har_run: tuple[Run, Counter[str]]) -> None:
     run, _ = har_run
     discover = run.stages["discover"]
@@ -331,6 +349,10 @@ def operations(spec: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {op["operationId"]: (m.upper(), p) for p, item in spec["paths"].items() for m, op in item.items()}
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 12 item 4 (discovery): POST .../bulk_delete and other writes are judged by HTTP method alone",
+)
 def test_prefect_openapi_31_writes_are_marked_destructive(
     prefect_target: tuple[tp.Service, dict[str, Any], dict[str, Any]],
 ) -> None:
@@ -342,6 +364,10 @@ def test_prefect_openapi_31_writes_are_marked_destructive(
     assert {n for n, (m, p) in ops.items() if m == "DELETE" or (m != "GET" and words.search(p))} <= destructive
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason='issue 12 item 3 (discovery): the optional header x-prefect-api-version is sent as "sample" and the server answers 400',
+)
 def test_prefect_safe_operations_load_without_errors(
     work: Path, orchestrator: str, prefect_target: tuple[tp.Service, dict[str, Any], dict[str, Any]]
 ) -> None:

@@ -259,9 +259,8 @@ def draft4_bounds(node: Any) -> Any:
         return node
     out = {k: draft4_bounds(v) for k, v in node.items()}
     for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-        if isinstance(out.get(exclusive), bool):
-            if out.pop(exclusive) and bound in out:
-                out[exclusive] = out.pop(bound)
+        if isinstance(out.get(exclusive), bool) and out.pop(exclusive) and bound in out:
+            out[exclusive] = out.pop(bound)
     return out
 
 
