@@ -7,12 +7,11 @@ them. ``LUNA_WEBHOOK_URLS`` and ``LUNA_WEBHOOK_SECRET`` belong to the *outgoing*
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from luna.errors import ConfigError
+from luna.urls import allow_list, web_url
 
 PREFIX = "LUNA_WEBHOOK_"
 
@@ -39,24 +38,34 @@ class GatewaySettings(BaseSettings):
         None, description="Comma-separated host names a webhook may aim at; unset = any http(s) host."
     )
 
+    allowed_targets: str | None = Field(
+        None,
+        validation_alias=AliasChoices("LUNA_ALLOWED_TARGETS", "allowed_targets"),
+        description="LUNA_ALLOWED_TARGETS (shared with the MCP tools): loopback, origins or hosts; unset = no limit here.",
+    )
+
     @field_validator("default_target")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
-            raise ValueError("must be an http(s) URL")
-        return value or None
+        return web_url(value) if value else None
 
-    def allowed(self) -> set[str] | None:
-        if not self.allowed_hosts:
-            return None
-        return {h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()}
+    @field_validator("allowed_targets")
+    @classmethod
+    def _allow_list(cls, value: str | None) -> str | None:
+        allow_list(value)
+        return value
+
+    def allowed(self) -> tuple[frozenset[str] | None, tuple[str, ...] | None]:
+        """(LUNA_WEBHOOK_ALLOWED_HOSTS, LUNA_ALLOWED_TARGETS), each None when unset."""
+        hosts = {h.strip().lower() for h in (self.allowed_hosts or "").split(",") if h.strip()}
+        return (frozenset(hosts) if hosts else None), allow_list(self.allowed_targets)
 
     def enabled_sources(self) -> list[str]:
         secrets = {"generic": self.generic_secret, "github": self.github_secret, "gitlab": self.gitlab_token}
         return [name for name, value in secrets.items() if value is not None and value.get_secret_value()]
 
 
-ENV_NAMES = tuple(PREFIX + name.upper() for name in GatewaySettings.model_fields)
+ENV_NAMES = tuple(PREFIX + name.upper() for name in GatewaySettings.model_fields if name != "allowed_targets")
 
 
 def load_gateway_settings(**overrides: object) -> GatewaySettings:
@@ -66,8 +75,9 @@ def load_gateway_settings(**overrides: object) -> GatewaySettings:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "settings"
+        name = field.upper() if field.upper().startswith("LUNA_") else f"{PREFIX}{field.upper()}"
         raise ConfigError(
-            f"{PREFIX}{field.upper()}: {err['msg'].removeprefix('Value error, ')}",
+            f"{name}: {err['msg'].removeprefix('Value error, ')}",
             tip=(GatewaySettings.model_fields[field].description if field in GatewaySettings.model_fields else None),
         ) from None
     if not settings.enabled_sources():

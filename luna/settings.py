@@ -14,13 +14,13 @@ import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from luna.errors import ConfigError, did_you_mean
+from luna.urls import LOOPBACK, UrlRejected, allow_list, web_url
 
 K6_DURATION = re.compile(r"(\d+(\.\d+)?(ms|s|m|h))+")
 DURATION_HELP = "a k6 duration such as 30s, 5m, 1h30m or 500ms"
@@ -136,6 +136,10 @@ class LunaSettings(BaseSettings):
     luna_hooks_dir: Path = Field(Path("hooks"), description="Folder of plugin hooks (*.py).")
     luna_hooks_strict: bool = Field(False, description="true = a failing hook fails the run.")
     grafana_url: str | None = Field(None, description="Grafana base URL for run links, e.g. http://localhost:3000.")
+    luna_allowed_targets: str | None = Field(
+        None,
+        description="Targets agents (MCP) and webhooks may aim at: loopback, origins or hosts, comma-separated; unset = loopback only for MCP.",
+    )
     luna_prefect_port: int = Field(4200, ge=1, le=65535, description="Port of the server `luna up` starts.")
 
     @model_validator(mode="after")
@@ -156,11 +160,37 @@ class LunaSettings(BaseSettings):
     @classmethod
     def _webhook_urls(cls, value: SecretStr | None) -> SecretStr | None:
         for entry in (value.get_secret_value() if value else "").split(","):
-            url = entry.strip().removeprefix("slack+")
-            parts = urlsplit(url)
-            if entry.strip() and (parts.scheme not in ("http", "https") or not parts.hostname):
-                raise ValueError("each entry must be an http(s) URL, optionally prefixed slack+")
+            if not entry.strip():
+                continue
+            try:
+                web_url(entry.strip().removeprefix("slack+"))
+            except UrlRejected as exc:
+                raise ValueError(f"each entry must be an http(s) URL, optionally prefixed slack+ ({exc})") from None
         return value
+
+    @field_validator("base_url", "influxdb_url", "auth_host", "visual_qa_ai_base_url", "grafana_url")
+    @classmethod
+    def _web_urls(cls, value: str | None) -> str | None:
+        """One URL model for every URL setting (luna/urls.py): checked and re-serialised."""
+        if value is None or value == "":
+            return None if value is None else value
+        try:
+            return web_url(value)
+        except UrlRejected as exc:
+            raise ValueError(f"not a usable http(s) URL: {exc}") from None
+
+    @field_validator("luna_allowed_targets")
+    @classmethod
+    def _allow_list(cls, value: str | None) -> str | None:
+        try:
+            allow_list(value)
+        except UrlRejected as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def allowed_targets(self) -> tuple[str, ...]:
+        """LUNA_ALLOWED_TARGETS parsed; unset = loopback only (see docs/SECURITY.md)."""
+        return allow_list(self.luna_allowed_targets) or (LOOPBACK,)
 
     @property
     def auth_mode(self) -> AuthMode:

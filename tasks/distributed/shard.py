@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel, Field
 
+from luna.masking import Masker
 from luna.settings import LunaSettings
 from tasks.distributed.barrier import Barrier, BarrierSpec
 from tasks.distributed.model import ShardOutcome
@@ -31,7 +32,6 @@ from tasks.distributed.samples import CSV_TIME_FORMAT, parse_file
 from tasks.distributed.segments import Segment
 from tasks.execution.k6 import (
     LineSink,
-    Masker,
     OutputHandler,
     OutputState,
     collect_result,
@@ -209,7 +209,7 @@ def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> Shard
         del store  # completeness is counted once, for the whole run id, after the merge
         period_ms = max(500, min(600_000, int((total_s or 60) * 1000 / 300)))
         samples = folder / "samples.csv"
-        mask = Masker(settings.secret_values())
+        mask = Masker.from_settings(settings)
         for _attempt in range(REST_PORT_ATTEMPTS):
             state = OutputState(failure_cap=max(3, settings.luna_failure_samples // job.segment.count))
             ctl = Control()

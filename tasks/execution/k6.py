@@ -25,9 +25,11 @@ from typing import IO, Any
 import httpx
 
 from luna.errors import K6RunError
-from luna.influx import Influx, redact
+from luna.influx import Influx
+from luna.masking import Masker
 from luna.results import MetricsStore, RunResult, Status
 from luna.settings import LunaSettings
+from luna.urls import redact
 from tasks.execution.plan import RunPlan
 from tasks.execution.summary import parse_summary, run_numbers
 
@@ -59,24 +61,6 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child before ex
     """Ask Linux to SIGKILL k6 if the Python process that started it dies."""
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-class Masker:
-    """Replaces every secret value in a text with ***: as it is, and as JSON (and Go's
-    JSON encoder, which k6 uses) escapes it, longest first so no secret leaks a tail."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        forms: set[str] = set()
-        for secret in filter(None, secrets):
-            escaped = json.dumps(secret)[1:-1]
-            go = escaped.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-            forms.update((secret, escaped, go))
-        self.secrets = sorted(forms, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
 
 
 @dataclass
@@ -357,7 +341,7 @@ def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress
     # ~300 dashboard snapshots whatever the run length (report.html's build time stays flat);
     # k6 skips its report with fewer than ~3 of them, hence the 0.5 s floor.
     period_ms = max(500, min(600_000, int((total_s or 60) * 1000 / 300)))
-    mask = Masker(settings.secret_values())
+    mask = Masker.from_settings(settings)
     state = OutputState(failure_cap=settings.luna_failure_samples)
     run_dir = plan.run_dir
     interrupted: BaseException | None = None
@@ -389,6 +373,8 @@ def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress
             raise
         finally:
             stop_process(proc)
+            for written in ("k6-summary.json", "k6-report.html"):  # what k6 wrote itself
+                mask.file(run_dir / written)
             result = collect_result(plan, proc.returncode, state, interrupted)
             if store is not None and influx_out is not None:
                 check_completeness(store, settings, result, state.influx_errors)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from luna.errors import LunaError, ToolMissingError
+from luna.masking import Masker
 from luna.settings import LunaSettings
 from tasks.generation.model import MANIFEST, Manifest, SuiteKind
 from tasks.generation.results import CaseResult, SuiteRun, parse_junit, write_junit
@@ -56,12 +57,6 @@ def find_suite(name: str, root: Path) -> Path:
     raise GenerationError(f"no suite {name!r} in {root}", location=str(root), tip=tip)
 
 
-def _mask(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "********")
-    return text
-
-
 def suite_env(settings: LunaSettings, base_url: str) -> dict[str, str]:
     """The environment a suite runs in: BASE_URL and the auth variables of Luna's settings."""
     env = dict(os.environ)
@@ -82,7 +77,7 @@ def suite_env(settings: LunaSettings, base_url: str) -> dict[str, str]:
 
 
 def run_process(
-    cmd: list[str], *, env: dict[str, str], cwd: Path, timeout_s: float, on_line: LineSink, secrets: list[str]
+    cmd: list[str], *, env: dict[str, str], cwd: Path, timeout_s: float, on_line: LineSink, secrets: Masker
 ) -> tuple[int, list[str]]:
     """Run in its own process group, stream masked lines; a watchdog kills the group at
     the deadline (even when the process prints nothing), and so does any error. Returns
@@ -115,7 +110,7 @@ def run_process(
     try:
         assert proc.stdout is not None
         for raw in proc.stdout:
-            line = _mask(raw.rstrip("\n"), secrets)
+            line = secrets(raw.rstrip("\n"))
             on_line(line)
             tail = (tail + [line])[-40:]
         code = proc.wait()
@@ -141,7 +136,7 @@ def run_pytest_kind(
     env: dict[str, str],
     out_dir: Path,
     on_line: LineSink,
-    secrets: list[str],
+    secrets: Masker,
     timeout_s: float = 900,
 ) -> tuple[list[CaseResult], Path]:
     folder = suite_dir / kind
@@ -172,7 +167,7 @@ def run_k6_kind(
     settings: LunaSettings,
     out_dir: Path,
     on_line: LineSink,
-    secrets: list[str],
+    secrets: Masker,
     duration: str = "10s",
     vus: int = 1,
 ) -> tuple[list[CaseResult], Path]:
@@ -261,7 +256,7 @@ def run_lighthouse_kind(
     env: dict[str, str],
     out_dir: Path,
     on_line: LineSink,
-    secrets: list[str],
+    secrets: Masker,
     presets: tuple[str, ...] = ("desktop", "mobile"),
 ) -> tuple[list[CaseResult], Path]:
     index_file = suite_dir / "lighthouse" / "lighthouse.json"
@@ -336,7 +331,7 @@ def run_suite_dir(
     target = (base_url or manifest.base_url).rstrip("/")
     out_dir = out_dir.resolve()
     env = suite_env(settings, target)
-    secrets = settings.secret_values()
+    secrets = Masker.from_settings(settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     run = SuiteRun(
         suite=manifest.slug,
@@ -373,9 +368,7 @@ def run_suite_dir(
                 presets=lighthouse_presets,
             )
         # A service can echo a credential into a failure message: rows are masked too.
-        run.cases += [
-            c.model_copy(update={"test": _mask(c.test, secrets), "message": _mask(c.message, secrets)}) for c in cases
-        ]
+        run.cases += [c.model_copy(update={"test": secrets(c.test), "message": secrets(c.message)}) for c in cases]
         run.files[kind] = str(file)
     run.duration_s = round(time.monotonic() - started, 3)
     run.files["junit"] = str(write_junit(run, out_dir / "junit.xml"))

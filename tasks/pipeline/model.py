@@ -12,11 +12,12 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
 from luna.errors import ConfigError, LunaError
+from luna.text import printable
+from luna.urls import UrlRejected, web_target
 
 StageName = Literal["discover", "generate", "load", "lighthouse", "visual_qa", "report", "notify"]
 StageStatus = Literal["passed", "failed", "error", "skipped"]
@@ -140,9 +141,11 @@ def slo_failures(verdict: dict[str, Any] | None) -> list[SLOFailure]:
 
 
 def check_target(target: str) -> str:
-    parts = urlsplit(target)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        return web_target(target)
+    except UrlRejected as exc:
         raise ConfigError(
-            f"target {target!r} is not an http(s) URL", location="target", tip="pass e.g. http://127.0.0.1:8787"
-        )
-    return target.rstrip("/")
+            f"target {printable(target)[:100]!r} is not a usable http(s) URL: {exc}",
+            location="target",
+            tip="pass e.g. http://127.0.0.1:8787",
+        ) from None

@@ -127,14 +127,38 @@ def auth_from_env(env: Mapping[str, str]) -> tuple[dict[str, str], httpx.Auth | 
     return {}, None
 
 
+CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host.lower(), url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+def origin_guard(named: str, env: Mapping[str, str]) -> Any:
+    """An httpx request hook: a request to any origin but `named` (the service's), redirect
+    hops included, leaves without credentials (Authorization, Cookie, the API key header)."""
+    names = {*CREDENTIAL_HEADERS, (env.get("AUTH_API_KEY_HEADER") or "X-API-Key").lower()}
+    want = _origin(httpx.URL(named))
+
+    def hook(request: httpx.Request) -> None:
+        if _origin(request.url) != want:
+            for name in names:
+                if name in request.headers:
+                    del request.headers[name]
+
+    return hook
+
+
 # ---- requests and checks --------------------------------------------------------------
 
 
-def new_client(headers: Mapping[str, str], auth: httpx.Auth | None, timeout: float) -> httpx.Client:
+def new_client(
+    headers: Mapping[str, str], auth: httpx.Auth | None, timeout: float, hooks: dict[str, list[Any]] | None = None
+) -> httpx.Client:
     """The suite's client. It sends what Luna's k6 runner sends: no `Accept: */*` of httpx's own
     (servers that negotiate, such as httpbin's /image, answer 406 to it), and it follows
     redirects itself, to the same origin only (`send`)."""
-    client = httpx.Client(headers=headers, auth=auth, timeout=timeout, follow_redirects=False)
+    client = httpx.Client(headers=headers, auth=auth, timeout=timeout, follow_redirects=False, event_hooks=hooks)
     if not any(k.lower() == "accept" for k in headers):
         del client.headers["Accept"]
     return client
@@ -178,10 +202,6 @@ def follow_same_origin(client: httpx.Client, response: httpx.Response) -> httpx.
             break
         response = client.send(hop)
     return response
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return url.scheme, url.host, url.port
 
 
 def _what(response: httpx.Response) -> str:
