@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     # Names, summaries and server bodies come from input: no escape sequence or control
     # character of theirs reaches the terminal, whichever print wrote them (luna/text.py).
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = SafeStream(sys.stdout), SafeStream(sys.stderr)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = SafeStream(sys.stdout), SafeStream(sys.stderr)
     try:
         return _main(args)
     finally:
