@@ -29,13 +29,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.gateway.verify import Rejected
+from luna.errors import Ignored
+from luna.settings import PROFILES
 from luna.text import printable
 from luna.urls import UrlRejected, allowed_by, origin, redact, web_url
 
 # (LUNA_WEBHOOK_ALLOWED_HOSTS as lower-case host names, LUNA_ALLOWED_TARGETS entries); None = any
 TargetRule = tuple[frozenset[str] | None, tuple[str, ...] | None]
 
-PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
 # Names the gateway emits; generic deliveries choose their kind ("deploy" by default).
 EVENT_NAMES = (
     "luna.webhook.github.deployment_status",
@@ -45,10 +46,6 @@ EVENT_NAMES = (
 )
 KIND = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,39}$")
 MAX_TEXT = 500
-
-
-class Ignored(Exception):
-    """A verified delivery that starts nothing (the message says why)."""
 
 
 class LunaEvent(BaseModel):

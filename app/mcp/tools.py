@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from app import operations
 from app.runs import Report, RunInfo
 from luna.errors import ConfigError
-from luna.settings import load_settings
+from luna.settings import Profile, load_settings
 from luna.text import printable
 from luna.urls import require_allowed
 from luna.verdict import Comparison
@@ -26,9 +26,8 @@ from tasks.generation.results import SuiteRun
 from tasks.pipeline.model import PipelineResult
 from tasks.visual_qa.model import VisualQAResult
 
-__all__ = ["Comparison", "LighthouseResult", "Report", "RunInfo", "RunRecord", "SuiteRun", "VisualQAResult"]
+__all__ = ["Profile", "Comparison", "LighthouseResult", "Report", "RunInfo", "RunRecord", "SuiteRun", "VisualQAResult"]
 
-Profile = Literal["smoke", "ramp", "soak", "stress", "spike"]
 INSTRUCTIONS = (
     "Luna tests the performance of HTTP services. Start with `discover` on an OpenAPI/Postman/HAR source to "
     "see the endpoints, run `test_service` for the whole pipeline (load test with SLO verdict, Lighthouse, "

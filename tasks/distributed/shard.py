@@ -35,14 +35,12 @@ from tasks.execution.k6 import (
     OutputHandler,
     OutputState,
     collect_result,
-    die_with_parent,
     influx_output,
     k6_command,
     k6_process_env,
-    output_lines,
     planned_seconds,
-    stop_process,
 )
+from tasks.execution.launcher import output_lines, start_k6, stop_process
 from tasks.execution.plan import K6_DIR, RunPlan
 
 REST_PORT_ATTEMPTS = 3  # a free port can be taken between choosing it and k6 binding it
@@ -276,17 +274,7 @@ def _run_k6(
     ):
         handler = OutputHandler(plan, mask, state, log, failures, on_line, lambda fraction, text: None)
         env = {**k6_process_env(plan, settings, period_ms), **influx_env, "K6_CSV_TIME_FORMAT": CSV_TIME_FORMAT}
-        proc = subprocess.Popen(
-            shard_command(plan, job.segment, port, samples, influx_out),
-            cwd=plan.script.parent,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            bufsize=1,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
+        proc = start_k6(shard_command(plan, job.segment, port, samples, influx_out), plan.script.parent, env)
         (plan.run_dir / "k6.pid").write_text(str(proc.pid), encoding="utf-8")
         watcher = threading.Thread(
             target=_control_thread,

@@ -30,12 +30,10 @@ from luna.errors import (
     did_you_mean,
 )
 from luna.results import RunResult
-from luna.settings import LunaSettings, apply_overrides, load_settings
+from luna.settings import LunaSettings, Profile, apply_overrides, load_settings
 from luna.text import printable
 from luna.urls import UrlRejected, origin
 
-Profile = Literal["smoke", "ramp", "soak", "stress", "spike"]
-PROFILES: tuple[Profile, ...] = ("smoke", "ramp", "soak", "stress", "spike")
 K6_DIR = Path(__file__).resolve().parents[2] / "k6"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z]+)\.([A-Za-z0-9_\-]+)\s*\}\}")
 

@@ -25,21 +25,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from luna.errors import LunaError, ToolMissingError
+from luna.errors import SuiteRunError, ToolMissingError
 from luna.masking import Masker
 from luna.settings import LunaSettings
+from tasks.audit.browser import CHROME_FLAGS, DEBIAN_CHROMIUM, lighthouse_path
 from tasks.generation.model import MANIFEST, Manifest, SuiteKind
 from tasks.generation.results import CaseResult, SuiteRun, parse_junit, write_junit
 from tasks.generation.safe import GenerationError
 
 LineSink = Callable[[str], None]
 PYTEST_KINDS = ("api", "ui")
-
-
-class SuiteRunError(LunaError):
-    """A suite that could not run (as opposed to tests that ran and failed)."""
-
-    kind = "suite error"
 
 
 def find_suite(name: str, root: Path) -> Path:
@@ -225,14 +220,6 @@ def _metric_value(info: dict[str, Any]) -> str:
 # ---- Lighthouse --------------------------------------------------------------------------
 
 
-def lighthouse_binary() -> Path:
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        candidate = root / "node_modules" / ".bin" / "lighthouse"
-        if candidate.exists():
-            return candidate
-    raise ToolMissingError("npm Lighthouse not found in node_modules/", tip="run `npm ci` in the project folder")
-
-
 def check_budgets(lhr: dict[str, Any], budgets: dict[str, float]) -> list[tuple[str, bool, str]]:
     """(budget, ok, detail) per budget: ``categories:<id>`` is a minimum score (0-1), any
     other key an audit whose numericValue (ms) must not exceed the budget."""
@@ -263,12 +250,9 @@ def run_lighthouse_kind(
     if not index_file.is_file():
         raise SuiteRunError(f"{suite_dir.name} has no Lighthouse config", location=str(index_file), tip="regenerate it")
     index = json.loads(index_file.read_text(encoding="utf-8"))
-    chrome = env.get("LUNA_CHROMIUM") or env.get("CHROME_PATH") or "/usr/lib/chromium/chromium"
-    flags = (
-        "--headless=new --no-sandbox --disable-gpu --disable-background-networking --disable-dev-shm-usage "
-        "--disable-features=NetworkTimeServiceQuerying,OptimizationHints"
-    )
-    lighthouse = lighthouse_binary()
+    chrome = env.get("LUNA_CHROMIUM") or env.get("CHROME_PATH") or str(DEBIAN_CHROMIUM)
+    flags = " ".join(CHROME_FLAGS)  # the audit stage's Chromium flags and Lighthouse binary: one of each
+    lighthouse = lighthouse_path()
     cases: list[CaseResult] = []
     for n, page in enumerate(index.get("pages", [])):
         for preset in presets:
