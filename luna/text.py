@@ -6,6 +6,7 @@ title or forge lines. Newlines survive only where the caller allows them."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # ESC [ ... final byte (CSI), ESC ] ... BEL/ST (OSC), ESC + one byte, and the 8-bit CSI/OSC forms
 ESCAPES = re.compile(
@@ -22,3 +23,32 @@ def printable(text: object, *, newlines: bool = False) -> str:
     if newlines:
         return CONTROLS.sub("", out.replace("\r\n", "\n"))
     return CONTROLS_AND_NEWLINES.sub(" ", out.replace("\r\n", " "))
+
+
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class SafeStream:
+    """A text stream that writes :func:`printable` text (newlines kept). On a terminal the
+    colour codes (SGR, ``ESC[...m``) that Luna's own tables use survive; every other escape
+    sequence (clear screen, cursor moves, window title) and control character is dropped,
+    whoever wrote it. Installed on stdout/stderr by the CLI."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._colours = bool(getattr(stream, "isatty", lambda: False)())
+
+    def write(self, text: str) -> int:
+        if self._colours:
+            kept = SGR.split(text)
+            codes = SGR.findall(text)
+            safe = printable(kept[0], newlines=True)
+            for code, part in zip(codes, kept[1:], strict=True):
+                safe += code + printable(part, newlines=True)
+        else:
+            safe = printable(text, newlines=True)
+        self._stream.write(safe)
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

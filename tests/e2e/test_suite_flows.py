@@ -127,7 +127,7 @@ def test_cli_generates_lists_and_runs_suites(prefect_server: str, demo0: Demo, t
     ("args", "expected"),
     [
         (["gen-tests"], "give a live URL, an endpoints file or a spec"),
-        (["gen-tests", "--url", "ftp://x"], "is not an http(s) URL"),
+        (["gen-tests", "--url", "ftp://x"], "is not a usable http(s) URL"),
         (["gen-tests", "--config", "nope.json"], "nope.json does not exist"),
         (["run-tests", "nosuch"], "no suite 'nosuch'"),
         (["gen-tests", "--url", "http://127.0.0.1:9"], "no API description found at http://127.0.0.1:9"),
