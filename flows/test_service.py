@@ -59,7 +59,14 @@ def _load_stage(
         return failed
     verdict, failed = settle(
         "load",
-        evaluate_run(result, plan.catalog, params.baseline_run_id, params.fail_on_regression, return_state=True),
+        evaluate_run(
+            result,
+            plan.catalog,
+            params.baseline_run_id,
+            params.fail_on_regression,
+            params.fail_on_not_exercised,
+            return_state=True,
+        ),
         started,
     )
     if failed is not None:

@@ -38,11 +38,22 @@ class Stats(BaseModel):
     apdex_tolerating: int = Field(0, description="Successful responses within 4 T (and over T).")
 
 
+class CheckTally(BaseModel):
+    """One check of one endpoint: its label (without the `endpoint: ` prefix) and counts."""
+
+    name: str
+    passes: int = 0
+    fails: int = 0
+
+
 class EndpointStats(Stats):
     name: str
     group: str
     method: str
     path: str
+    check_tallies: list[CheckTally] = Field(
+        default_factory=list, description="Each check's passes and fails (empty when the run kept no names)."
+    )
 
 
 class Threshold(BaseModel):

@@ -65,6 +65,10 @@ class LoadTestParams(BaseModel):
         None, description="Compare with this run instead of the last passing run of the same service and profile."
     )
     fail_on_regression: bool = Field(False, description="Fail the verdict when a metric regressed beyond noise.")
+    fail_on_not_exercised: bool | None = Field(
+        None,
+        description="Fail the verdict when an endpoint got no requests (default: LUNA_FAIL_ON_NOT_EXERCISED, false).",
+    )
     grafana_url: str | None = Field(None, description="Grafana base URL for the run link (default: GRAFANA_URL).")
     auth_block: str | None = Field(
         None, description="Name of a 'Luna Service Auth' block whose credentials replace the AUTH_* settings."
