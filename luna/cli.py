@@ -1,8 +1,8 @@
 """`luna`: the command line. Prefect is imported only by the commands that run a flow,
 after the CLI has chosen which Prefect API to use, so `luna env`/`doctor` stay instant.
 
-Exit codes: 0 passed, 1 a threshold or SLO crossed (or the run was aborted), 2 bad input,
-configuration or a run that could not produce a result.
+Exit codes: 0 passed, 1 a threshold or SLO crossed, 2 bad input, configuration or a run
+that could not produce a result, 130 the run was interrupted (Ctrl-C, cancelled, k6 killed).
 """
 
 from __future__ import annotations
@@ -284,6 +284,8 @@ def history(args: argparse.Namespace) -> int:
 
 
 def diff(args: argparse.Namespace) -> int:
+    from luna.results import RunResult
+    from luna.verdict import Verdict
     from tasks.evaluation.compare import RunRecord, compare
 
     records = {}
@@ -291,10 +293,15 @@ def diff(args: argparse.Namespace) -> int:
     for run_id in (args.run_a, args.run_b):
         folder = load_settings().luna_out_dir / "runs" / run_id
         if (folder / "summary.json").is_file() and (folder / "verdict.json").is_file():
-            from luna.results import RunResult
-            from luna.verdict import Verdict
-
             records[run_id] = RunRecord.from_result(RunResult.read(folder), Verdict.read(folder).status)
+        elif (folder / "summary.json").is_file():
+            unfinished = RunResult.read(folder)
+            raise LunaError(
+                f"run {run_id} ended {unfinished.status} with no verdict ({unfinished.message}): "
+                "there is nothing to compare",
+                location=str(folder),
+                tip="compare two runs that finished; `luna history SERVICE` lists them",
+            )
         else:
             missing.append(run_id)
     if missing:

@@ -10,7 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Status = Literal["passed", "failed", "error", "aborted"]
-EXIT_CODES: dict[Status, int] = {"passed": 0, "failed": 1, "error": 2, "aborted": 1}
+# 130 = 128 + SIGINT, what a shell or CI runner expects of an interrupted command.
+EXIT_CODES: dict[Status, int] = {"passed": 0, "failed": 1, "error": 2, "aborted": 130}
 
 
 class Latency(BaseModel):
