@@ -92,3 +92,25 @@ def test_history_is_per_exact_service_name(prefect_server: str, demo: Demo, tmp_
     assert runs["Сервис Оплаты"] in cyrillic.stdout and runs["決済サービス"] not in cyrillic.stdout
     nobody = luna("history", "httpbi", api=prefect_server, out=out)
     assert "no runs recorded for service 'httpbi'" in nobody.stdout
+
+
+def test_test_service_load_stage_fails_on_failed_checks(
+    harness: None, demo: Demo, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The load stage used to pass while the generated API suite failed on the same `errors`."""
+    from luna import LunaClient
+
+    monkeypatch.setenv("SMOKE_DURATION", "2s")
+    gql = {"group": "gql", "type": "graphql", "path": "/graphql", "checks": {"status": 200, "no_graphql_errors": True}}
+    config = write_catalog(
+        clean_env / "gql.json",
+        [{"name": "agents", "query": "{ agents { id } }", **gql}, {"name": "boom", "query": "{ boom }", **gql}],
+        service="GraphQL Errors",
+    )
+    off = {"discover": False, "generate": False, "lighthouse": False, "visual_qa": False, "notify": False}
+    result = LunaClient().test_service(demo.url, config=str(config), **off)
+    load = next(s for s in result.stages if s.name == "load")
+    assert load.status == "failed" and not result.passed
+    assert "boom: checks 50.00% passed (target >= 100.00%): 'no graphql errors' failed" in load.reason
+    assert [f.endpoint for f in result.slo_failures] == ["boom"]
+    assert result.verdict is not None and "'no graphql errors' failed" in result.verdict["reason"]
