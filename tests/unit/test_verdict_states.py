@@ -251,3 +251,18 @@ def test_history_rows_carry_the_exact_name() -> None:
     rows = history_rows(run(ep_stats("agents", 1)).model_copy(update={"service": "Сервис Оплаты"}), "pass")
     assert {r["service"] for r in rows} == {"Сервис Оплаты"}
     assert json.loads(json.dumps(rows))[0]["service"] == "Сервис Оплаты"
+
+
+def test_reports_show_not_exercised_and_the_check_objective() -> None:
+    from tasks.reporting.render import endpoint_table, html_report, markdown_report
+    from tasks.reporting.view import ReportLinks
+
+    result = run(ep_stats("agents", 50, passed=50, failed=50, tallies=GQL_FAILS), ep_stats("boom", 0))
+    verdict = evaluate(result, catalog())
+    links = ReportLinks(run_dir="/tmp/x")
+    rows = {r["endpoint"]: r["slo"] for r in endpoint_table(result, verdict)}
+    assert rows["agents"] == "fail" and rows["boom"] == "not exercised"
+    markdown = markdown_report(result, verdict, links)
+    assert "⚪ not exercised" in markdown and "no graphql errors" in markdown
+    html = html_report(result, verdict, None, links)
+    assert '<span class="pill neutral">not exercised</span>' in html
