@@ -86,11 +86,10 @@ def judge_endpoint(ep: Endpoint, stats: EndpointStats, service: SLOs) -> Endpoin
     if stats.requests == 0:
         state, reason = "not_exercised", "not exercised (0 requests)"
     else:
-        crossed = _failed(checks)
-        failing = _failing_checks(stats)
-        if failing and any(c.slo == "check_pass_rate" and not c.ok for c in checks):
-            crossed[-1] += f": {failing}"
+        crossed = _failed(checks)  # the check objective, when crossed, comes last
         if any(c.slo == "check_pass_rate" and not c.ok for c in checks):
+            failing = _failing_checks(stats)
+            crossed[-1] += f": {failing}" if failing else ""
             crossed.append(CHECKS_FIX)
         state, reason = ("fail" if crossed else "ok"), "; ".join(crossed)
     return EndpointVerdict(
