@@ -53,10 +53,10 @@ def wait_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen[Any] | N
 
 
 def start_demo(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[Any], str]:
-    """The demo API (`python -m luna.demo`) on a free loopback port, answering; (process, URL)."""
+    """The demo API (`python -m app.demo`) on a free loopback port, answering; (process, URL)."""
     port = free_port()
     proc = subprocess.Popen(
-        [PYTHON, "-m", "luna.demo", "--port", str(port), *args],
+        [PYTHON, "-m", "app.demo", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

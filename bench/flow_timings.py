@@ -1,6 +1,6 @@
 """Where the time of one `luna smoke` goes, task by task, as the Prefect API recorded it.
 
-Starts the demo API (`python -m luna.demo --error-rate 0`) and a private Prefect server (as
+Starts the demo API (`python -m app.demo --error-rate 0`) and a private Prefect server (as
 bench/orchestration_overhead.py does: own PREFECT_HOME in a temp dir, analytics off), runs
 `luna smoke --smoke-duration <d> --smoke-vus <n> --target <demo>` --repeats times, and after
 each run reads the flow run and its task runs from the server's API

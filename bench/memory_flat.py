@@ -2,7 +2,7 @@
 
 Runs Luna's k6 runner in this process through `tasks.execution.k6.run_k6` (as the tests'
 `load_run` fixture does: load_settings -> prepare_run -> run_k6, no Prefect) against the
-bundled demo API (`python -m luna.demo`, error rate 0), smoke profile with SMOKE_VUS VUs, once
+bundled demo API (`python -m app.demo`, error rate 0), smoke profile with SMOKE_VUS VUs, once
 per duration (default 10 s and 40 s). A thread samples this process's RSS (psutil) every
 0.5 s, and the k6 child's RSS too. Reports start / peak / end RSS per run and the growth of
 the peak per extra 30 s of test between the shortest and the longest run. Run folders go to

@@ -1,6 +1,6 @@
 """What Prefect and Luna add around a k6 run: `luna smoke` wall time minus k6's own test time.
 
-For each mode, with the bundled demo API (`python -m luna.demo`, error rate 0) as target:
+For each mode, with the bundled demo API (`python -m app.demo`, error rate 0) as target:
 
   server     a private Prefect server (`prefect server start --host 127.0.0.1 --port <free>`,
              its own PREFECT_HOME in a temp dir, analytics off), PREFECT_API_URL pointing at it

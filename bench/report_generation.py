@@ -2,7 +2,7 @@
 
 Two real k6 runs through Luna's runner in this process (load_settings -> prepare_run ->
 run_k6, no Prefect, as bench/memory_flat.py does) against the bundled demo API
-(`python -m luna.demo`, default options), smoke profile, SMOKE_VUS=5, an endpoints file
+(`python -m app.demo`, default options), smoke profile, SMOKE_VUS=5, an endpoints file
 with 3 of the demo's endpoints (ListUsers, GetUser, Search; they do not fail, so
 failures.jsonl stays empty): one run of --short s (default 10), one of --long s (default 120).
 

@@ -1,6 +1,6 @@
 """How long do all 31 visual-QA personas take on one page?
 
-The bundled demo API (`python -m luna.demo`) serves /qa-lab (the page with planted
+The bundled demo API (`python -m app.demo`) serves /qa-lab (the page with planted
 problems). A local server speaking the Anthropic Messages wire format
 (tests/fake_anthropic.py) answers every model call after --latency s (default 2.0, a
 realistic time for a Sonnet call with two screenshots). Luna's own functions run, as the

@@ -9,6 +9,7 @@ Class tree::
     ├── TargetError                the target cannot be reached before the run starts
     ├── ToolMissingError           k6 (or another binary) is not installed
     ├── K6RunError                 k6 cannot load or start the script
+    ├── FlowFailed                 a flow ended without a result (a crash, an unexpected error)
     └── RunFailed                  the run finished but did not pass: a threshold or SLO
                                    was crossed (exit 1) or k6 ended in error (exit 2);
                                    `.result` holds the full RunResult
@@ -71,6 +72,10 @@ class ToolMissingError(LunaError):
 
 class K6RunError(LunaError):
     kind = "k6 error"
+
+
+class FlowFailed(LunaError):
+    kind = "error"
 
 
 class RunFailed(LunaError):

@@ -211,7 +211,7 @@ def _known_env_names() -> list[str]:
 
 def load_settings(**overrides: Any) -> LunaSettings:
     """Read settings from the environment and `.env`, apply overrides, or raise ConfigError."""
-    from luna.gateway.settings import ENV_NAMES as GATEWAY_ENV_NAMES  # read by `luna webhook serve`
+    from luna.gateway_settings import ENV_NAMES as GATEWAY_ENV_NAMES  # read by `luna webhook serve`
 
     known = _known_env_names() + list(GATEWAY_ENV_NAMES)
     names: list[tuple[str, str | None]] = [(key, None) for key in os.environ]

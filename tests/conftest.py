@@ -46,7 +46,7 @@ class Demo:
 
 def start_demo(*args: str) -> Demo:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "luna.demo", "--port", str(port), *args], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "app.demo", "--port", str(port), *args], cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

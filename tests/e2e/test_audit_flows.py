@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from luna.cli import main
+from app.cli.main import main
 from tests.conftest import Demo, free_port
 from tests.fake_anthropic import API_KEY, FakeAnthropic
 

@@ -1,4 +1,4 @@
-"""Unit tests for the bundled demo API (luna.demo)."""
+"""Unit tests for the bundled demo API (app.demo)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-import luna.demo.app as demo_app
-from luna.demo import create_app, serve
+import app.demo.app as demo_app
+from app.demo import create_app, serve
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from luna.demo import create_app
+from app.demo import create_app
 from tasks.discovery import model
 from tasks.discovery.model import Discovery, LoaderError, merge
 from tasks.discovery.openapi import from_openapi

@@ -11,7 +11,7 @@ from graphql import build_schema, graphql_sync, parse, validate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from luna.demo.graphql_schema import SDL
+from app.demo.graphql_schema import SDL
 from tasks.discovery.graphql import from_graphql, introspection_body
 from tasks.discovery.model import Discovery, LoaderError, mark_production_writes, merge, production_looking
 from tasks.discovery.sources import detect, load_source

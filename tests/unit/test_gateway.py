@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from app.gateway.app import create_app
+from app.gateway.events import LunaEvent
+from app.gateway.verify import ReplayCache
 from luna.errors import ConfigError
-from luna.gateway.app import create_app
-from luna.gateway.events import LunaEvent
-from luna.gateway.settings import ENV_NAMES, GatewaySettings, load_gateway_settings
-from luna.gateway.verify import ReplayCache
+from luna.gateway_settings import ENV_NAMES, GatewaySettings, load_gateway_settings
 from tasks.notify.webhooks import sign
 
 pytestmark = pytest.mark.unit
@@ -347,7 +347,7 @@ def test_replay_cache_expires_and_is_bounded() -> None:
 def test_serve_command_refuses_to_start_without_a_secret_or_a_prefect_server(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from luna.cli import main
+    from app.cli.main import main
     from tests.conftest import free_port
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)

@@ -12,8 +12,8 @@ import pytest
 from prefect.events.schemas.deployment_triggers import DeploymentTriggerTypes
 from pydantic import TypeAdapter
 
+from app.gateway.events import EVENT_NAMES, LunaEvent, from_generic, from_github
 from deployments.serve import load_definitions, load_flow
-from luna.gateway.events import EVENT_NAMES, LunaEvent, from_generic, from_github
 
 pytestmark = pytest.mark.unit
 SINGLE = re.compile(r"^\{\{(.*)\}\}$")

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from rich.console import Console
 
-from luna.cli import main
-from luna.demo import create_app
-from luna.repl import ReplSession
+from app.cli.main import main
+from app.demo import create_app
+from app.repl import ReplSession
 from luna.settings import load_settings
 from tests.conftest import Demo, free_port
 

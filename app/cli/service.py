@@ -8,10 +8,6 @@ inside the handlers.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-
-from luna.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,50 +36,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     health.set_defaults(handler=health_main)
 
 
-def _prefect_api_or_fail() -> str:
-    from luna.cli import prefect_api
-
-    port = int(os.environ.get("LUNA_PREFECT_PORT", "4200"))
-    api = prefect_api(port)
-    if not api:
-        raise ConfigError(
-            "the webhook gateway needs a running Prefect server to send events to",
-            tip=f"set PREFECT_API_URL, or start one with `luna up` (port {port})",
-        )
-    os.environ["PREFECT_API_URL"] = api
-    return api
-
-
 def webhook_serve(args: argparse.Namespace) -> int:
-    from luna.gateway.app import serve
-    from luna.gateway.settings import load_gateway_settings
+    from app.gateway.app import run_gateway
 
-    settings = load_gateway_settings()
-    api = _prefect_api_or_fail()
-    host, port = args.host or settings.host, args.port or settings.port
-    print(
-        f"Luna webhook gateway on http://{host}:{port}/webhooks/{{{','.join(settings.enabled_sources())}}} "
-        f"-> Prefect {api}",
-        file=sys.stderr,
-    )
-    serve(settings, host=host, port=port)
-    return 0
+    return run_gateway(args.host, args.port)
 
 
 def mcp_serve(args: argparse.Namespace) -> int:
-    from luna.mcp.server import run
+    from app.mcp.server import run
 
     run(http=args.http, host=args.host, port=args.port)
     return 0
 
 
 def repl_main(args: argparse.Namespace) -> int:
-    from luna.repl import run_interactive
+    from app.repl import run_interactive
 
     return run_interactive(target=args.target, use_auth=not args.no_auth)
 
 
 def health_main(args: argparse.Namespace) -> int:
-    from luna.repl import health_report
+    from app.repl import health_report
 
     return health_report(args.target, timeout=args.timeout)

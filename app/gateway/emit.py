@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from luna.gateway.events import LunaEvent
+from app.gateway.events import LunaEvent
 
 Emitter = Callable[[LunaEvent], Awaitable[None]]
 

@@ -8,10 +8,11 @@ page could not be audited / loaded, 2 bad input.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 
-from luna.errors import LunaError
+from app import operations
 from luna.settings import load_settings
 
 
@@ -37,7 +38,7 @@ def register(sub: Any) -> None:
 
 
 def _console() -> Any:
-    from luna.cli import _console as console
+    from app.cli.main import _console as console
 
     return console()
 
@@ -58,26 +59,12 @@ def _table(title: str, rows: list[dict[str, str]]) -> Any:
 
 def lighthouse(args: argparse.Namespace) -> int:
     from tasks.audit.budgets import Budgets
-    from tasks.audit.lighthouse import check_url, presets_for
     from tasks.audit.params import LighthouseParams
-
-    budgets = Budgets.from_file(args.budgets) if args.budgets else Budgets()
-    urls = [check_url(u) for u in args.urls]  # bad input fails before Prefect starts
-    presets_for(args.preset)
-    params = LighthouseParams(urls=urls, preset=args.preset, budgets=budgets, run_id=args.run_id)
-    from luna.cli import use_prefect
-
-    use_prefect(load_settings().luna_prefect_port)
-    from flows.lighthouse_audit import lighthouse_audit
-    from tasks.audit.model import LighthouseResult
     from tasks.audit.report import page_rows
 
-    state = lighthouse_audit(params, return_state=True)
-    result: Any = state.result(raise_on_failure=False)
-    if isinstance(result, LunaError):
-        raise result
-    if not isinstance(result, LighthouseResult):
-        raise LunaError(f"the lighthouse_audit flow failed: {result}", tip="LUNA_DEBUG=1 and the Prefect logs say more")
+    budgets = Budgets.from_file(args.budgets) if args.budgets else Budgets()
+    params = LighthouseParams(urls=args.urls, preset=args.preset, budgets=budgets, run_id=args.run_id)
+    result = operations.lighthouse(params)
     console = _console()
     console.print(_table(f"Lighthouse {result.run_id}", page_rows(result)))
     color = "green" if result.passed else "red"
@@ -90,26 +77,8 @@ def lighthouse(args: argparse.Namespace) -> int:
 
 
 def visual_qa(args: argparse.Namespace) -> int:
-    from tasks.audit.lighthouse import check_url
-    from tasks.visual_qa.personas import load_personas, select
-
-    check_url(args.url)
-    personas = select(load_personas(), args.agents)  # unknown names fail before Prefect starts
-    settings = load_settings()
-    from luna.cli import use_prefect
-
-    use_prefect(settings.luna_prefect_port)
-    from flows.visual_qa import VisualQAParams
-    from flows.visual_qa import visual_qa as flow
-    from tasks.visual_qa.model import VisualQAResult
-
-    params = VisualQAParams(url=args.url, agents=[p.id for p in personas] if args.agents else [], run_id=args.run_id)
-    state = flow(params, return_state=True)
-    result: Any = state.result(raise_on_failure=False)
-    if isinstance(result, LunaError):
-        raise result
-    if not isinstance(result, VisualQAResult):
-        raise LunaError(f"the visual_qa flow failed: {result}", tip="LUNA_DEBUG=1 and the Prefect logs say more")
+    agents = [a for a in re.split(r"[,\s]+", args.agents or "") if a]
+    result = operations.visual_qa(args.url, agents, args.run_id)
     _print_run(result)
     return 1 if result.probe.load_error else 0
 

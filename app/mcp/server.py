@@ -11,25 +11,37 @@ from __future__ import annotations
 import os
 import sys
 from io import TextIOWrapper
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from luna.errors import LunaError
-from luna.mcp.tools import (
+from app.mcp.tools import (
     INSTRUCTIONS,
+    Comparison,
     DiscoverResult,
+    GenerateOutcome,
+    LighthouseResult,
     LoadTestOutcome,
     Profile,
     Report,
     RunInfo,
+    RunRecord,
+    SuiteRun,
     TestServiceOutcome,
+    VisualQAResult,
+    diff_runs,
     discover_endpoints,
+    generate_suites,
     list_local_runs,
+    read_history,
     read_report,
+    run_generated_suite,
+    run_lighthouse,
     run_load_test,
     run_test_service,
+    run_visual_qa,
 )
+from luna.errors import LunaError
 
 
 def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
@@ -147,7 +159,77 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
         result: list[RunInfo] = await call(list_local_runs, service, profile, limit)
         return result
 
+    _register_suites_and_audits(server, call, loads)
+    _register_history(server, call, reads)
     return server
+
+
+SuiteKindName = Literal["api", "ui", "k6", "lighthouse"]
+
+
+def _register_suites_and_audits(server: Any, call: Any, loads: Any) -> None:
+    @server.tool(annotations=loads)  # writes suites/<service>/, reads the URL's spec
+    async def generate(
+        url: Annotated[str | None, Field(description="Live service URL (reads its OpenAPI spec).")] = None,
+        config: Annotated[str | None, Field(description="Endpoints file to generate from.")] = None,
+        specs: Annotated[list[str] | None, Field(description="Spec files or URLs for schemas and pages.")] = None,
+        service: Annotated[str | None, Field(description="Service name (default: from the file or spec).")] = None,
+        kinds: Annotated[list[SuiteKindName] | None, Field(description="Parts to generate (default: all).")] = None,
+    ) -> GenerateOutcome:
+        """Generate the pytest API, Playwright UI, k6 and Lighthouse suites of a service into
+        LUNA_SUITES_DIR/<service>/ (custom sections are kept). Returns the suite's name for run_suite."""
+        result: GenerateOutcome = await call(generate_suites, url, config, specs, service, kinds)
+        return result
+
+    @server.tool(annotations=loads)
+    async def run_suite(
+        name: Annotated[str, Field(description="Suite name, as generate returned it.")],
+        kinds: Annotated[list[SuiteKindName] | None, Field(description="Parts to run (default: api and ui).")] = None,
+        base_url: Annotated[str | None, Field(description="Target (default: the suite's own).")] = None,
+    ) -> SuiteRun:
+        """Run a generated suite (flow `run_suite`): every test's outcome, JUnit file, headline."""
+        result: SuiteRun = await call(run_generated_suite, name, kinds, base_url)
+        return result
+
+    @server.tool(annotations=loads)
+    async def lighthouse(
+        urls: Annotated[list[str], Field(min_length=1, max_length=50, description="Pages to audit (http(s) URLs).")],
+        preset: Annotated[Literal["desktop", "mobile", "both"], Field(description="Lighthouse preset(s).")] = "desktop",
+    ) -> LighthouseResult:
+        """Lighthouse audit of the pages (flow `lighthouse_audit`), judged against the default budgets."""
+        result: LighthouseResult = await call(run_lighthouse, urls, preset)
+        return result
+
+    @server.tool(annotations=loads)
+    async def visual_qa(
+        url: Annotated[str, Field(description="Page to review (http(s) URL).")],
+        agents: Annotated[list[str] | None, Field(description="Persona ids (default: all).")] = None,
+    ) -> VisualQAResult:
+        """Visual QA of a page (flow `visual_qa`): deterministic probes, plus AI personas when
+        VISUAL_QA_AI_KEY is set. Findings with severity, source and location."""
+        result: VisualQAResult = await call(run_visual_qa, url, agents)
+        return result
+
+
+def _register_history(server: Any, call: Any, reads: Any) -> None:
+    @server.tool(annotations=reads)
+    async def history(
+        service: Annotated[str, Field(description="Service name, as in the endpoints file.")],
+        profile: Annotated[Profile | None, Field(description="Only this profile.")] = None,
+        limit: Annotated[int, Field(ge=1, le=500, description="At most this many, newest first.")] = 50,
+    ) -> list[RunRecord]:
+        """Past runs of a service with their verdicts, from Prefect's history artifacts."""
+        result: list[RunRecord] = await call(read_history, service, profile, limit)
+        return result
+
+    @server.tool(annotations=reads)
+    async def diff(
+        run_a: Annotated[str, Field(description="The older run (baseline).")],
+        run_b: Annotated[str, Field(description="The newer run.")],
+    ) -> Comparison:
+        """Per-endpoint differences of run_b against run_a (p95, error rate, throughput, noise)."""
+        result: Comparison = await call(diff_runs, run_a, run_b)
+        return result
 
 
 def run(http: bool = False, host: str = "127.0.0.1", port: int = 8765) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from luna.settings import load_settings
+from app import operations
 
 STAGES = ("discover", "generate", "load", "lighthouse", "visual_qa", "notify")
 PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
@@ -38,13 +38,11 @@ def register(sub: Any) -> None:
 
 
 def test_service(args: argparse.Namespace) -> int:
-    from luna.cli import _console, build_params, use_prefect
+    from app.cli.main import _console, build_params
     from tasks.pipeline.model import check_target
 
-    check_target(args.target)  # bad input is one line, before Prefect starts
-    build_params(args, args.profile)
-    use_prefect(load_settings().luna_prefect_port)
-    from luna.client import LunaClient
+    check_target(args.target)  # bad input is one line, before Prefect starts (the operation checks again)
+    build_params(args, args.profile)  # names the bad flag as the CLI spells it
 
     options = {stage: getattr(args, stage) for stage in STAGES}
     for name in ("source", "service", "commit", "environment", "baseline_run_id", "auth_block"):
@@ -55,7 +53,7 @@ def test_service(args: argparse.Namespace) -> int:
     options["include_destructive"] = args.include_destructive
     options["shards"] = args.shards
     options["fail_on_regression"] = args.fail_on_regression
-    result = LunaClient().test_service(args.target, profile=args.profile, **options)
+    result = operations.test_service(args.target, args.profile, **options)
 
     from rich.table import Table
 

@@ -1,5 +1,5 @@
 """Luna's bundled demo API (load-test target and test fixture)."""
 
-from luna.demo.app import create_app, serve
+from app.demo.app import create_app, serve
 
 __all__ = ["create_app", "serve"]

@@ -30,8 +30,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from luna.demo import qa_page
-from luna.demo.graphql_schema import AgentStore, execute_graphql
+from app.demo import qa_page
+from app.demo.graphql_schema import AgentStore, execute_graphql
 
 __all__ = ["DemoState", "RequestCounterMiddleware", "create_app", "serve"]
 

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from luna.gateway.verify import Rejected
+from app.gateway.verify import Rejected
 
 PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
 # Names the gateway emits; generic deliveries choose their kind ("deploy" by default).

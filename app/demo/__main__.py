@@ -1,14 +1,14 @@
-"""`python -m luna.demo --port 8787 [--error-rate 0.2] [--slow-ms 50] [--token-ttl 300]`."""
+"""`python -m app.demo --port 8787 [--error-rate 0.2] [--slow-ms 50] [--token-ttl 300]`."""
 
 from __future__ import annotations
 
 import argparse
 
-from luna.demo.app import serve
+from app.demo.app import serve
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m luna.demo", description="Serve Luna's demo API on 127.0.0.1.")
+    p = argparse.ArgumentParser(prog="python -m app.demo", description="Serve Luna's demo API on 127.0.0.1.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8787)
     p.add_argument("--error-rate", type=float, default=0.2)

@@ -378,7 +378,7 @@ def check_health(client: httpx.Client, target: str, *, timeout: float | None = N
 
 def health_report(target: str | None, *, timeout: float = 5.0, console: Console | None = None) -> int:
     """`luna health`: the target, and the Prefect API the CLI would use. Exit 1 if the target is not healthy."""
-    from luna.cli import prefect_api
+    from app.operations import prefect_api
 
     settings = load_settings()
     console = console or Console()

@@ -19,12 +19,12 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from luna.gateway.emit import Emitter, emit_to_prefect
-from luna.gateway.events import Ignored, LunaEvent, from_generic, from_github, from_gitlab
-from luna.gateway.settings import GatewaySettings
-from luna.gateway.verify import Rejected, ReplayCache, verify_generic, verify_github, verify_gitlab
+from app.gateway.emit import Emitter, emit_to_prefect
+from app.gateway.events import Ignored, LunaEvent, from_generic, from_github, from_gitlab
+from app.gateway.verify import Rejected, ReplayCache, verify_generic, verify_github, verify_gitlab
+from luna.gateway_settings import GatewaySettings
 
-log = logging.getLogger("luna.gateway")
+log = logging.getLogger("app.gateway")
 SOURCES = ("generic", "github", "gitlab")
 
 
@@ -151,3 +151,32 @@ def serve(settings: GatewaySettings, *, host: str | None = None, port: int | Non
     uvicorn.run(
         create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info", access_log=False
     )
+
+
+def run_gateway(host: str | None = None, port: int | None = None) -> int:
+    """`luna webhook serve`: check the settings and the Prefect server, then serve."""
+    import os
+    import sys
+
+    from app.operations import prefect_api
+    from luna.errors import ConfigError
+    from luna.gateway_settings import load_gateway_settings
+    from luna.settings import load_settings
+
+    settings = load_gateway_settings()
+    prefect_port = load_settings().luna_prefect_port
+    api = prefect_api(prefect_port)
+    if not api:
+        raise ConfigError(
+            "the webhook gateway needs a running Prefect server to send events to",
+            tip=f"set PREFECT_API_URL, or start one with `luna up` (port {prefect_port})",
+        )
+    os.environ["PREFECT_API_URL"] = api
+    host, port = host or settings.host, port or settings.port
+    print(
+        f"Luna webhook gateway on http://{host}:{port}/webhooks/{{{','.join(settings.enabled_sources())}}} "
+        f"-> Prefect {api}",
+        file=sys.stderr,
+    )
+    serve(settings, host=host, port=port)
+    return 0

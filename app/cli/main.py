@@ -19,45 +19,34 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from luna.errors import LunaError, RunFailed
+from app import operations
+from luna.errors import LunaError
 from luna.settings import load_settings
 
 PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
 
 # Command groups that live in their own module. Each has `register(sub)`, which adds its
 # sub-parsers with `set_defaults(handler=...)`; importing it must stay cheap (no Prefect).
-COMMAND_MODULES = ("luna.cli_suites", "luna.cli_audit", "luna.cli_service", "luna.cli_pipeline")
+COMMAND_MODULES = ("app.cli.suites", "app.cli.audit", "app.cli.service", "app.cli.pipeline", "app.cli.results")
+
+# The operation each CLI command runs (tests/unit/test_operations.py: the same set as LunaClient and MCP).
+OPERATION_COMMANDS = {
+    "load_test": "run",
+    "test_service": "test-service",
+    "discover": "discover",
+    "generate": "gen-tests",
+    "run_suite": "run-tests",
+    "lighthouse": "lighthouse",
+    "visual_qa": "vqa",
+    "history": "history",
+    "diff": "diff",
+    "list_runs": "runs",
+    "get_report": "report",
+}
 
 
 def _err(text: str) -> None:
     print(f"luna: {text}", file=sys.stderr)
-
-
-# ---- Prefect API selection -----------------------------------------------------------
-
-
-def prefect_api(port: int) -> str | None:
-    """The Prefect API this CLI will use: PREFECT_API_URL, else a server on the local port."""
-    configured = os.environ.get("PREFECT_API_URL")
-    if configured:
-        return configured
-    os.environ.pop("PREFECT_API_URL", None)  # an empty value would confuse Prefect
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        if httpx.get(f"{url}/health", timeout=0.5).status_code == 200:
-            return url
-    except httpx.HTTPError:
-        pass
-    return None
-
-
-def use_prefect(port: int) -> None:
-    api = prefect_api(port)
-    if api:
-        os.environ["PREFECT_API_URL"] = api
-    else:
-        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        _err("no Prefect server running: using a temporary one (adds ~15 s; `luna up` starts a lasting one)")
 
 
 def _quiet_console(k6_lines: bool) -> None:
@@ -139,29 +128,10 @@ def build_params(args: argparse.Namespace, profile: str) -> Any:
 
 
 def run_load(args: argparse.Namespace, profile: str) -> int:
-    from tasks.execution.plan import prepare_run
-
     params = build_params(args, profile)
-    plan = prepare_run(params)  # fails fast on bad input, before Prefect starts
-    params = params.model_copy(update={"run_id": plan.run_id})
-    use_prefect(load_settings().luna_prefect_port)
-    from flows.load_test import load_test
-    from luna.verdict import Verdict
-
-    _quiet_console(k6_lines=sys.stderr.isatty())
-    state = load_test(params, return_state=True)
-    outcome: Any = state.result(raise_on_failure=False)
-    if isinstance(outcome, RunFailed):
-        result, verdict, code = outcome.result, outcome.verdict, outcome.exit_code
-    elif isinstance(outcome, LunaError):
-        raise outcome
-    elif isinstance(outcome, BaseException):
-        _err(f"the load_test flow failed: {outcome}")
-        return 2
-    else:
-        result, verdict, code = outcome, Verdict.read(outcome.run_dir_path), 0
-    print_result(result, verdict)
-    return int(code)
+    run = operations.load_test(params, before_run=lambda: _quiet_console(k6_lines=sys.stderr.isatty()))
+    print_result(run.result, run.verdict)
+    return run.exit_code
 
 
 def print_result(result: Any, verdict: Any) -> None:
@@ -253,10 +223,9 @@ def _p(v: float | None) -> str:
 
 
 def history(args: argparse.Namespace) -> int:
-    use_prefect(load_settings().luna_prefect_port)
-    from tasks.evaluation.history import read_history, total_of
+    from tasks.evaluation.history import total_of
 
-    records = read_history(args.service, args.profile, limit=args.limit)
+    records = operations.history(args.service, args.profile, limit=args.limit)
     if not records:
         print(
             f"no runs recorded for service {args.service!r}" + (f" and profile {args.profile}" if args.profile else "")
@@ -284,40 +253,7 @@ def history(args: argparse.Namespace) -> int:
 
 
 def diff(args: argparse.Namespace) -> int:
-    from luna.results import RunResult
-    from luna.verdict import Verdict
-    from tasks.evaluation.compare import RunRecord, compare
-
-    records = {}
-    missing = []
-    for run_id in (args.run_a, args.run_b):
-        folder = load_settings().luna_out_dir / "runs" / run_id
-        if (folder / "summary.json").is_file() and (folder / "verdict.json").is_file():
-            records[run_id] = RunRecord.from_result(RunResult.read(folder), Verdict.read(folder).status)
-        elif (folder / "summary.json").is_file():
-            unfinished = RunResult.read(folder)
-            raise LunaError(
-                f"run {run_id} ended {unfinished.status} with no verdict ({unfinished.message}): "
-                "there is nothing to compare",
-                location=str(folder),
-                tip="compare two runs that finished; `luna history SERVICE` lists them",
-            )
-        else:
-            missing.append(run_id)
-    if missing:
-        use_prefect(load_settings().luna_prefect_port)
-        from tasks.evaluation.history import read_history
-
-        for record in read_history(None, limit=200):
-            if record.run_id in missing:
-                records[record.run_id] = record
-    for run_id in (args.run_a, args.run_b):
-        if run_id not in records:
-            raise LunaError(
-                f"run {run_id} not found in {load_settings().luna_out_dir}/runs nor in Prefect history",
-                tip="`luna history SERVICE` lists the run ids",
-            )
-    comparison = compare(records[args.run_b], records[args.run_a], pinned=True)
+    comparison = operations.diff(args.run_a, args.run_b)
     from rich.table import Table
 
     table = Table(title=f"{args.run_b} vs {args.run_a}")
@@ -337,13 +273,13 @@ def diff(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     if not args.run:
-        from luna.demo import serve
+        from app.demo import serve
 
         print(f"Luna demo API on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
         serve(port=args.port)
         return 0
     target = f"http://127.0.0.1:{args.port}"
-    server = subprocess.Popen([sys.executable, "-m", "luna.demo", "--port", str(args.port)])
+    server = subprocess.Popen([sys.executable, "-m", "app.demo", "--port", str(args.port)])
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -364,26 +300,28 @@ def demo(args: argparse.Namespace) -> int:
 
 def discover(args: argparse.Namespace) -> int:
     """Plain functions, no Prefect: the same steps as the `discover` flow, instantly."""
-    from tasks.discovery.sources import load_source
-    from tasks.discovery.tasks import write_endpoints_file
-
-    found = [load_source(source, postman_environment=args.postman_env) for source in args.sources]
-    data = write_endpoints_file(
-        found, Path(args.out), service=args.service, include_destructive=args.include_destructive, overwrite=args.force
+    found = operations.discover(
+        args.sources,
+        out=args.out,
+        service=args.service,
+        include_destructive=args.include_destructive,
+        overwrite=args.force,
+        postman_environment=args.postman_env,
     )
-    for d in found:
+    assert found.catalog is not None
+    for d in found.found:
         print(
             f"{d.source}: {d.kind}, {len(d.endpoints)} endpoints" + (f", base URL {d.base_url}" if d.base_url else "")
         )
         for warning in d.warnings:
             print(f"  warning: {warning}")
-    marked = sum(1 for e in data["endpoints"] if e.get("destructive"))
+    marked = sum(1 for e in found.catalog["endpoints"] if e.get("destructive"))
     if marked:
         print(
             f"marked {marked} destructive operations: load runs leave them out unless --include-destructive "
             "(or write them unmarked: luna discover --include-destructive)"
         )
-    print(f"wrote {len(data['endpoints'])} endpoints to {args.out}")
+    print(f"wrote {len(found.catalog['endpoints'])} endpoints to {args.out}")
     return 0
 
 
@@ -394,7 +332,7 @@ def show_env(_: argparse.Namespace) -> int:
 
 
 def doctor(_: argparse.Namespace) -> int:
-    from luna.doctor import run_checks
+    from app.doctor import run_checks
 
     ok = True
     for check in run_checks(load_settings()):
@@ -413,7 +351,7 @@ def prefect_server(args: argparse.Namespace) -> int:
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     if args.command == "down":
         return subprocess.call([prefect, "server", "stop"], env=env)
-    if prefect_api(port):
+    if operations.prefect_api(port):
         print(f"Prefect server already running: http://127.0.0.1:{port}")
         return 0
     code = subprocess.call(
@@ -426,7 +364,7 @@ def prefect_server(args: argparse.Namespace) -> int:
         return 2
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if prefect_api(port):
+        if operations.prefect_api(port):
             print(
                 f"Prefect server running: UI http://127.0.0.1:{port}  (luna commands now use it; `luna down` stops it)"
             )
@@ -503,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     except LunaError as exc:
         _err(exc.one_line())
         return exc.exit_code
+    except ValidationError as exc:  # a parameter model refused a flag's value
+        _err(operations.field_error(exc, lambda f: "--" + f.replace("_", "-"), "see `luna --help`").one_line())
+        return 2
     except KeyboardInterrupt:
         _err("interrupted; k6 was stopped and the partial results kept in the run folder")
         return 130

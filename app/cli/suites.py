@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from luna.errors import ConfigError, LunaError
+from app import operations
+from luna.errors import ConfigError
 
 KIND_CHOICES = ("api", "ui", "k6", "lighthouse")
 
@@ -64,8 +65,7 @@ def suites_dir(args: argparse.Namespace) -> str:
 def gen_tests(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from luna.settings import load_settings
-    from tasks.generation.suites import GenerateParams, generate_suite
+    from tasks.generation.suites import GenerateParams
 
     try:
         params = GenerateParams(
@@ -82,7 +82,7 @@ def gen_tests(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ConfigError(err["msg"].removeprefix("Value error, "), tip="see `luna gen-tests --help`") from None
-    made = generate_suite(params, load_settings())
+    made = operations.generate(params)
     manifest = made.manifest
     assert manifest is not None
     tests = ", ".join(f"{n} {k} {'tests' if k == 'api' else 'pages'}" for k, n in manifest.tests.items())
@@ -98,59 +98,19 @@ def gen_tests(args: argparse.Namespace) -> int:
 
 
 def run_tests(args: argparse.Namespace) -> int:
-    from luna.settings import load_settings
-    from tasks.generation.results import SuiteFailed, SuiteRun
-    from tasks.generation.runner import find_suite
+    from tasks.generation.params import RunSuiteParams
 
-    settings = load_settings()
-    root = Path(suites_dir(args))
-    find_suite(args.name, root)  # a wrong name fails here, before Prefect starts
-    if args.no_prefect:
-        from datetime import UTC, datetime
-
-        from tasks.generation.runner import run_suite_dir
-
-        suite_dir = find_suite(args.name, root)
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        out = Path(args.out) if args.out else settings.luna_out_dir / "suites" / f"{suite_dir.name}-{stamp}"
-        run = run_suite_dir(
-            suite_dir,
-            args.kind,
-            settings=settings,
-            out_dir=out,
-            base_url=args.target,
-            k6_duration=args.k6_duration,
-            k6_vus=args.k6_vus,
-            lighthouse_presets=tuple(args.preset or ("desktop", "mobile")),
-        )
-    else:
-        from luna.cli import use_prefect
-
-        use_prefect(settings.luna_prefect_port)
-        from flows.run_suite import RunSuiteParams, run_suite
-
-        params = RunSuiteParams(
-            name=args.name,
-            kinds=args.kind,
-            base_url=args.target,
-            suites_dir=str(root),
-            out_dir=args.out,
-            k6_duration=args.k6_duration,
-            k6_vus=args.k6_vus,
-            lighthouse_presets=args.preset or ["desktop", "mobile"],
-        )
-        state = run_suite(params, return_state=True)
-        outcome: Any = state.result(raise_on_failure=False)
-        if isinstance(outcome, SuiteFailed):
-            run = outcome.run
-        elif isinstance(outcome, LunaError):
-            raise outcome
-        elif isinstance(outcome, BaseException):
-            print(f"luna: the run_suite flow failed: {outcome}", file=sys.stderr)
-            return 2
-        else:
-            run = outcome
-    assert isinstance(run, SuiteRun)
+    params = RunSuiteParams(
+        name=args.name,
+        kinds=args.kind,
+        base_url=args.target,
+        suites_dir=suites_dir(args),
+        out_dir=args.out,
+        k6_duration=args.k6_duration,
+        k6_vus=args.k6_vus,
+        lighthouse_presets=args.preset or ["desktop", "mobile"],
+    )
+    run = operations.run_suite(params, use_flow=not args.no_prefect)
     print_run(run)
     return 0 if run.passed else 1
 
