@@ -42,7 +42,9 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from luna.errors import LunaError
+from luna.masking import Masker
 from luna.settings import LunaSettings, load_settings
+from luna.text import printable
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 HEALTH_PATHS = ("/api/health", "/health", "/healthz", "/")
@@ -81,8 +83,9 @@ def origin(url: str) -> tuple[str, str, int | None]:
 class Credentials(httpx.Auth):
     """AUTH_* settings as an httpx auth flow; Keycloak tokens are fetched and refreshed."""
 
-    def __init__(self, settings: LunaSettings, client: httpx.Client) -> None:
+    def __init__(self, settings: LunaSettings, client: httpx.Client, masker: Masker | None = None) -> None:
         self.settings, self.client = settings, client
+        self.masker = masker or Masker.from_settings(settings)
         self._token: str | None = None
         self._expires = 0.0
 
@@ -106,6 +109,7 @@ class Credentials(httpx.Auth):
             )
         body = response.json()
         self._token = str(body["access_token"])
+        self.masker.add(self._token)  # a token learnt at run time is masked like any secret
         self._expires = time.monotonic() + max(5.0, float(body.get("expires_in", 60)) - 30)
         return self._token
 
@@ -146,15 +150,13 @@ class ReplSession:
         self.headers: dict[str, str] = {}
         self.history: list[Exchange] = []
         self.last_request: str | None = None
-        self.credentials = Credentials(self.settings, self.client)
-        self._secrets = [v for v in self.settings.secret_values() if len(v) >= 3]
+        self.masker = Masker.from_settings(self.settings)
+        self.credentials = Credentials(self.settings, self.client, self.masker)
 
     # ---- output helpers -------------------------------------------------------------
 
     def mask(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
+        return printable(self.masker(text), newlines=True)
 
     def say(self, text: str, style: str | None = None) -> None:
         self.console.print(escape(self.mask(text)), style=style, soft_wrap=True, highlight=False)
@@ -164,7 +166,7 @@ class ReplSession:
         lowered = line.lower()
         if lowered.startswith("header") and any(w in lowered for w in ("authorization", "cookie", "key", "token")):
             return True
-        return any(secret in line for secret in self._secrets)
+        return self.masker(line) != line
 
     # ---- dispatch -------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from luna.errors import RunFailed
 from luna.results import RunResult
 from tasks.evaluation.tasks import evaluate_run, record_history, store_run_points
 from tasks.execution.plan import LoadTestParams
+from tasks.execution.signals import announce_k6_finished
 from tasks.execution.tasks import execute, prepare
 from tasks.notify.hooks import HookContext
 from tasks.notify.tasks import notify_unfinished_run, notify_webhooks, run_hooks
@@ -18,9 +19,11 @@ DEFAULTS = LoadTestParams()
 
 
 @flow(name="load_test", log_prints=True, on_failure=[notify_unfinished_run], on_crashed=[notify_unfinished_run])
-def load_test(params: LoadTestParams = DEFAULTS) -> State[RunResult]:
+def load_test(params: LoadTestParams = DEFAULTS, notify: bool = True) -> State[RunResult]:
     """Run a load profile (smoke, ramp, soak, stress, spike), judge it against the SLOs and
-    the baseline, and keep its results folder and history.
+    the baseline, and keep its results folder and history. notify=False sends no outgoing
+    webhook for this run (test-service sends one for the whole pipeline); the plugin hooks
+    run either way.
 
     The run ends Completed (data: the RunResult) when the verdict passes, and Failed
     otherwise, with a RunFailed error that carries the RunResult and the Verdict:
@@ -30,13 +33,15 @@ def load_test(params: LoadTestParams = DEFAULTS) -> State[RunResult]:
     plan = prepare(params)
     run_hooks("start", HookContext.at_start(plan))
     result = execute(plan) if params.shards == 1 else execute_sharded(plan, params.shards)
+    announce_k6_finished(plan.run_id)  # test-service starts its browser stages now
     verdict = evaluate_run(
         result, plan.catalog, params.baseline_run_id, params.fail_on_regression, params.fail_on_not_exercised
     )
     store_run_points(result, verdict, return_state=True)  # a dead InfluxDB must not fail the run
     record_history(result, verdict)
     links = publish_reports(result, verdict, params.grafana_url)
-    notify_webhooks(run_event(result, verdict.model_dump(mode="json"), links))
+    if notify:
+        notify_webhooks(run_event(result, verdict.model_dump(mode="json"), links))
     run_hooks("finish", HookContext.at_finish(result, verdict.model_dump(mode="json")))
     if verdict.passed:
         return Completed(message=verdict.reason, data=result)

@@ -1,99 +1,185 @@
 """Flow `test-service`: the whole pipeline against one service.
 
-discover -> generate (and run the API suite) -> load (k6, SLOs, baseline) -> Lighthouse and
-visual QA (submitted as soon as k6 is done, so they run while the load report renders) ->
-combined report -> notify. Every stage can be switched off; a stage that errors is
-recorded with its reason and the others go on.
+discover -> generate (and run the API suite) -> the `load_test` flow -> the
+`lighthouse_audit` and `visual_qa` flows (started as soon as k6 is done, so they run while
+the load's reports are written) -> combined report -> notify. The load and the audits are
+the same flows `luna run`, `luna lighthouse` and `luna vqa` run, as subflows, so every path
+runs the same plugin hooks, history and reports. Every stage can be switched off; a stage
+that errors is recorded with its reason and the others go on.
 """
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
+from prefect import flow, task
 from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
 
-from flows.distributed import sharded_load_flow
+from flows.lighthouse_audit import lighthouse_audit
+from flows.load_test import load_test
+from flows.visual_qa import VisualQAParams, visual_qa
 from luna.settings import load_settings
-from tasks.evaluation.tasks import evaluate_run, record_history, store_run_points
-from tasks.execution.plan import LoadTestParams, Profile
-from tasks.execution.tasks import execute, prepare
-from tasks.notify.tasks import notify_webhooks
+from tasks.audit.params import LighthouseParams
+from tasks.execution.plan import LoadTestParams, Profile, new_run_id
+from tasks.execution.signals import announce_k6_finished, expect_k6_finished
+from tasks.notify.tasks import notify_unfinished_run, notify_webhooks
 from tasks.notify.webhooks import run_event
 from tasks.pipeline.model import PipelineFailed, PipelineResult, StageName, StageOutcome, check_target
 from tasks.pipeline.stages import (
+    MAX_AUDITED_PAGES,
     attach_load,
     discover_stage,
     generate_stage,
-    lighthouse_stage,
-    load_outcome,
+    lighthouse_outcome,
+    load_stage_outcome,
     new_pipeline_id,
     pages_of,
     publish_pipeline_report,
     settle,
     skipped,
-    visual_qa_stage,
+    visual_qa_outcome,
 )
-from tasks.reporting.tasks import publish_reports
+
+# ---- the subflows, each in a task so the browser stages can run beside the load's tail ----
 
 
-def _load_stage(
-    pipeline: PipelineResult, params: LoadTestParams, started: float, then: Callable[[], None]
-) -> StageOutcome:
-    """prepare -> k6 -> SLO verdict; `then()` starts the browser stages; points, history and
-    the load report follow while they run."""
-    plan, failed = settle("load", prepare(params, return_state=True), started)
-    if failed is not None:
-        then()
-        return failed
-    if params.shards > 1:  # k6 execution segments (SHARD_ENGINE: Dask or a work pool), merged into one RunResult
-        ran = sharded_load_flow(params.shards)(plan, params.shards, return_state=True)
-    else:
-        ran = execute(plan, return_state=True)
-    result, failed = settle("load", ran, started)
-    then()  # k6 is done: the browser stages no longer compete with the load for the machine
-    if failed is not None:
-        return failed
-    verdict, failed = settle(
-        "load",
-        evaluate_run(
-            result,
-            plan.catalog,
-            params.baseline_run_id,
-            params.fail_on_regression,
-            params.fail_on_not_exercised,
-            return_state=True,
-        ),
-        started,
-    )
-    if failed is not None:
-        return failed
-    store_run_points(result, verdict, return_state=True)  # a dead InfluxDB must not fail the stage
-    record_history(result, verdict, return_state=True)
-    links, report_failed = settle(
-        "load", publish_reports(result, verdict, params.grafana_url, return_state=True), started
-    )
-    attach_load(pipeline, result, verdict)
-    outcome = load_outcome(result, verdict, links)
-    if report_failed is not None:
-        outcome.details["report_error"] = report_failed.reason
-    outcome.seconds = round(time.monotonic() - started, 2)
-    return outcome
+@task(name="pipeline-load")
+def load_stage(params: LoadTestParams) -> StageOutcome:
+    """The `load_test` flow as a subflow (its own webhook off: the pipeline sends one)."""
+    assert params.run_id is not None
+    try:
+        value: Any = load_test(params, notify=False, return_state=True).result(raise_on_failure=False)
+    finally:
+        announce_k6_finished(params.run_id)  # also when the load stopped before k6
+    run_dir = load_settings().luna_out_dir / "runs" / params.run_id
+    return load_stage_outcome(value, run_dir, params.grafana_url or load_settings().grafana_url)
+
+
+@task(name="pipeline-lighthouse")
+def lighthouse_stage(pages: list[str]) -> StageOutcome:
+    """The `lighthouse_audit` flow (desktop, default budgets) on the first pages."""
+    state = lighthouse_audit(LighthouseParams(urls=pages[:MAX_AUDITED_PAGES]), return_state=True)
+    value: Any = state.result(raise_on_failure=False)
+    if isinstance(value, BaseException):
+        raise value
+    return lighthouse_outcome(value)
+
+
+@task(name="pipeline-visual-qa")
+def visual_qa_stage(url: str, agents: list[str]) -> StageOutcome:
+    """The `visual_qa` flow on the first page: probes always, personas when a key is set."""
+    value: Any = visual_qa(VisualQAParams(url=url, agents=agents), return_state=True).result(raise_on_failure=False)
+    if isinstance(value, BaseException):
+        raise value
+    return visual_qa_outcome(value)
 
 
 def _outcome(name: StageName, future: PrefectFuture[StageOutcome], started: float) -> StageOutcome:
     future.wait()
     value, failed = settle(name, future.state, started)
     outcome: StageOutcome = failed or value
-    if outcome.seconds is None:
-        outcome.seconds = round(time.monotonic() - started, 2)
+    outcome.seconds = round(time.monotonic() - started, 2)
     return outcome
 
 
-@flow(name="test-service", log_prints=True)
+# ---- the steps of the body ---------------------------------------------------------------
+
+
+def _discover(
+    pipeline: PipelineResult, switched_on: bool, source: str | None, config: str, include_destructive: bool
+) -> tuple[str, list[Any], bool]:
+    """(endpoints file, discoveries, whether the file is ready for generate and load)."""
+    if not switched_on:
+        pipeline.stages.append(skipped("discover", f"switched off; using {config}"))
+        return config, [], Path(config).is_file()
+    out = Path(pipeline.out_dir) / "endpoints.json"
+    started = time.monotonic()
+    args = ([source or pipeline.target], str(out), pipeline.service, include_destructive, pipeline.target)
+    value, failed = settle("discover", discover_stage(*args, return_state=True), started)
+    if failed is not None:
+        pipeline.stages.append(failed)
+        return config, [], False
+    outcome, discoveries = value
+    pipeline.service = pipeline.service or outcome.details.get("service")
+    pipeline.stages.append(outcome)
+    return str(out), discoveries, out.is_file()
+
+
+def _generate(
+    pipeline: PipelineResult, switched_on: bool, ready: bool, endpoints_file: str, source: str | None, **kw: Any
+) -> None:
+    if not switched_on:
+        pipeline.stages.append(skipped("generate", "switched off"))
+    elif not ready:
+        pipeline.stages.append(skipped("generate", "no endpoints to generate from"))
+    else:
+        started = time.monotonic()
+        future = generate_stage.submit(
+            endpoints_file, [source] if source else [], pipeline.target, pipeline.service, **kw
+        )
+        pipeline.stages.append(_outcome("generate", future, started))
+
+
+def _load_then_audits(
+    pipeline: PipelineResult,
+    params: LoadTestParams | None,
+    pages: list[str],
+    audits: dict[str, bool],
+    vqa_agents: list[str],
+) -> None:
+    """The load subflow; Lighthouse and visual QA start when k6 is done (or at once without a load)."""
+    running: dict[StageName, tuple[PrefectFuture[StageOutcome], float]] = {}
+    load_future = None
+    if params is not None:
+        assert params.run_id is not None
+        k6_done = expect_k6_finished(params.run_id)
+        load_started = time.monotonic()
+        load_future = load_stage.submit(params)
+        while not k6_done.wait(1.0) and not load_future.state.is_final():
+            pass  # bounded by the load subflow: the task announces k6's end even when it fails
+    if audits["lighthouse"]:
+        running["lighthouse"] = (lighthouse_stage.submit(pages), time.monotonic())
+    if audits["visual_qa"]:
+        running["visual_qa"] = (visual_qa_stage.submit(pages[0], vqa_agents), time.monotonic())
+    if params is not None and load_future is not None:
+        pipeline.stages.append(_outcome("load", load_future, load_started))
+        attach_load(pipeline, load_settings().luna_out_dir / "runs" / str(params.run_id))
+    for name in ("lighthouse", "visual_qa"):
+        if name in running:
+            pipeline.stages.append(_outcome(name, *running[name]))
+        else:
+            pipeline.stages.append(skipped(name, "switched off"))
+
+
+def _report_and_notify(pipeline: PipelineResult, notify: bool) -> None:
+    started = time.monotonic()
+    report_state = publish_pipeline_report(pipeline, return_state=True)
+    _, report_failed = settle("report", report_state, started)
+    pipeline.stages.append(report_failed or report_state.result())
+    pipeline.stages[-1].seconds = round(time.monotonic() - started, 2)
+    if not notify:
+        pipeline.stages.append(skipped("notify", "switched off"))
+        return
+    event = run_event(pipeline.event_result(), {"status": pipeline.status}, pipeline.event_links())
+    started = time.monotonic()
+    delivered, notify_failed = settle("notify", notify_webhooks(event, return_state=True), started)
+    if notify_failed is not None:
+        pipeline.stages.append(notify_failed)
+        return
+    bad = [d for d in delivered if not d.ok]
+    pipeline.stages.append(
+        StageOutcome(
+            name="notify",
+            status="passed" if not bad else "error",
+            reason=f"{len(delivered)} webhook(s), {len(bad)} failed" if delivered else "no webhooks configured",
+            seconds=round(time.monotonic() - started, 2),
+        )
+    )
+
+
+@flow(name="test-service", log_prints=True, on_crashed=[notify_unfinished_run])
 def test_service(
     target: str,
     profile: Profile = "smoke",
@@ -125,17 +211,18 @@ def test_service(
     file used when discovery is off. discover/generate/load/lighthouse/visual_qa/notify
     switch the stages; run_api_suite runs the generated pytest API suite in the generate
     stage, which writes the suites under suites_dir (default: the pipeline's own folder,
-    so a scheduled run never rewrites a team's suites/); vqa_agents picks visual-QA personas (empty: all). The run ends Failed when a
-    stage failed or errored (an SLO crossed, a failing generated test, a missed
-    Lighthouse budget, a dead target); the report says which and why. shards > 1 splits the
-    load into k6 execution segments (SHARD_ENGINE: Dask, or one flow run per shard on a
-    work pool).
+    so a scheduled run never rewrites a team's suites/); vqa_agents picks visual-QA personas
+    (empty: all). The run ends Failed when a stage failed or errored (an SLO crossed, a
+    failing generated test, a missed Lighthouse budget, a dead target); the report says
+    which and why. shards > 1 splits the load into k6 execution segments (SHARD_ENGINE:
+    Dask, or one flow run per shard on a work pool).
     """
     target = check_target(target)
     load_params = LoadTestParams(  # bad load settings fail here, before any stage runs
         profile=profile,
         target=target,
         config=config,
+        run_id=new_run_id(profile),
         baseline_run_id=baseline_run_id,
         fail_on_regression=fail_on_regression,
         grafana_url=grafana_url,
@@ -156,108 +243,28 @@ def test_service(
         started_at=datetime.now(UTC),
         out_dir=str(out),
     )
-    stages = pipeline.stages
-
-    # discover
-    endpoints_file, discoveries = config, []
-    if discover:
-        started = time.monotonic()
-        value, failed = settle(
-            "discover",
-            discover_stage(
-                [source or target], str(out / "endpoints.json"), service, include_destructive, target, return_state=True
-            ),
-            started,
-        )
-        if failed is None:
-            outcome, discoveries = value
-            endpoints_file = str(out / "endpoints.json")
-            pipeline.service = pipeline.service or outcome.details.get("service")
-        stages.append(failed or outcome)
-    else:
-        stages.append(skipped("discover", f"switched off; using {config}"))
-    endpoints_ready = (not discover or stages[-1].status == "passed") and Path(endpoints_file).is_file()
-
-    # generate (and run the generated API suite)
-    if not generate:
-        stages.append(skipped("generate", "switched off"))
-    elif not endpoints_ready:
-        stages.append(skipped("generate", "no endpoints to generate from"))
-    else:
-        started = time.monotonic()
-        future = generate_stage.submit(
-            endpoints_file,
-            [source] if source else [],
-            target,
-            pipeline.service,
-            run_api_suite,
-            suites_dir or str(out / "suites"),
-        )
-        stages.append(_outcome("generate", future, started))
-
-    # load; the browser stages start when k6 is done
-    pages = pages_of(discoveries, target)
-    audits: dict[StageName, tuple[PrefectFuture[Any], float]] = {}
-
-    def start_audits() -> None:
-        if lighthouse and "lighthouse" not in audits:
-            audits["lighthouse"] = (lighthouse_stage.submit(pages), time.monotonic())
-        if visual_qa and "visual_qa" not in audits:
-            audits["visual_qa"] = (visual_qa_stage.submit(pages[0], vqa_agents or []), time.monotonic())
-
+    endpoints_file, discoveries, ready = _discover(pipeline, discover, source, config, include_destructive)
+    _generate(
+        pipeline,
+        generate,
+        ready,
+        endpoints_file,
+        source,
+        run_api_suite=run_api_suite,
+        suites_dir=suites_dir or str(out / "suites"),
+    )
     if not load:
-        stages.append(skipped("load", "switched off"))
-    elif not endpoints_ready:
-        stages.append(skipped("load", f"no endpoints file: discovery did not produce one and {config} is missing"))
-    else:
-        params = load_params.model_copy(update={"config": endpoints_file})
-        stages.append(_load_stage(pipeline, params, time.monotonic(), start_audits))
-    start_audits()
-    for name, switched_on in (("lighthouse", lighthouse), ("visual_qa", visual_qa)):
-        if not switched_on:
-            stages.append(skipped(name, "switched off"))  # type: ignore[arg-type]
-        else:
-            future, started = audits[name]  # type: ignore[index]
-            stages.append(_outcome(name, future, started))  # type: ignore[arg-type]
-
-    # report and notify
-    pipeline.finished_at = datetime.now(UTC)
-    started = time.monotonic()
-    report_state = publish_pipeline_report(pipeline, return_state=True)
-    _, report_failed = settle("report", report_state, started)
-    stages.append(report_failed or report_state.result())
-    stages[-1].seconds = round(time.monotonic() - started, 2)
-    if notify:
-        event = run_event(
-            {
-                "run_id": pipeline.run_id or pipeline.pipeline_id,
-                "service": pipeline.service,
-                "profile": profile,
-                "target": target,
-                "status": "passed" if pipeline.passed else "failed",
-                "message": "; ".join(pipeline.problems())[:500],
-                "started_at": pipeline.started_at.isoformat(),
-            },
-            {"status": pipeline.status},
-            {"pipeline_report": str(out / "report.html")},
+        pipeline.stages.append(skipped("load", "switched off"))
+    elif not ready:
+        pipeline.stages.append(
+            skipped("load", f"no endpoints file: discovery did not produce one and {config} is missing")
         )
-        started = time.monotonic()
-        delivered, notify_failed = settle("notify", notify_webhooks(event, return_state=True), started)
-        if notify_failed is None:
-            bad = [d for d in delivered if not d.ok]
-            stages.append(
-                StageOutcome(
-                    name="notify",
-                    status="passed" if not bad else "error",
-                    reason=f"{len(delivered)} webhook(s), {len(bad)} failed" if delivered else "no webhooks configured",
-                    seconds=round(time.monotonic() - started, 2),
-                )
-            )
-        else:
-            stages.append(notify_failed)
-    else:
-        stages.append(skipped("notify", "switched off"))
+    params = load_params.model_copy(update={"config": endpoints_file}) if load and ready else None
+    audits = {"lighthouse": lighthouse, "visual_qa": visual_qa}
+    _load_then_audits(pipeline, params, pages_of(discoveries, target), audits, vqa_agents or [])
+    pipeline.finished_at = datetime.now(UTC)
+    _report_and_notify(pipeline, notify)
     pipeline.write()
     if pipeline.passed:
-        return Completed(message=f"pass: {len(stages)} stages", data=pipeline)
+        return Completed(message=f"pass: {len(pipeline.stages)} stages", data=pipeline)
     return Failed(message="; ".join(pipeline.problems())[:1000], data=PipelineFailed(pipeline))

@@ -1,4 +1,4 @@
-"""Every error Luna raises on purpose.
+"""Every error Luna raises on purpose, in one module (the stages import them from here).
 
 Class tree::
 
@@ -9,10 +9,26 @@ Class tree::
     ├── TargetError                the target cannot be reached before the run starts
     ├── ToolMissingError           k6 (or another binary) is not installed
     ├── K6RunError                 k6 cannot load or start the script
+    ├── LoaderError                discovery: a source that cannot become endpoints;
+    │                              `.loader_kind` is syntax, format, invalid, reference,
+    │                              too_large or unsafe
+    ├── GenerationError            a suite cannot be generated (bad input, unsafe path)
+    ├── SuiteRunError              a generated suite could not run
+    ├── HookError                  a plugin hook failed and LUNA_HOOKS_STRICT is on
+    ├── ShardError                 a shard could not start, never got ready, or failed
     ├── FlowFailed                 a flow ended without a result (a crash, an unexpected error)
-    └── RunFailed                  the run finished but did not pass: a threshold or SLO
-                                   was crossed (exit 1) or k6 ended in error (exit 2);
-                                   `.result` holds the full RunResult
+    ├── RunFailed                  the run finished but did not pass: a threshold or SLO
+    │                              was crossed (exit 1) or k6 ended in error (exit 2);
+    │                              `.result` holds the full RunResult, `.verdict` the Verdict
+    ├── SuiteFailed                tests of a suite failed (exit 1); `.run` is the SuiteRun
+    └── PipelineFailed             a test-service stage failed or errored (exit 1);
+                                   `.result` is the PipelineResult
+
+    Exception (not LunaError: control flow inside one component, never shown as such)
+    ├── Rejected                   the webhook gateway refuses a delivery; `.status` is the
+    │                              HTTP code, the message is safe to return
+    ├── Ignored                    a verified webhook delivery that starts nothing
+    └── ShardRunFailed             a shard's flow run (work-pool engine) did not complete
 
 Each error renders as one line: ``<kind>: <message> (at <location>). Tip: <tip>``.
 The CLI prints that line and exits with :attr:`LunaError.exit_code`; nothing else
@@ -23,7 +39,8 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 
 class LunaError(Exception):
@@ -94,6 +111,92 @@ class RunFailed(LunaError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.result, self.verdict))
+
+
+LoaderErrorKind = Literal["syntax", "format", "invalid", "reference", "too_large", "unsafe"]
+
+
+class LoaderError(LunaError):
+    """A source that cannot be turned into endpoints. `loader_kind` classifies it."""
+
+    kind = "discovery error"
+
+    def __init__(self, loader_kind: LoaderErrorKind, message: str, *, location: str, tip: str) -> None:
+        super().__init__(f"{loader_kind}: {message}", location=location, tip=tip)
+        self.loader_kind = loader_kind
+
+
+class GenerationError(LunaError):
+    """A suite cannot be generated (bad input, an unsafe path, a broken custom section)."""
+
+    kind = "generation error"
+
+
+class SuiteRunError(LunaError):
+    """A suite that could not run (as opposed to tests that ran and failed)."""
+
+    kind = "suite error"
+
+
+class HookError(LunaError):
+    """A hook failed to import, raised or timed out, and strict mode is on."""
+
+    kind = "hook error"
+
+
+class ShardError(LunaError):
+    """A shard could not start, never became ready, or failed and stopped the run."""
+
+    kind = "shard failed"
+
+
+class SuiteFailed(LunaError):
+    """Tests of a suite failed; carries the SuiteRun (exit code 1)."""
+
+    kind = "tests failed"
+    exit_code = 1
+
+    def __init__(self, run: Any) -> None:
+        super().__init__(run.headline(), location=run.suite_dir)
+        self.run = run
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.run,))
+
+
+class PipelineFailed(LunaError):
+    """A pipeline run with a failed or errored stage; carries the PipelineResult."""
+
+    kind = "pipeline failed"
+    exit_code = 1
+
+    def __init__(self, result: Any) -> None:
+        problems = result.problems()
+        super().__init__(
+            "; ".join(problems) if problems else "a stage did not pass",
+            location=str(Path(result.out_dir) / "report.md"),
+        )
+        self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.result,))
+
+
+class Rejected(Exception):
+    """A delivery the gateway refuses: ``status`` is the HTTP code, the message is safe to return."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Ignored(Exception):
+    """A verified delivery that starts nothing (the message says why)."""
+
+
+class ShardRunFailed(Exception):
+    """A shard's flow run ended in a state other than Completed, or never ended."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:

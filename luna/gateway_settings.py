@@ -1,26 +1,30 @@
-"""The gateway's settings: ``LUNA_WEBHOOK_*`` variables (environment or ``.env``).
+"""The gateway section of :class:`luna.settings.LunaSettings`: the ``LUNA_WEBHOOK_*``
+variables of the incoming-webhook gateway and LUNA_ALLOWED_TARGETS (``settings.gateway``).
 
-Kept apart from :class:`luna.settings.LunaSettings` because only the gateway process reads
-them. ``LUNA_WEBHOOK_URLS`` and ``LUNA_WEBHOOK_SECRET`` belong to the *outgoing* webhooks
-(tasks/notify) and are not read here.
+The fields are read and validated with every other setting (one model, one error
+mapper); this module is the gateway's typed view and its extra check (at least one
+secret). ``LUNA_WEBHOOK_URLS`` and ``LUNA_WEBHOOK_SECRET`` belong to the *outgoing*
+webhooks (tasks/notify) and are not part of it.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from luna.errors import ConfigError
+from luna.sections import Section
+from luna.urls import allow_list, web_url
 
 PREFIX = "LUNA_WEBHOOK_"
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(Section):
     """Secrets, limits and defaults of the webhook gateway."""
 
-    model_config = SettingsConfigDict(env_prefix=PREFIX, env_file=".env", extra="ignore", case_sensitive=False)
+    PREFIX: ClassVar[str] = PREFIX.lower()
+    FIELDS: ClassVar[dict[str, str]] = {"allowed_targets": "luna_allowed_targets"}
 
     generic_secret: SecretStr | None = Field(
         None, description="HMAC-SHA256 key of the generic endpoint (X-Luna-Signature: t=...,v1=...)."
@@ -39,37 +43,42 @@ class GatewaySettings(BaseSettings):
         None, description="Comma-separated host names a webhook may aim at; unset = any http(s) host."
     )
 
+    allowed_targets: str | None = Field(
+        None,
+        validation_alias=AliasChoices("LUNA_ALLOWED_TARGETS", "allowed_targets"),
+        description="LUNA_ALLOWED_TARGETS (shared with the MCP tools): loopback, origins or hosts; unset = no limit here.",
+    )
+
     @field_validator("default_target")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
-            raise ValueError("must be an http(s) URL")
-        return value or None
+        return web_url(value) if value else None
 
-    def allowed(self) -> set[str] | None:
-        if not self.allowed_hosts:
-            return None
-        return {h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()}
+    @field_validator("allowed_targets")
+    @classmethod
+    def _allow_list(cls, value: str | None) -> str | None:
+        allow_list(value)
+        return value
+
+    def allowed(self) -> tuple[frozenset[str] | None, tuple[str, ...] | None]:
+        """(LUNA_WEBHOOK_ALLOWED_HOSTS, LUNA_ALLOWED_TARGETS), each None when unset."""
+        hosts = {h.strip().lower() for h in (self.allowed_hosts or "").split(",") if h.strip()}
+        return (frozenset(hosts) if hosts else None), allow_list(self.allowed_targets)
 
     def enabled_sources(self) -> list[str]:
         secrets = {"generic": self.generic_secret, "github": self.github_secret, "gitlab": self.gitlab_token}
         return [name for name, value in secrets.items() if value is not None and value.get_secret_value()]
 
 
-ENV_NAMES = tuple(PREFIX + name.upper() for name in GatewaySettings.model_fields)
+ENV_NAMES = tuple(PREFIX + name.upper() for name in GatewaySettings.model_fields if name != "allowed_targets")
 
 
-def load_gateway_settings(**overrides: object) -> GatewaySettings:
-    """Read the settings or raise a ConfigError naming the variable (never its secret value)."""
-    try:
-        settings = GatewaySettings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else "settings"
-        raise ConfigError(
-            f"{PREFIX}{field.upper()}: {err['msg'].removeprefix('Value error, ')}",
-            tip=(GatewaySettings.model_fields[field].description if field in GatewaySettings.model_fields else None),
-        ) from None
+def load_gateway_settings(**overrides: Any) -> GatewaySettings:
+    """The gateway section of the settings (environment, .env, overrides by the gateway's
+    own field names), or a ConfigError naming the variable (never its secret value)."""
+    from luna.settings import load_settings
+
+    settings = load_settings(**{GatewaySettings.source_of(k): v for k, v in overrides.items()}).gateway
     if not settings.enabled_sources():
         raise ConfigError(
             "the webhook gateway has no secret configured, so it would accept nothing",

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -43,15 +42,6 @@ def line(measurement: str, tags: Mapping[str, str], fields: Mapping[str, FieldVa
             rendered = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
         parts.append(f"{_escape(key, ',= ')}={rendered}")
     return f"{head} {','.join(parts)} {int(time.timestamp() * 1e9)}"
-
-
-def redact(url: str) -> str:
-    """The URL without credentials or query string, fit for logs and reports."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class Influx:

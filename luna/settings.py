@@ -1,9 +1,14 @@
 """Luna's settings: one typed object read from the environment and `.env`.
 
 Every variable of the seed README's Configuration section is here (core, the four auth
-modes, InfluxDB, Visual QA), plus Luna's own `LUNA_*` and `K6_BINARY`. A wrong value
-fails in :func:`load_settings` with a :class:`~luna.errors.ConfigError` that names the
-variable and the accepted values, before anything starts.
+modes, InfluxDB, Visual QA), plus Luna's own `LUNA_*`, `K6_BINARY`, the webhook gateway's
+`LUNA_WEBHOOK_*` and the distributed runs' `DASK_*`/`SHARD_*`: one model, one error
+mapper, and `luna env` prints all of it. Each field is one environment variable (the
+names users' `.env` files have); `settings.auth`, `.influx`, `.load`, `.visual_qa`,
+`.notify`, `.gateway` and `.shards` are typed sections over them (luna/sections.py).
+A wrong value fails in :func:`load_settings` with a :class:`~luna.errors.ConfigError`
+that names the variable and the accepted values, before anything starts. Load it once at
+the edge (a CLI command, a flow's first task) and pass it in.
 """
 
 from __future__ import annotations
@@ -13,14 +18,18 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from dotenv import dotenv_values
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from luna.errors import ConfigError, did_you_mean
+from luna.sections import AuthSection, InfluxSection, LoadSection, NotifySection, ShardSettings, VisualQASection
+from luna.urls import LOOPBACK, UrlRejected, allow_list, web_url
+
+if TYPE_CHECKING:
+    from luna.gateway_settings import GatewaySettings
 
 K6_DURATION = re.compile(r"(\d+(\.\d+)?(ms|s|m|h))+")
 DURATION_HELP = "a k6 duration such as 30s, 5m, 1h30m or 500ms"
@@ -34,6 +43,9 @@ def _k6_duration(value: str) -> str:
 
 Duration = Annotated[str, AfterValidator(_k6_duration)]
 AuthMode = Literal["none", "bearer", "basic", "api_key", "keycloak"]
+# The load profiles, the one list (k6/lib/profiles.js defines their shapes).
+Profile = Literal["smoke", "ramp", "soak", "stress", "spike"]
+PROFILES: tuple[Profile, ...] = get_args(Profile)
 
 AUTH_GROUPS: dict[AuthMode, tuple[str, ...]] = {
     "bearer": ("auth_token",),
@@ -139,7 +151,38 @@ class LunaSettings(BaseSettings):
     luna_hooks_dir: Path = Field(Path("hooks"), description="Folder of plugin hooks (*.py).")
     luna_hooks_strict: bool = Field(False, description="true = a failing hook fails the run.")
     grafana_url: str | None = Field(None, description="Grafana base URL for run links, e.g. http://localhost:3000.")
+    luna_allowed_targets: str | None = Field(
+        None,
+        description="Targets agents (MCP) and webhooks may aim at: loopback, origins or hosts, comma-separated; unset = loopback only for MCP.",
+    )
     luna_prefect_port: int = Field(4200, ge=1, le=65535, description="Port of the server `luna up` starts.")
+
+    # Webhook gateway, incoming (`luna webhook serve`, docs/WEBHOOKS.md): section `gateway`
+    luna_webhook_generic_secret: SecretStr | None = Field(None, description="HMAC-SHA256 key of the generic endpoint.")
+    luna_webhook_github_secret: SecretStr | None = Field(None, description="Secret of the GitHub webhook.")
+    luna_webhook_gitlab_token: SecretStr | None = Field(None, description="Secret token of the GitLab webhook.")
+    luna_webhook_host: str = Field("127.0.0.1", description="Interface the gateway listens on.")
+    luna_webhook_port: int = Field(8090, ge=1, le=65535, description="Port the gateway listens on.")
+    luna_webhook_max_body_bytes: int = Field(1_048_576, ge=1024, le=26_214_400, description="Largest accepted body.")
+    luna_webhook_tolerance_seconds: int = Field(300, ge=10, le=3600, description="Max age of a signature's timestamp.")
+    luna_webhook_replay_ttl_seconds: int = Field(86_400, ge=60, description="How long delivery ids are remembered.")
+    luna_webhook_default_target: str | None = Field(None, description="Target URL for events that carry none.")
+    luna_webhook_allowed_hosts: str | None = Field(None, description="Comma-separated hosts a webhook may aim at.")
+
+    # Distributed load (docs/DISTRIBUTED.md): section `shards`
+    dask_address: str | None = Field(None, description="Dask scheduler of an existing cluster (unset: a local one).")
+    shard_ready_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="How long ready shards wait for the last one before the run fails."
+    )
+    shard_engine: Literal["dask", "work-pool"] = Field(
+        "dask", description="Where shards run: tasks on a Dask cluster, or one flow run per shard on a work pool."
+    )
+    shard_deployment: str = Field(
+        "load-shard/default", pattern=r"^[^/]+/[^/]+$", description="work-pool engine: the `load_shard` deployment."
+    )
+    dask_workers: int | None = Field(
+        None, ge=1, le=64, description="Worker processes of the local Dask cluster (default: min(shards, cores))."
+    )
 
     @model_validator(mode="after")
     def _one_auth_mode(self) -> LunaSettings:
@@ -159,11 +202,79 @@ class LunaSettings(BaseSettings):
     @classmethod
     def _webhook_urls(cls, value: SecretStr | None) -> SecretStr | None:
         for entry in (value.get_secret_value() if value else "").split(","):
-            url = entry.strip().removeprefix("slack+")
-            parts = urlsplit(url)
-            if entry.strip() and (parts.scheme not in ("http", "https") or not parts.hostname):
-                raise ValueError("each entry must be an http(s) URL, optionally prefixed slack+")
+            if not entry.strip():
+                continue
+            try:
+                web_url(entry.strip().removeprefix("slack+"))
+            except UrlRejected as exc:
+                raise ValueError(f"each entry must be an http(s) URL, optionally prefixed slack+ ({exc})") from None
         return value
+
+    @field_validator("base_url", "influxdb_url", "auth_host", "visual_qa_ai_base_url", "grafana_url")
+    @classmethod
+    def _web_urls(cls, value: str | None) -> str | None:
+        """One URL model for every URL setting (luna/urls.py): checked and re-serialised."""
+        if value is None or value == "":
+            return None if value is None else value
+        try:
+            return web_url(value)
+        except UrlRejected as exc:
+            raise ValueError(f"not a usable http(s) URL: {exc}") from None
+
+    @field_validator("luna_allowed_targets")
+    @classmethod
+    def _allow_list(cls, value: str | None) -> str | None:
+        try:
+            allow_list(value)
+        except UrlRejected as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def allowed_targets(self) -> tuple[str, ...]:
+        """LUNA_ALLOWED_TARGETS parsed; unset = loopback only (see docs/SECURITY.md)."""
+        return allow_list(self.luna_allowed_targets) or (LOOPBACK,)
+
+    @field_validator("luna_webhook_default_target")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            return web_url(value)
+        except UrlRejected as exc:
+            raise ValueError(f"must be an http(s) URL: {exc}") from None
+
+    # ---- sections: typed views of one concern each (luna/sections.py) ----
+
+    @property
+    def load(self) -> LoadSection:
+        return LoadSection.of(self)
+
+    @property
+    def auth(self) -> AuthSection:
+        return AuthSection.of(self)
+
+    @property
+    def influx(self) -> InfluxSection:
+        return InfluxSection.of(self)
+
+    @property
+    def visual_qa(self) -> VisualQASection:
+        return VisualQASection.of(self)
+
+    @property
+    def notify(self) -> NotifySection:
+        return NotifySection.of(self)
+
+    @property
+    def gateway(self) -> GatewaySettings:
+        from luna.gateway_settings import GatewaySettings
+
+        return GatewaySettings.of(self)
+
+    @property
+    def shards(self) -> ShardSettings:
+        return ShardSettings.of(self)
 
     @property
     def auth_mode(self) -> AuthMode:
@@ -211,9 +322,7 @@ def _known_env_names() -> list[str]:
 
 def load_settings(**overrides: Any) -> LunaSettings:
     """Read settings from the environment and `.env`, apply overrides, or raise ConfigError."""
-    from luna.gateway_settings import ENV_NAMES as GATEWAY_ENV_NAMES  # read by `luna webhook serve`
-
-    known = _known_env_names() + list(GATEWAY_ENV_NAMES)
+    known = _known_env_names()
     names: list[tuple[str, str | None]] = [(key, None) for key in os.environ]
     if Path(".env").is_file():
         names += [(key, ".env") for key in dotenv_values(".env")]

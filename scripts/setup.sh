@@ -32,7 +32,11 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 uv sync --frozen -q
 
-if [ ! -x node_modules/.bin/lighthouse ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# devDependencies are the conformance suite's peers (json-server, Prism, newman) and the converter.
+npm_bins=(lighthouse json-server prism newman openapi2postmanv2)
+npm_missing=0
+for bin in "${npm_bins[@]}"; do [ -x "node_modules/.bin/$bin" ] || npm_missing=1; done
+if [ "$npm_missing" -eq 1 ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -21,9 +21,8 @@ from pydantic import ValidationError
 
 from app import operations
 from luna.errors import LunaError
-from luna.settings import load_settings
-
-PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
+from luna.settings import PROFILES, load_settings
+from luna.text import SafeStream
 
 # Command groups that live in their own module. Each has `register(sub)`, which adds its
 # sub-parsers with `set_defaults(handler=...)`; importing it must stay cheap (no Prefect).
@@ -421,6 +420,19 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "mcp":  # stdout is the JSON-RPC channel there
+        return _main(args)
+    # Names, summaries and server bodies come from input: no escape sequence or control
+    # character of theirs reaches the terminal, whichever print wrote them (luna/text.py).
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeStream(sys.stdout), SafeStream(sys.stderr)
+    try:
+        return _main(args)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.command in PROFILES:
             return run_load(args, args.command)

@@ -10,9 +10,9 @@ import argparse
 from typing import Any
 
 from app import operations
+from luna.settings import PROFILES
 
 STAGES = ("discover", "generate", "load", "lighthouse", "visual_qa", "notify")
-PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
 
 
 def register(sub: Any) -> None:

@@ -10,8 +10,7 @@ import json
 from typing import Any
 
 from app import operations
-
-PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
+from luna.settings import PROFILES
 
 
 def register(sub: Any) -> None:

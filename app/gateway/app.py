@@ -77,7 +77,12 @@ def create_app(
                 body, headers.get("x-luna-signature"), secret, tolerance_s=settings.tolerance_seconds, now=clock()
             )
             delivery = headers.get("x-luna-delivery") or nonce[:32]
-            return from_generic(parse_json(body, ctype), delivery=delivery, **common), f"generic:{nonce}"
+            event = from_generic(parse_json(body, ctype), delivery=delivery, **common)
+            # The event id derives from the delivery id: a second, different delivery under
+            # the same id would be dropped by Prefect as a duplicate, so it is refused here.
+            if headers.get("x-luna-delivery") and not replays.claim(f"generic-delivery:{delivery}"):
+                raise Rejected(409, "this X-Luna-Delivery id was already used; give each delivery its own id")
+            return event, f"generic:{nonce}"
         if source == "github":
             verify_github(body, headers.get("x-hub-signature-256"), secret)
             delivery = headers.get("x-github-delivery")
@@ -108,6 +113,8 @@ def create_app(
             except Exception as exc:  # Prefect down or refusing: the sender should retry
                 log.warning("webhook %s: could not emit %s: %s", source, event.event, type(exc).__name__)
                 replays.release(key)
+                if source == "generic":
+                    replays.release(f"generic-delivery:{event.payload['delivery']}")
                 return JSONResponse(
                     {"accepted": False, "error": "Prefect could not be reached; retry the delivery"}, 502
                 )

@@ -25,13 +25,18 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
 from app.gateway.verify import Rejected
+from luna.errors import Ignored
+from luna.settings import PROFILES
+from luna.text import printable
+from luna.urls import UrlRejected, allowed_by, origin, redact, web_url
 
-PROFILES = ("smoke", "ramp", "soak", "stress", "spike")
+# (LUNA_WEBHOOK_ALLOWED_HOSTS as lower-case host names, LUNA_ALLOWED_TARGETS entries); None = any
+TargetRule = tuple[frozenset[str] | None, tuple[str, ...] | None]
+
 # Names the gateway emits; generic deliveries choose their kind ("deploy" by default).
 EVENT_NAMES = (
     "luna.webhook.github.deployment_status",
@@ -41,10 +46,6 @@ EVENT_NAMES = (
 )
 KIND = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,39}$")
 MAX_TEXT = 500
-
-
-class Ignored(Exception):
-    """A verified delivery that starts nothing (the message says why)."""
 
 
 class LunaEvent(BaseModel):
@@ -72,17 +73,24 @@ def _obj(body: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def check_target(target: str | None, default: str | None, allowed: set[str] | None) -> str:
-    """The target to test: the payload's, else the default; an http(s) URL on an allowed host."""
+def check_target(target: str | None, default: str | None, allowed: TargetRule | None) -> str:
+    """The target to test: the payload's, else the default; an http(s) URL (the one URL
+    model's re-serialised string) on an allowed host and in ``LUNA_ALLOWED_TARGETS``."""
     chosen = target or default
     if not chosen:
         raise Rejected(422, "the delivery names no target URL and LUNA_WEBHOOK_DEFAULT_TARGET is unset")
-    parts = urlsplit(chosen)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Rejected(422, f"target {chosen[:100]!r} is not an http(s) URL")
-    if allowed is not None and parts.hostname.lower() not in allowed:
-        raise Rejected(422, f"target host {parts.hostname!r} is not in LUNA_WEBHOOK_ALLOWED_HOSTS")
-    return chosen
+    try:
+        url, where = web_url(chosen), origin(chosen)
+    except UrlRejected as exc:
+        raise Rejected(
+            422, f"target {printable(chosen[:100])!r} is not an http(s) URL one parser reads alike: {exc}"
+        ) from None
+    hosts, targets = allowed if allowed is not None else (None, None)
+    if hosts is not None and where.host not in hosts:
+        raise Rejected(422, f"target host {where.host!r} is not in LUNA_WEBHOOK_ALLOWED_HOSTS")
+    if targets is not None and not allowed_by(url, targets):
+        raise Rejected(422, f"target {redact(url)!r} is not in LUNA_ALLOWED_TARGETS")
+    return url
 
 
 def make_event(
@@ -120,7 +128,9 @@ def make_event(
     )
 
 
-def from_generic(body: Any, *, delivery: str | None, default_target: str | None, allowed: set[str] | None) -> LunaEvent:
+def from_generic(
+    body: Any, *, delivery: str | None, default_target: str | None, allowed: TargetRule | None
+) -> LunaEvent:
     if not isinstance(body, dict):
         raise Rejected(422, "the body must be a JSON object")
     kind = _text(body, "event", "body") or "deploy"
@@ -142,7 +152,7 @@ def from_generic(body: Any, *, delivery: str | None, default_target: str | None,
 
 
 def from_github(
-    event: str | None, body: Any, *, delivery: str | None, default_target: str | None, allowed: set[str] | None
+    event: str | None, body: Any, *, delivery: str | None, default_target: str | None, allowed: TargetRule | None
 ) -> LunaEvent:
     if not event:
         raise Rejected(400, "missing X-GitHub-Event header")
@@ -185,7 +195,7 @@ def from_github(
 
 
 def from_gitlab(
-    event: str | None, body: Any, *, delivery: str | None, default_target: str | None, allowed: set[str] | None
+    event: str | None, body: Any, *, delivery: str | None, default_target: str | None, allowed: TargetRule | None
 ) -> LunaEvent:
     if not isinstance(body, dict):
         raise Rejected(422, "the body must be a JSON object")

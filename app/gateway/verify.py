@@ -22,16 +22,8 @@ import threading
 import time
 from collections import OrderedDict
 
+from luna.errors import Rejected
 from tasks.notify.webhooks import sign
-
-
-class Rejected(Exception):
-    """A delivery the gateway refuses: ``status`` is the HTTP code, the message is safe to return."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def verify_generic(body: bytes, header: str | None, secret: str, *, tolerance_s: int, now: float) -> str:

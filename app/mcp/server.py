@@ -51,9 +51,15 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
     from mcp.server.fastmcp.exceptions import ToolError
     from mcp.types import ToolAnnotations
 
+    # Honest hints (docs/SECURITY.md): `discover` may replace a file (overwrite); a load test,
+    # the pipeline and a suite send the service's own POST/PUT/PATCH requests, so they may
+    # change its data; generating rewrites the same files from the same inputs; audits only
+    # read pages but each run adds a run folder.
     reads = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
-    fetches = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=True)
-    loads = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
+    fetches = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=True)
+    loads = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=True)
+    writes = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=True)
+    audits = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
 
     server = FastMCP(
         "luna", instructions=INSTRUCTIONS, host=host, port=port, streamable_http_path="/mcp", log_level="WARNING"
@@ -70,7 +76,7 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
         except ValueError as exc:  # pydantic validation of parameters
             raise ToolError(f"bad input: {str(exc).splitlines()[0]}") from None
 
-    @server.tool(annotations=fetches)  # reads a URL; writes `out` when asked
+    @server.tool(annotations=fetches)  # reads a URL; may replace `out` (inside out/, suites/, k6/config/)
     async def discover(
         source: Annotated[
             str,
@@ -159,7 +165,7 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
         result: list[RunInfo] = await call(list_local_runs, service, profile, limit)
         return result
 
-    _register_suites_and_audits(server, call, loads)
+    _register_suites_and_audits(server, call, {"loads": loads, "writes": writes, "audits": audits})
     _register_history(server, call, reads)
     return server
 
@@ -167,8 +173,10 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
 SuiteKindName = Literal["api", "ui", "k6", "lighthouse"]
 
 
-def _register_suites_and_audits(server: Any, call: Any, loads: Any) -> None:
-    @server.tool(annotations=loads)  # writes suites/<service>/, reads the URL's spec
+def _register_suites_and_audits(server: Any, call: Any, hints: dict[str, Any]) -> None:
+    loads, writes, audits = hints["loads"], hints["writes"], hints["audits"]
+
+    @server.tool(annotations=writes)  # rewrites suites/<service>/, reads the URL's spec
     async def generate(
         url: Annotated[str | None, Field(description="Live service URL (reads its OpenAPI spec).")] = None,
         config: Annotated[str | None, Field(description="Endpoints file to generate from.")] = None,
@@ -191,7 +199,7 @@ def _register_suites_and_audits(server: Any, call: Any, loads: Any) -> None:
         result: SuiteRun = await call(run_generated_suite, name, kinds, base_url)
         return result
 
-    @server.tool(annotations=loads)
+    @server.tool(annotations=audits)
     async def lighthouse(
         urls: Annotated[list[str], Field(min_length=1, max_length=50, description="Pages to audit (http(s) URLs).")],
         preset: Annotated[Literal["desktop", "mobile", "both"], Field(description="Lighthouse preset(s).")] = "desktop",
@@ -200,7 +208,7 @@ def _register_suites_and_audits(server: Any, call: Any, loads: Any) -> None:
         result: LighthouseResult = await call(run_lighthouse, urls, preset)
         return result
 
-    @server.tool(annotations=loads)
+    @server.tool(annotations=audits)
     async def visual_qa(
         url: Annotated[str, Field(description="Page to review (http(s) URL).")],
         agents: Annotated[list[str] | None, Field(description="Persona ids (default: all).")] = None,

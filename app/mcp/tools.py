@@ -7,6 +7,7 @@ one-line tool error.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +15,10 @@ from pydantic import BaseModel, Field
 
 from app import operations
 from app.runs import Report, RunInfo
-from luna.settings import load_settings
+from luna.errors import ConfigError
+from luna.settings import Profile, load_settings
+from luna.text import printable
+from luna.urls import require_allowed
 from luna.verdict import Comparison
 from tasks.audit.model import LighthouseResult
 from tasks.evaluation.compare import RunRecord
@@ -22,9 +26,8 @@ from tasks.generation.results import SuiteRun
 from tasks.pipeline.model import PipelineResult
 from tasks.visual_qa.model import VisualQAResult
 
-__all__ = ["Comparison", "LighthouseResult", "Report", "RunInfo", "RunRecord", "SuiteRun", "VisualQAResult"]
+__all__ = ["Profile", "Comparison", "LighthouseResult", "Report", "RunInfo", "RunRecord", "SuiteRun", "VisualQAResult"]
 
-Profile = Literal["smoke", "ramp", "soak", "stress", "spike"]
 INSTRUCTIONS = (
     "Luna tests the performance of HTTP services. Start with `discover` on an OpenAPI/Postman/HAR source to "
     "see the endpoints, run `test_service` for the whole pipeline (load test with SLO verdict, Lighthouse, "
@@ -94,13 +97,44 @@ class GenerateOutcome(BaseModel):
     warnings: list[str]
 
 
+# ---- what an agent may touch ------------------------------------------------------------
+# An agent is a less careful caller than a person at a terminal: every URL a tool would
+# contact must be on LUNA_ALLOWED_TARGETS (unset = loopback only), and `discover` writes
+# only inside the project's output folders. See docs/SECURITY.md.
+
+
+def _allowed(url: str | None, what: str) -> str | None:
+    if url is None or not ("://" in url or url.startswith(("http:", "https:"))):
+        return url  # a local file (discover, specs) or nothing
+    return require_allowed(url, load_settings().allowed_targets(), what)
+
+
+def _confined(out: str) -> Path:
+    """`out` resolved inside out/, suites/ or the endpoints file's folder, else ConfigError."""
+    settings = load_settings()
+    roots = [settings.luna_out_dir, settings.luna_suites_dir, settings.luna_endpoints_file.parent]
+    path = Path(out).expanduser()
+    resolved = (path if path.is_absolute() else Path.cwd() / path).resolve()
+    for root in roots:
+        if resolved.is_relative_to((Path.cwd() / root).resolve()):
+            return resolved
+    names = ", ".join(f"{r}/" for r in roots)
+    raise ConfigError(
+        f"out {printable(out)[:100]!r} is outside the project's output folders ({names})",
+        location="out",
+        tip=f"write the endpoints file under one of {names}",
+    )
+
+
 # ---- the tools as plain functions (testable without MCP) -------------------------------
 
 
 def discover_endpoints(
     source: str, service: str = "My API", out: str | None = None, overwrite: bool = False
 ) -> DiscoverResult:
-    found = operations.discover([source], out=out, service=service, overwrite=overwrite)
+    source = _allowed(source, "source") or source
+    written = _confined(out) if out is not None else None
+    found = operations.discover([source], out=written, service=service, overwrite=overwrite)
     d = found.found[0]
     return DiscoverResult(
         source=d.source,
@@ -124,6 +158,7 @@ def run_load_test(
 ) -> LoadTestOutcome:
     from tasks.execution.plan import LoadTestParams
 
+    target = _allowed(target, "target") or target
     params = LoadTestParams(
         profile=profile,
         target=target,
@@ -164,6 +199,8 @@ def run_load_test(
 
 def run_test_service(target: str, profile: str = "smoke", **options: Any) -> TestServiceOutcome:
     """The whole pipeline (flow `test-service`); unset options keep the flow's defaults."""
+    target = _allowed(target, "target") or target
+    _allowed(options.get("source"), "source")
     result = operations.test_service(target, profile, **{k: v for k, v in options.items() if v is not None})
     return TestServiceOutcome(passed=result.passed, problems=result.problems(), result=result)
 
@@ -188,6 +225,9 @@ def generate_suites(
 ) -> GenerateOutcome:
     from tasks.generation.suites import GenerateParams
 
+    url = _allowed(url, "url")
+    for spec in specs or []:
+        _allowed(spec, "spec")
     params = GenerateParams(
         url=url,
         config=config,
@@ -210,8 +250,14 @@ def generate_suites(
 
 
 def run_generated_suite(name: str, kinds: list[str] | None = None, base_url: str | None = None) -> SuiteRun:
+    from tasks.generation.model import MANIFEST
     from tasks.generation.params import RunSuiteParams
+    from tasks.generation.runner import find_suite
 
+    if base_url is None:  # the suite's own default target must be allowed too
+        suite_dir = find_suite(name, load_settings().luna_suites_dir)
+        base_url = json.loads((suite_dir / MANIFEST).read_text(encoding="utf-8")).get("base_url")
+    base_url = _allowed(base_url, "base_url")
     params = RunSuiteParams(
         name=name,
         kinds=kinds,
@@ -224,10 +270,12 @@ def run_generated_suite(name: str, kinds: list[str] | None = None, base_url: str
 def run_lighthouse(urls: list[str], preset: str = "desktop") -> LighthouseResult:
     from tasks.audit.params import LighthouseParams
 
+    urls = [_allowed(u, "url") or u for u in urls]
     return operations.lighthouse(LighthouseParams(urls=urls, preset=preset))
 
 
 def run_visual_qa(url: str, agents: list[str] | None = None) -> VisualQAResult:
+    url = _allowed(url, "url") or url
     return operations.visual_qa(url, agents or [])
 
 

@@ -9,6 +9,7 @@ import { compileChecks, failedChecks } from './checks.js';
 import { compilePath, compileJson, compileHeaders } from './template.js';
 import { mask } from './auth.js';
 import { apdexCounter } from './metrics.js';
+import { originOf, followSameOrigin } from './origin.js';
 
 const BODY_EXCERPT = 300;
 
@@ -75,8 +76,10 @@ export function compileCatalog(catalog, baseUrl) {
   const slos = catalog.slos || {};
   const base = baseUrl.replace(/\/+$/, '');
   const endpoints = catalog.endpoints.map((ep, i) => compileEndpoint(ep, i, base, slos));
+  const origin = originOf(base);
   for (const ep of endpoints) {
     ep.params = paramsFor(ep, ep.headers, null);
+    ep.sameOrigin = originOf(ep.url) === origin;
     ep.dynamic = ep.rows !== null || ep.pathT !== null || ep.bodyT !== null || ep.headersT !== null;
   }
   const cumulative = [];
@@ -85,7 +88,7 @@ export function compileCatalog(catalog, baseUrl) {
     total += ep.weight === undefined || ep.weight === null ? 1 : Number(ep.weight);
     cumulative.push(total);
   }
-  return { endpoints: endpoints, cumulative: cumulative, total: total, baseUrl: base };
+  return { endpoints: endpoints, cumulative: cumulative, total: total, baseUrl: base, origin: origin };
 }
 
 export function pick(compiled) {
@@ -130,6 +133,7 @@ function paramsFor(ep, headers, authHeaders) {
   if (headers === ep.headers && ep.authRef === authHeaders) return ep.params;
   const params = { headers: authHeaders ? Object.assign({}, headers, authHeaders) : headers, tags: ep.tags };
   if (ep.responseCallback) params.responseCallback = ep.responseCallback;
+  if (authHeaders) params.redirects = 0; // hops followed by followSameOrigin (lib/origin.js)
   if (headers === ep.headers) {
     ep.authRef = authHeaders;
     ep.params = params;
@@ -147,7 +151,12 @@ export function call(compiled, ep, authHeaders) {
     if (ep.bodyT !== null) body = ep.bodyT(row);
     if (ep.headersT !== null) headers = ep.headersT(row);
   }
-  const res = http.request(ep.method, url, body, paramsFor(ep, headers, authHeaders));
+  // Credentials only to the named origin (lib/origin.js); url is BASE_URL + a path.
+  const same = url === ep.url ? ep.sameOrigin : originOf(url) === compiled.origin;
+  const auth = authHeaders && same ? authHeaders : null;
+  const params = paramsFor(ep, headers, auth);
+  let res = http.request(ep.method, url, body, params);
+  if (auth && res.status >= 300 && res.status < 400) res = followSameOrigin(res, ep.method, url, body, params, compiled.origin);
   const ok = ep.hasChecks ? check(res, ep.checks, ep.checkTags) : true;
   const status = res.status;
   const failed = status === 0 || (ep.statuses === null ? status >= 400 : ep.statuses.indexOf(status) < 0);

@@ -22,6 +22,8 @@ import psutil
 from luna.errors import ConfigError
 from luna.keys import slug
 from luna.settings import LunaSettings
+from luna.text import printable
+from luna.urls import UrlRejected, web_url
 from tasks.audit.browser import CHROME_FLAGS, chromium_path, lighthouse_path, new_run_dir, run_sync
 from tasks.audit.budgets import Budgets, evaluate
 from tasks.audit.model import CATEGORIES, METRIC_AUDITS, LighthouseResult, PageAudit, Preset
@@ -31,10 +33,13 @@ Log = Callable[[str], None]
 
 
 def check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"not an http(s) URL: {url!r}", tip="give a full URL such as http://127.0.0.1:8787/")
-    return url
+    try:
+        return web_url(url)
+    except UrlRejected as exc:
+        raise ConfigError(
+            f"not a usable http(s) URL: {printable(url)[:100]!r} ({exc})",
+            tip="give a full URL such as http://127.0.0.1:8787/",
+        ) from None
 
 
 def command(url: str, preset: Preset, output_base: Path) -> list[str]:

@@ -18,22 +18,11 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 
 from luna.catalog import SLOs, parse_catalog
-from luna.errors import LunaError
+from luna.errors import LoaderError
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
-LoaderErrorKind = Literal["syntax", "format", "invalid", "reference", "too_large", "unsafe"]
 READ_WEIGHT = 3.0
 WRITE_WEIGHT = 1.0
-
-
-class LoaderError(LunaError):
-    """A source that cannot be turned into endpoints. `loader_kind` classifies it."""
-
-    kind = "discovery error"
-
-    def __init__(self, loader_kind: LoaderErrorKind, message: str, *, location: str, tip: str) -> None:
-        super().__init__(f"{loader_kind}: {message}", location=location, tip=tip)
-        self.loader_kind = loader_kind
 
 
 class DiscoveredEndpoint(BaseModel):

@@ -236,7 +236,7 @@ class _Loader:
                 return False, None
             media = self.deref(content[media_type])
             media = media if isinstance(media, dict) else {}
-            if "json" not in str(media_type).lower():
+            if "json" not in str(media_type).lower() and str(media_type).lower() != FORM:
                 self.warnings.append(f"operation {name} takes {media_type}; Luna sends the body as JSON")
             if "example" in media:
                 return True, media["example"]
@@ -248,6 +248,21 @@ class _Loader:
             schema = media.get("schema")
         self.warnings.append(f"operation {name} has no example; generated a body from its schema")
         return True, self.sampler.sample(schema if schema is not None else {}, self.base)
+
+    def form_encoded(self, op: dict[str, Any], params: list[dict[str, Any]]) -> bool:
+        """Whether the operation takes its body as an HTML form (urlencoded): OpenAPI 3's
+        requestBody whose only or first media type is the form one (none of them JSON), or
+        Swagger 2.0 formData without files, consuming the form type (its default)."""
+        if self.swagger:
+            form = [p for p in params if p.get("in") == "formData"]
+            consumes = op.get("consumes", self.spec.get("consumes")) or [FORM]
+            media = [str(c).lower() for c in consumes] if isinstance(consumes, list) else []
+            return bool(form) and FORM in media and not any(p.get("type") == "file" for p in form)
+        request = self.deref(op.get("requestBody"))
+        content = request.get("content") if isinstance(request, dict) else None
+        if not isinstance(content, dict) or not content or any("json" in str(m).lower() for m in content):
+            return False
+        return str(next(iter(content))).lower() == FORM
 
     def inline(self, node: Any, base: str, depth: int = 0) -> Any:
         """A self-contained JSON Schema: $refs inlined to a fixed depth (deeper, and cycles,
@@ -354,6 +369,9 @@ class _Loader:
             full_path += "?" + urlencode(query)
         has_body, body = self.body(op, params, name)
         body = jsonable(body, location=self.resolver.where) if has_body else None
+        if isinstance(body, dict) and self.form_encoded(op, params):
+            body = _form(body)
+            headers["Content-Type"] = FORM
         responses = op.get("responses", {})
         codes = sorted(
             int(c) for c in (responses if isinstance(responses, dict) else {}) if re.fullmatch(r"2\d\d", str(c))
@@ -406,6 +424,15 @@ class _Loader:
                     self.resolver.where = f"{self.source}#/paths/{_escape(path)}/{method}"
                     found.append(self.operation(path, method, item, item[method], prefix))
         return base_url, found
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _form(fields: dict[str, Any]) -> str:
+    """A form body: each field once, a list as repeated fields (`tag=a&tag=b`)."""
+    pairs = [(str(k), _text(v)) for k, value in fields.items() for v in (value if isinstance(value, list) else [value])]
+    return urlencode(pairs)
 
 
 def _text(value: Any) -> str:

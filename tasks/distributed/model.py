@@ -6,15 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from luna.errors import LunaError
+from luna.errors import ShardError  # noqa: F401  (its home is luna/errors.py; re-exported for old imports)
 from luna.results import Status, Threshold
 from tasks.distributed.samples import ShardSamples
-
-
-class ShardError(LunaError):
-    """A shard could not start, never became ready, or failed and stopped the run."""
-
-    kind = "shard failed"
 
 
 class ShardOutcome(BaseModel):

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel, Field
 
+from luna.masking import Masker
 from luna.settings import LunaSettings
 from tasks.distributed.barrier import Barrier, BarrierSpec
 from tasks.distributed.model import ShardOutcome
@@ -31,18 +32,15 @@ from tasks.distributed.samples import CSV_TIME_FORMAT, parse_file
 from tasks.distributed.segments import Segment
 from tasks.execution.k6 import (
     LineSink,
-    Masker,
     OutputHandler,
     OutputState,
     collect_result,
-    die_with_parent,
     influx_output,
     k6_command,
     k6_process_env,
-    output_lines,
     planned_seconds,
-    stop_process,
 )
+from tasks.execution.launcher import output_lines, start_k6, stop_process
 from tasks.execution.plan import K6_DIR, RunPlan
 
 REST_PORT_ATTEMPTS = 3  # a free port can be taken between choosing it and k6 binding it
@@ -209,7 +207,7 @@ def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> Shard
         del store  # completeness is counted once, for the whole run id, after the merge
         period_ms = max(500, min(600_000, int((total_s or 60) * 1000 / 300)))
         samples = folder / "samples.csv"
-        mask = Masker(settings.secret_values())
+        mask = Masker.from_settings(settings)
         for _attempt in range(REST_PORT_ATTEMPTS):
             state = OutputState(failure_cap=max(3, settings.luna_failure_samples // job.segment.count))
             ctl = Control()
@@ -276,17 +274,7 @@ def _run_k6(
     ):
         handler = OutputHandler(plan, mask, state, log, failures, on_line, lambda fraction, text: None)
         env = {**k6_process_env(plan, settings, period_ms), **influx_env, "K6_CSV_TIME_FORMAT": CSV_TIME_FORMAT}
-        proc = subprocess.Popen(
-            shard_command(plan, job.segment, port, samples, influx_out),
-            cwd=plan.script.parent,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            bufsize=1,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
+        proc = start_k6(shard_command(plan, job.segment, port, samples, influx_out), plan.script.parent, env)
         (plan.run_dir / "k6.pid").write_text(str(proc.pid), encoding="utf-8")
         watcher = threading.Thread(
             target=_control_thread,

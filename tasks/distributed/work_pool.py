@@ -17,15 +17,12 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
+from luna.errors import ShardRunFailed
 from tasks.distributed.model import ShardError, ShardOutcome
 from tasks.distributed.shard import ShardJob
 
 POLL_S = 0.5
 RUN_GRACE_S = 300.0  # process start, sample parsing and result upload after k6's planned time
-
-
-class ShardRunFailed(Exception):
-    """A shard's flow run ended in a state other than Completed, or never ended."""
 
 
 def start_shard_runs(jobs: Sequence[ShardJob], deployment: str) -> list[Any]:

@@ -8,16 +8,11 @@ crash).
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import os
-import queue
 import re
-import signal
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -25,9 +20,12 @@ from typing import IO, Any
 import httpx
 
 from luna.errors import K6RunError
-from luna.influx import Influx, redact
+from luna.influx import Influx
+from luna.masking import Masker
 from luna.results import MetricsStore, RunResult, Status
 from luna.settings import LunaSettings
+from luna.urls import redact
+from tasks.execution.launcher import output_lines, start_k6, stop_process
 from tasks.execution.plan import RunPlan
 from tasks.execution.summary import parse_summary, run_numbers
 
@@ -46,37 +44,12 @@ K6_EXIT: dict[int, tuple[Status, str]] = {
     109: ("error", "k6 crashed (Go panic)"),
     110: ("failed", "the script marked the test as failed"),
 }
-GRACE_SECONDS = 15.0
 
 PROGRESS = re.compile(r"\[\s*(\d+)%\s*\]")
 RUNNING = re.compile(r"running \(([^)]+)\), (\d+)/(\d+) VUs, (\d+) complete(?: and (\d+) interrupted)?")
 
 LineSink = Callable[[str, str], None]  # (level, text)
 ProgressSink = Callable[[float, str], None]  # (fraction 0..1, description)
-
-
-def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask Linux to SIGKILL k6 if the Python process that started it dies."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-class Masker:
-    """Replaces every secret value in a text with ***: as it is, and as JSON (and Go's
-    JSON encoder, which k6 uses) escapes it, longest first so no secret leaks a tail."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        forms: set[str] = set()
-        for secret in filter(None, secrets):
-            escaped = json.dumps(secret)[1:-1]
-            go = escaped.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-            forms.update((secret, escaped, go))
-        self.secrets = sorted(forms, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
 
 
 @dataclass
@@ -92,45 +65,6 @@ class OutputState:
     influx_errors: int = 0
     iterations: int | None = None  # from k6's last "running (...), N complete and M interrupted" line
     interrupted: int = 0
-
-
-def _pump(stream: IO[str], name: str, lines: queue.Queue[tuple[str, str | None]]) -> None:
-    for line in iter(stream.readline, ""):
-        lines.put((name, line.rstrip("\n")))
-    lines.put((name, None))
-
-
-def output_lines(proc: subprocess.Popen[str]) -> Iterator[tuple[str, str]]:
-    """Interleave k6's stdout and stderr lines in arrival order."""
-    lines: queue.Queue[tuple[str, str | None]] = queue.Queue(maxsize=10_000)
-    assert proc.stdout is not None and proc.stderr is not None
-    threads = [
-        threading.Thread(target=_pump, args=(proc.stdout, "stdout", lines), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, "stderr", lines), daemon=True),
-    ]
-    for thread in threads:
-        thread.start()
-    open_streams = 2
-    while open_streams:
-        name, line = lines.get()
-        if line is None:
-            open_streams -= 1
-            continue
-        yield name, line
-
-
-def stop_process(proc: subprocess.Popen[str]) -> None:
-    """Graceful SIGINT (k6 still writes its summary), then SIGKILL after a grace period."""
-    if proc.poll() is not None:
-        return
-    try:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-    except ProcessLookupError:
-        pass
 
 
 class OutputHandler:
@@ -362,7 +296,7 @@ def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress
     # ~300 dashboard snapshots whatever the run length (report.html's build time stays flat);
     # k6 skips its report with fewer than ~3 of them, hence the 0.5 s floor.
     period_ms = max(500, min(600_000, int((total_s or 60) * 1000 / 300)))
-    mask = Masker(settings.secret_values())
+    mask = Masker.from_settings(settings)
     state = OutputState(failure_cap=settings.luna_failure_samples)
     run_dir = plan.run_dir
     interrupted: BaseException | None = None
@@ -371,18 +305,10 @@ def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress
         (run_dir / "failures.jsonl").open("w", encoding="utf-8") as failures,
     ):
         handler = OutputHandler(plan, mask, state, log, failures, on_line, on_progress)
-        proc = subprocess.Popen(
+        proc = start_k6(
             k6_command(plan, influx_out),
-            cwd=plan.script.parent,
-            env={**k6_process_env(plan, settings, period_ms), **influx_env},
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            bufsize=1,
-            # Own process group: a terminal's Ctrl-C reaches Python only, which then sends
-            # k6 exactly one SIGINT (a second one would make k6 skip its summary).
-            start_new_session=True,
-            preexec_fn=die_with_parent,
+            plan.script.parent,
+            {**k6_process_env(plan, settings, period_ms), **influx_env},
         )
         try:
             for stream, line in output_lines(proc):
@@ -394,6 +320,8 @@ def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress
             raise
         finally:
             stop_process(proc)
+            for written in ("k6-summary.json", "k6-report.html"):  # what k6 wrote itself
+                mask.file(run_dir / written)
             result = collect_result(plan, proc.returncode, state, interrupted)
             if store is not None and influx_out is not None:
                 check_completeness(store, settings, result, state.influx_errors)

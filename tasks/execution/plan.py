@@ -16,7 +16,6 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -31,10 +30,10 @@ from luna.errors import (
     did_you_mean,
 )
 from luna.results import RunResult
-from luna.settings import LunaSettings, apply_overrides, load_settings
+from luna.settings import LunaSettings, Profile, apply_overrides, load_settings
+from luna.text import printable
+from luna.urls import UrlRejected, origin
 
-Profile = Literal["smoke", "ramp", "soak", "stress", "spike"]
-PROFILES: tuple[Profile, ...] = ("smoke", "ramp", "soak", "stress", "spike")
 K6_DIR = Path(__file__).resolve().parents[2] / "k6"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z]+)\.([A-Za-z0-9_\-]+)\s*\}\}")
 
@@ -206,17 +205,20 @@ def _check_placeholders(catalog: Catalog, source: Path, columns: dict[str, set[s
 
 def check_target(url: str, timeout: float = 3.0) -> None:
     """Fail fast, with the reason, when nothing listens at the target."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TargetError(f"target {url!r} is not an http(s) URL", tip="pass --target http://HOST:PORT")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
+        where = origin(url)
+    except UrlRejected as exc:
+        raise TargetError(
+            f"target {printable(url)[:100]!r} is not a usable http(s) URL: {exc}", tip="pass --target http://HOST:PORT"
+        ) from None
+    hostname, port = where.host, where.port
+    try:
+        with socket.create_connection((hostname, port), timeout=timeout):
             pass
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise TargetError(
-            f"cannot connect to {parts.hostname}:{port} ({reason})",
+            f"cannot connect to {hostname}:{port} ({reason})",
             tip="start the service (`luna demo` serves the bundled demo API) or fix --target / BASE_URL",
         ) from None
 

@@ -15,6 +15,8 @@ from urllib.parse import urljoin, urlsplit
 from luna.catalog import Catalog, SLOs, parse_catalog
 from luna.errors import LunaError
 from luna.keys import slug as key_slug
+from luna.text import printable
+from luna.urls import UrlRejected, web_url
 from tasks.discovery.model import DiscoveredEndpoint, Discovery, LoaderError, merge
 from tasks.generation.model import Page, SuiteEndpoint, SuiteSpec
 from tasks.generation.safe import GenerationError, file_slug
@@ -27,9 +29,14 @@ def discover_url(url: str) -> tuple[Discovery, str]:
     Returns the Discovery and the base URL the service answers on."""
     from tasks.discovery.sources import load_source
 
+    try:
+        url = web_url(url)
+    except UrlRejected as exc:
+        raise GenerationError(
+            f"--url {printable(url)[:100]!r} is not a usable http(s) URL: {exc}",
+            tip="pass e.g. --url http://127.0.0.1:8787",
+        ) from None
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise GenerationError(f"--url {url!r} is not an http(s) URL", tip="pass e.g. --url http://127.0.0.1:8787")
     root = url.rstrip("/")
     tried: list[str] = []
     candidates = [url] + [root + p for p in SPEC_PATHS]

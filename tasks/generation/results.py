@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from defusedxml import ElementTree
 from pydantic import BaseModel, Field
 
-from luna.errors import LunaError
+from luna.errors import SuiteFailed  # noqa: F401  (its home is luna/errors.py; re-exported for old imports)
 from tasks.generation.model import SuiteKind
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
@@ -52,20 +52,6 @@ class SuiteRun(BaseModel):
         parts = [f"{self.count(o)} {o}" for o in outcomes if self.count(o)]
         verdict = "PASSED" if self.passed else "FAILED"
         return f"{verdict}: {self.suite} ({', '.join(parts) or 'no tests'}) in {self.duration_s:.1f} s"
-
-
-class SuiteFailed(LunaError):
-    """Tests of a suite failed; carries the :class:`SuiteRun` (exit code 1)."""
-
-    kind = "tests failed"
-    exit_code = 1
-
-    def __init__(self, run: SuiteRun) -> None:
-        super().__init__(run.headline(), location=run.suite_dir)
-        self.run = run
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.run,))
 
 
 def parse_junit(path: Path, kind: SuiteKind) -> list[CaseResult]:

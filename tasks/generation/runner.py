@@ -25,20 +25,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from luna.errors import LunaError, ToolMissingError
+from luna.errors import SuiteRunError, ToolMissingError
+from luna.masking import Masker
 from luna.settings import LunaSettings
+from tasks.audit.browser import CHROME_FLAGS, DEBIAN_CHROMIUM, lighthouse_path
 from tasks.generation.model import MANIFEST, Manifest, SuiteKind
 from tasks.generation.results import CaseResult, SuiteRun, parse_junit, write_junit
 from tasks.generation.safe import GenerationError
 
 LineSink = Callable[[str], None]
 PYTEST_KINDS = ("api", "ui")
-
-
-class SuiteRunError(LunaError):
-    """A suite that could not run (as opposed to tests that ran and failed)."""
-
-    kind = "suite error"
 
 
 def find_suite(name: str, root: Path) -> Path:
@@ -54,12 +50,6 @@ def find_suite(name: str, root: Path) -> Path:
         f"known suites: {', '.join(known)}" if known else "generate one with `luna gen-tests --url URL`"
     )
     raise GenerationError(f"no suite {name!r} in {root}", location=str(root), tip=tip)
-
-
-def _mask(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "********")
-    return text
 
 
 def suite_env(settings: LunaSettings, base_url: str) -> dict[str, str]:
@@ -82,7 +72,7 @@ def suite_env(settings: LunaSettings, base_url: str) -> dict[str, str]:
 
 
 def run_process(
-    cmd: list[str], *, env: dict[str, str], cwd: Path, timeout_s: float, on_line: LineSink, secrets: list[str]
+    cmd: list[str], *, env: dict[str, str], cwd: Path, timeout_s: float, on_line: LineSink, secrets: Masker
 ) -> tuple[int, list[str]]:
     """Run in its own process group, stream masked lines; a watchdog kills the group at
     the deadline (even when the process prints nothing), and so does any error. Returns
@@ -115,7 +105,7 @@ def run_process(
     try:
         assert proc.stdout is not None
         for raw in proc.stdout:
-            line = _mask(raw.rstrip("\n"), secrets)
+            line = secrets(raw.rstrip("\n"))
             on_line(line)
             tail = (tail + [line])[-40:]
         code = proc.wait()
@@ -141,7 +131,7 @@ def run_pytest_kind(
     env: dict[str, str],
     out_dir: Path,
     on_line: LineSink,
-    secrets: list[str],
+    secrets: Masker,
     timeout_s: float = 900,
 ) -> tuple[list[CaseResult], Path]:
     folder = suite_dir / kind
@@ -172,7 +162,7 @@ def run_k6_kind(
     settings: LunaSettings,
     out_dir: Path,
     on_line: LineSink,
-    secrets: list[str],
+    secrets: Masker,
     duration: str = "10s",
     vus: int = 1,
 ) -> tuple[list[CaseResult], Path]:
@@ -230,14 +220,6 @@ def _metric_value(info: dict[str, Any]) -> str:
 # ---- Lighthouse --------------------------------------------------------------------------
 
 
-def lighthouse_binary() -> Path:
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        candidate = root / "node_modules" / ".bin" / "lighthouse"
-        if candidate.exists():
-            return candidate
-    raise ToolMissingError("npm Lighthouse not found in node_modules/", tip="run `npm ci` in the project folder")
-
-
 def check_budgets(lhr: dict[str, Any], budgets: dict[str, float]) -> list[tuple[str, bool, str]]:
     """(budget, ok, detail) per budget: ``categories:<id>`` is a minimum score (0-1), any
     other key an audit whose numericValue (ms) must not exceed the budget."""
@@ -261,19 +243,16 @@ def run_lighthouse_kind(
     env: dict[str, str],
     out_dir: Path,
     on_line: LineSink,
-    secrets: list[str],
+    secrets: Masker,
     presets: tuple[str, ...] = ("desktop", "mobile"),
 ) -> tuple[list[CaseResult], Path]:
     index_file = suite_dir / "lighthouse" / "lighthouse.json"
     if not index_file.is_file():
         raise SuiteRunError(f"{suite_dir.name} has no Lighthouse config", location=str(index_file), tip="regenerate it")
     index = json.loads(index_file.read_text(encoding="utf-8"))
-    chrome = env.get("LUNA_CHROMIUM") or env.get("CHROME_PATH") or "/usr/lib/chromium/chromium"
-    flags = (
-        "--headless=new --no-sandbox --disable-gpu --disable-background-networking --disable-dev-shm-usage "
-        "--disable-features=NetworkTimeServiceQuerying,OptimizationHints"
-    )
-    lighthouse = lighthouse_binary()
+    chrome = env.get("LUNA_CHROMIUM") or env.get("CHROME_PATH") or str(DEBIAN_CHROMIUM)
+    flags = " ".join(CHROME_FLAGS)  # the audit stage's Chromium flags and Lighthouse binary: one of each
+    lighthouse = lighthouse_path()
     cases: list[CaseResult] = []
     for n, page in enumerate(index.get("pages", [])):
         for preset in presets:
@@ -336,7 +315,7 @@ def run_suite_dir(
     target = (base_url or manifest.base_url).rstrip("/")
     out_dir = out_dir.resolve()
     env = suite_env(settings, target)
-    secrets = settings.secret_values()
+    secrets = Masker.from_settings(settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     run = SuiteRun(
         suite=manifest.slug,
@@ -373,9 +352,7 @@ def run_suite_dir(
                 presets=lighthouse_presets,
             )
         # A service can echo a credential into a failure message: rows are masked too.
-        run.cases += [
-            c.model_copy(update={"test": _mask(c.test, secrets), "message": _mask(c.message, secrets)}) for c in cases
-        ]
+        run.cases += [c.model_copy(update={"test": secrets(c.test), "message": secrets(c.message)}) for c in cases]
         run.files[kind] = str(file)
     run.duration_s = round(time.monotonic() - started, 3)
     run.files["junit"] = str(write_junit(run, out_dir / "junit.xml"))

@@ -19,13 +19,7 @@ import string
 from pathlib import Path
 from typing import Any
 
-from luna.errors import LunaError
-
-
-class GenerationError(LunaError):
-    """A suite cannot be generated (bad input, an unsafe path, a broken custom section)."""
-
-    kind = "generation error"
+from luna.errors import GenerationError
 
 
 def plain(value: Any) -> Any:

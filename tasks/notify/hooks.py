@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from luna.errors import LunaError
+from luna.errors import HookError
 
 if TYPE_CHECKING:
     from tasks.execution.plan import RunPlan
@@ -39,12 +39,6 @@ FUNCTIONS: dict[Phase, str] = {"start": "on_run_start", "finish": "on_run_finish
 STRICT_TIP = "fix the hook, or set LUNA_HOOKS_STRICT=false to report hook failures without failing the run"
 
 log = logging.getLogger("luna.hooks")
-
-
-class HookError(LunaError):
-    """A hook failed to import, raised or timed out, and strict mode is on."""
-
-    kind = "hook error"
 
 
 class HookContext(BaseModel):

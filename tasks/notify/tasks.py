@@ -85,20 +85,22 @@ def run_hooks(
 def notify_unfinished_run(flow: Any, flow_run: Any, state: Any) -> None:
     """Flow `on_failure`/`on_crashed` hook: a run that ended before its verdict (bad input,
     unreachable target, k6 error, crash) still reaches the webhooks, once. A failed verdict
-    was already sent by `notify_webhooks` and is skipped here."""
+    was already sent by `notify_webhooks` and is skipped here, and so is a run started
+    with notify=False (test-service notifies once for the whole pipeline)."""
     from luna.errors import RunFailed
 
     try:
         error = state.result(raise_on_failure=False)
     except Exception as exc:  # a crashed run may hold no readable result
         error = exc
-    if isinstance(error, RunFailed):
+    parameters = dict(getattr(flow_run, "parameters", {}) or {})
+    if isinstance(error, RunFailed) or parameters.get("notify") is False:
         return
     settings = webhook_settings()
     targets = settings.targets()
     if not targets:
         return
-    params = dict(getattr(flow_run, "parameters", {}) or {}).get("params") or {}
+    params = parameters.get("params") or parameters  # load_test(params=...) or test-service(target=...)
     message = error.one_line() if isinstance(error, LunaError) else (state.message or type(error).__name__)
     result = {
         "run_id": params.get("run_id"),

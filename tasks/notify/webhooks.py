@@ -27,6 +27,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from luna.errors import ConfigError, did_you_mean
+from luna.urls import UrlRejected, web_url
 from tasks.notify.payloads import EVENT, build_payload, run_event, slack_payload
 
 __all__ = [
@@ -66,17 +67,10 @@ class WebhookTarget(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        value = value.strip()
         try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError as exc:
+            return web_url(value.strip())
+        except UrlRejected as exc:
             raise ValueError(f"not a valid URL ({exc})") from None
-        if parts.scheme not in ("http", "https"):
-            raise ValueError(f"scheme must be http or https, not '{parts.scheme or '(none)'}'")
-        if not parts.hostname:
-            raise ValueError("the URL has no host")
-        return value
 
     @property
     def masked_url(self) -> str:

@@ -12,11 +12,12 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from luna.errors import ConfigError, LunaError
+from luna.errors import ConfigError, PipelineFailed
+from luna.text import printable
+from luna.urls import UrlRejected, web_target
 
 StageName = Literal["discover", "generate", "load", "lighthouse", "visual_qa", "report", "notify"]
 StageStatus = Literal["passed", "failed", "error", "skipped"]
@@ -98,27 +99,24 @@ class PipelineResult(BaseModel):
         path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
         return path
 
+    def event_result(self) -> dict[str, Any]:
+        """The pipeline as the `result` of a notify event (tasks/notify/payloads.py)."""
+        return {
+            "run_id": self.run_id or self.pipeline_id,
+            "service": self.service,
+            "profile": self.profile,
+            "target": self.target,
+            "status": "passed" if self.passed else "failed",
+            "message": "; ".join(self.problems())[:500],
+            "started_at": self.started_at.isoformat(),
+        }
+
+    def event_links(self) -> dict[str, str]:
+        return {"pipeline_report": str(Path(self.out_dir) / "report.html")}
+
     @classmethod
     def read(cls, out_dir: Path) -> PipelineResult:
         return cls.model_validate(json.loads((out_dir / "pipeline.json").read_text(encoding="utf-8")))
-
-
-class PipelineFailed(LunaError):
-    """A pipeline run with a failed or errored stage; carries the PipelineResult."""
-
-    kind = "pipeline failed"
-    exit_code = 1
-
-    def __init__(self, result: PipelineResult) -> None:
-        problems = result.problems()
-        super().__init__(
-            "; ".join(problems) if problems else "a stage did not pass",
-            location=str(Path(result.out_dir) / "report.md"),
-        )
-        self.result = result
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.result,))
 
 
 def slo_failures(verdict: dict[str, Any] | None) -> list[SLOFailure]:
@@ -142,9 +140,11 @@ def slo_failures(verdict: dict[str, Any] | None) -> list[SLOFailure]:
 
 
 def check_target(target: str) -> str:
-    parts = urlsplit(target)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        return web_target(target)
+    except UrlRejected as exc:
         raise ConfigError(
-            f"target {target!r} is not an http(s) URL", location="target", tip="pass e.g. http://127.0.0.1:8787"
-        )
-    return target.rstrip("/")
+            f"target {printable(target)[:100]!r} is not a usable http(s) URL: {exc}",
+            location="target",
+            tip="pass e.g. http://127.0.0.1:8787",
+        ) from None

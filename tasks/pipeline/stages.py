@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -19,12 +19,14 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import State
 
-from luna.errors import LunaError
+from luna.errors import LunaError, RunFailed
 from luna.keys import artifact_key
 from luna.results import RunResult
 from luna.verdict import Verdict
+from tasks.audit.model import LighthouseResult
 from tasks.discovery.model import Discovery
 from tasks.pipeline.model import PipelineResult, StageName, StageOutcome, slo_failures
+from tasks.visual_qa.model import VisualQAResult
 
 T = TypeVar("T")
 MAX_AUDITED_PAGES = 3  # Lighthouse takes ~20 s a page here; the rest of the pages are listed, not audited
@@ -129,7 +131,11 @@ def load_outcome(result: RunResult, verdict: Verdict, links: dict[str, str] | No
     )
 
 
-def attach_load(pipeline: PipelineResult, result: RunResult, verdict: Verdict) -> None:
+def attach_load(pipeline: PipelineResult, run_dir: Path) -> None:
+    """The judged load run (when it got that far) becomes the pipeline's run and verdict."""
+    if not (run_dir / "verdict.json").is_file() or not (run_dir / "summary.json").is_file():
+        return
+    result, verdict = RunResult.read(run_dir), Verdict.read(run_dir)
     pipeline.run_id = result.run_id
     pipeline.service = pipeline.service or result.service
     pipeline.verdict = verdict.model_dump(mode="json")
@@ -243,23 +249,14 @@ def generate_stage(
     )
 
 
-@task(name="pipeline-lighthouse")
-def lighthouse_stage(pages: list[str]) -> StageOutcome:
-    """Audit the pages (desktop preset) with the default budgets; a crossed budget fails the stage."""
-    started = time.monotonic()
-    from tasks.audit.params import LighthouseParams
-    from tasks.audit.tasks import audit, publish_lighthouse_report, store_lighthouse_points
-
-    result = audit(LighthouseParams(urls=pages[:MAX_AUDITED_PAGES]))
-    store_lighthouse_points(result, return_state=True)  # a dead InfluxDB must not fail the stage
-    publish_lighthouse_report(result)
+def lighthouse_outcome(result: LighthouseResult) -> StageOutcome:
+    """The Lighthouse stage from the `lighthouse_audit` subflow's result."""
     scores = {
         f"{p.url} ({p.preset})": " ".join(f"{k} {v:.0f}" for k, v in (p.scores or {}).items() if v is not None)
         for p in result.pages
         if p.status == "ok"
     }
     return StageOutcome(
-        seconds=round(time.monotonic() - started, 2),
         name="lighthouse",
         status="passed" if result.passed else ("error" if result.status == "error" else "failed"),
         reason=result.reason,
@@ -268,16 +265,9 @@ def lighthouse_stage(pages: list[str]) -> StageOutcome:
     )
 
 
-@task(name="pipeline-visual-qa")
-def visual_qa_stage(url: str, agents: list[str]) -> StageOutcome:
-    """Probes always, AI personas when a key is set. Findings are results: the stage fails
-    only when the page cannot be loaded."""
-    started = time.monotonic()
-    from tasks.visual_qa.tasks import ask, capture, prepare, publish
-
-    prep = prepare(url, agents, None)
-    captured = capture(prep)
-    result = publish(prep, captured, ask(prep, captured))
+def visual_qa_outcome(result: VisualQAResult) -> StageOutcome:
+    """The visual-QA stage from the `visual_qa` subflow's result. Findings are results: the
+    stage errors only when the page could not be loaded."""
     counts = {f"findings_{k}": v for k, v in result.counts().items() if v}
     asked = [p for p in result.personas if p.status != "skipped"]
     details: dict[str, Any] = {
@@ -290,10 +280,46 @@ def visual_qa_stage(url: str, agents: list[str]) -> StageOutcome:
     if result.ai_note:
         details["ai"] = result.ai_note
     return StageOutcome(
-        seconds=round(time.monotonic() - started, 2),
         name="visual_qa",
         status="error" if result.probe.load_error else "passed",
         reason=result.summary_line(),
         details=details,
         links={"run_dir": result.run_dir},
     )
+
+
+def load_links(result: RunResult, grafana_url: str | None) -> dict[str, str]:
+    """The load run's outputs as the stage's links: its folder, the reports it has, Grafana."""
+    from tasks.reporting.render import grafana_link
+
+    run_dir = Path(result.run_dir)
+    links = {"run_dir": str(run_dir)}
+    for name, key in (("report.html", "report_html"), ("badge.svg", "badge_svg")):
+        if (run_dir / name).is_file():
+            links[key] = str(run_dir / name)
+    if grafana_url:
+        end = result.finished_at or (
+            result.started_at + timedelta(seconds=result.duration_s) if result.duration_s else None
+        )
+        links["grafana"] = grafana_link(grafana_url, result.service, result.run_id, result.started_at, end)
+    return links
+
+
+def load_stage_outcome(value: Any, run_dir: Path, grafana_url: str | None) -> StageOutcome:
+    """The load stage from the `load_test` subflow's final value: a RunResult, a RunFailed,
+    or the error that stopped it."""
+    error = None
+    if isinstance(value, RunFailed):
+        result, verdict = value.result, value.verdict
+    elif isinstance(value, RunResult):
+        result, verdict = value, Verdict.read(run_dir)
+    elif (run_dir / "verdict.json").is_file():  # judged, then a later step (history, reports) failed
+        result, verdict, error = RunResult.read(run_dir), Verdict.read(run_dir), one_line(value)
+    else:
+        return StageOutcome(name="load", status="error", reason=one_line(value))
+    if verdict is None:
+        return StageOutcome(name="load", status="error", reason=f"{result.status}: {result.message}")
+    outcome = load_outcome(result, verdict, load_links(result, grafana_url))
+    if error is not None:
+        outcome.details["report_error"] = error
+    return outcome

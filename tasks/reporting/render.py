@@ -12,13 +12,15 @@ import base64
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from luna.errors import ConfigError
 from luna.markdown import md
 from luna.results import RunResult, Stats
+from luna.urls import UrlRejected
+from luna.urls import web_url as checked_url
 from luna.verdict import Verdict
 from tasks.reporting import charts
 from tasks.reporting.timeseries import TimeSeries
@@ -59,10 +61,14 @@ def md_url(url: str) -> str:
 
 
 def web_url(url: str | None) -> str | None:
-    """The URL when it is http(s), else None (never a javascript: or file: link)."""
+    """The URL when it passes the one URL model (luna/urls.py), else None (never a
+    javascript: or file: link)."""
     if not url:
         return None
-    return url if urlsplit(url).scheme in ("http", "https") and not any(c.isspace() for c in url) else None
+    try:
+        return checked_url(url)
+    except UrlRejected:
+        return None
 
 
 def _env() -> Environment:

@@ -14,7 +14,7 @@ import pytest
 from luna import LunaClient
 from luna.keys import artifact_key
 from tasks.pipeline.model import PipelineFailed, PipelineResult
-from tests.conftest import Demo, free_port
+from tests.conftest import Demo, free_port, write_catalog
 from tests.fake_anthropic import API_KEY, FakeAnthropic
 from tests.fixtures_influx import InfluxServer, shared_influxd  # noqa: F401  (fixture)
 
@@ -130,3 +130,44 @@ def test_bad_target_is_one_line(harness: None, env: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         LunaClient().test_service("not a url")
     assert "is not an http(s) URL" in caught.value.one_line()
+
+
+HOOK = """
+from pathlib import Path
+
+
+def on_run_start(context):
+    Path(context.run_dir, "hook-start").write_text(context.run_id)
+
+
+def on_run_finish(context):
+    Path(context.run_dir, "hook-finish").write_text(context.run_id)
+"""
+
+
+def test_the_load_stage_is_the_load_test_flow_with_its_hooks(
+    harness: None, demo: Demo, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The load stage runs the `load_test` flow as a subflow, so the plugin hooks run too."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    hooks = env / "hooks"
+    hooks.mkdir()
+    (hooks / "markers.py").write_text(HOOK, encoding="utf-8")
+    monkeypatch.setenv("LUNA_HOOKS_DIR", str(hooks))
+    config = write_catalog(
+        env / "endpoints.json", [{"name": "Users", "group": "u", "path": "/api/users", "checks": {"status": 200}}]
+    )
+    result = LunaClient().test_service(
+        demo.url, config=str(config), discover=False, generate=False, lighthouse=False, visual_qa=False, notify=False
+    )
+    load = next(s for s in result.stages if s.name == "load")
+    assert load.status == "passed", load.reason
+    run_dir = Path(load.links["run_dir"])
+    assert (run_dir / "hook-start").read_text() == result.run_id
+    assert (run_dir / "hook-finish").read_text() == result.run_id
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["load_test"])))
+        parent = client.read_flow_run(runs[0].id) if runs else None
+    assert len(runs) == 1 and parent is not None and parent.parent_task_run_id is not None  # a subflow

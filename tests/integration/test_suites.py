@@ -212,6 +212,7 @@ def test_a_stopped_service_fails_every_kind(curated: Path, tmp_path: Path, clean
 
 
 def test_output_is_masked_and_a_silent_hang_is_stopped(tmp_path: Path) -> None:
+    from luna.masking import Masker
     from tasks.generation.runner import SuiteRunError, run_process
 
     lines: list[str] = []
@@ -221,9 +222,9 @@ def test_output_is_masked_and_a_silent_hang_is_stopped(tmp_path: Path) -> None:
         cwd=tmp_path,
         timeout_s=30,
         on_line=lines.append,
-        secrets=["s3cr3t-value"],
+        secrets=Masker(["s3cr3t-value"]),
     )
-    assert code == 3 and lines == tail == ["token ******** here"]
+    assert code == 3 and lines == tail == ["token *** here"]
     started = time.monotonic()
     with pytest.raises(SuiteRunError, match="ran longer than 1 s"):
         run_process(
@@ -232,7 +233,7 @@ def test_output_is_masked_and_a_silent_hang_is_stopped(tmp_path: Path) -> None:
             cwd=tmp_path,
             timeout_s=1,
             on_line=lines.append,
-            secrets=[],
+            secrets=Masker([]),
         )
     assert time.monotonic() - started < 10
 

@@ -283,8 +283,8 @@ def test_unreachable_target(isolated: Path, dead_port: int) -> None:
 
 def test_target_that_is_not_http(isolated: Path) -> None:
     config = write_catalog(isolated / "e.json", [{"name": "A", "group": "g", "path": "/a"}])
-    error = fails("ftp://127.0.0.1:21", config, TargetError)
-    assert error.message == "target 'ftp://127.0.0.1:21' is not an http(s) URL"
+    error = fails("ftp://127.0.0.1:21", config, LunaError)  # the one URL model, via BASE_URL
+    assert "scheme must be http or https, not 'ftp'" in error.message and "ftp://127.0.0.1:21" in error.one_line()
 
 
 def test_missing_k6_binary(isolated: Path, target: str, monkeypatch: pytest.MonkeyPatch) -> None:

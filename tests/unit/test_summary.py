@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from luna.catalog import Catalog, parse_catalog
+from luna.masking import Masker
 from luna.results import Latency
-from tasks.execution.k6 import Masker, OutputHandler, OutputState, _outcome, collect_result
+from tasks.execution.k6 import OutputHandler, OutputState, _outcome, collect_result
 from tasks.execution.plan import RunPlan
 from tasks.execution.summary import parse_summary, run_numbers
 
@@ -212,7 +213,8 @@ def test_masker_replaces_every_secret() -> None:
 
 
 def test_masker_without_secrets() -> None:
-    assert Masker([])("Bearer abc") == "Bearer abc"
+    assert Masker([])("a plain abc line") == "a plain abc line"
+    assert Masker([])("Authorization: Bearer abc") == "Authorization: Bearer ***"  # a token by its shape
 
 
 def test_masker_overlapping_secrets() -> None:

@@ -127,7 +127,41 @@ def auth_from_env(env: Mapping[str, str]) -> tuple[dict[str, str], httpx.Auth | 
     return {}, None
 
 
+CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host.lower(), url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+def origin_guard(named: str, env: Mapping[str, str]) -> Any:
+    """An httpx request hook: a request to any origin but `named` (the service's), redirect
+    hops included, leaves without credentials (Authorization, Cookie, the API key header)."""
+    names = {*CREDENTIAL_HEADERS, (env.get("AUTH_API_KEY_HEADER") or "X-API-Key").lower()}
+    want = _origin(httpx.URL(named))
+
+    def hook(request: httpx.Request) -> None:
+        if _origin(request.url) != want:
+            for name in names:
+                if name in request.headers:
+                    del request.headers[name]
+
+    return hook
+
+
 # ---- requests and checks --------------------------------------------------------------
+
+
+def new_client(
+    headers: Mapping[str, str], auth: httpx.Auth | None, timeout: float, hooks: dict[str, list[Any]] | None = None
+) -> httpx.Client:
+    """The suite's client. It sends what Luna's k6 runner sends: no `Accept: */*` of httpx's own
+    (servers that negotiate, such as httpbin's /image, answer 406 to it), and it follows
+    redirects itself, to the same origin only (`send`)."""
+    client = httpx.Client(headers=headers, auth=auth, timeout=timeout, follow_redirects=False, event_hooks=hooks)
+    if not any(k.lower() == "accept" for k in headers):
+        del client.headers["Accept"]
+    return client
 
 
 def send(
@@ -140,14 +174,34 @@ def send(
     headers: Mapping[str, str] | None = None,
     row: Mapping[str, Any] | None = None,
 ) -> httpx.Response:
-    """One request to base_url + path (joined as text, so the path cannot change the host)."""
+    """One request to base_url + path (joined as text, so the path cannot change the host),
+    judged on its final response: redirects are followed to the same origin only."""
     url = base_url + fill(path, row, lambda s: quote(s, safe=""))
-    return client.request(
+    body = fill(json, row) if json is not None else None
+    text = body if isinstance(body, str) else None  # a form or text body goes as written; its Content-Type is a header
+    response = client.request(
         method,
         url,
-        json=fill(json, row) if json is not None else None,
+        json=None if text is not None else body,
+        content=text,
         headers=fill(dict(headers), row) if headers else None,
     )
+    return follow_same_origin(client, response)
+
+
+MAX_HOPS = 10  # as k6's default maxRedirects
+
+
+def follow_same_origin(client: httpx.Client, response: httpx.Response) -> httpx.Response:
+    """The final response of one logical request: follow redirects (at most MAX_HOPS) while
+    they stay on the first request's origin; a redirect elsewhere is the answer, not followed."""
+    origin = _origin(response.request.url)
+    for _ in range(MAX_HOPS):
+        hop = response.next_request
+        if not response.is_redirect or hop is None or _origin(hop.url) != origin:
+            break
+        response = client.send(hop)
+    return response
 
 
 def _what(response: httpx.Response) -> str:
@@ -215,12 +269,28 @@ def expect_graphql_data(response: httpx.Response) -> None:
     assert isinstance(body, dict) and body.get("data") is not None, f"{_what(response)}: GraphQL data is null"
 
 
+def draft4_bounds(node: Any) -> Any:
+    """Swagger 2.0 and OpenAPI 3.0 schemas write `exclusiveMinimum: true` beside `minimum`, as
+    JSON Schema draft 4 did; later drafts read a boolean there as the number 1 or 0. The same
+    bound, written the later way (a schema without booleans there is returned as it is)."""
+    if isinstance(node, list):
+        return [draft4_bounds(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: draft4_bounds(v) for k, v in node.items()}
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(exclusive), bool) and out.pop(exclusive) and bound in out:
+            out[exclusive] = out.pop(bound)
+    return out
+
+
 def expect_schema(response: httpx.Response, schema: dict[str, Any]) -> None:
     """The body validates against the response's JSON Schema (only for a success status)."""
     __tracebackhide__ = True
     if response.status_code >= 400:
         return  # the status check reports it
     body = _body(response)
+    schema = draft4_bounds(schema)
     validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(body))
     if error is not None:
