@@ -144,7 +144,7 @@ def field_error(exc: ValidationError, flag: Callable[[str], str] = str, tip: str
 @dataclass(frozen=True)
 class LoadRun:
     """A finished load run: its RunResult, its Verdict (None when k6 ended in error) and the
-    CLI exit code (0 pass, 1 a threshold or SLO crossed, 2 k6 ended in error)."""
+    CLI exit code (0 pass, 1 a threshold or SLO crossed, 2 k6 ended in error, 130 interrupted)."""
 
     result: RunResult
     verdict: Verdict | None
@@ -348,6 +348,14 @@ def diff(run_a: str, run_b: str, *, prefect: Prefect = DEFAULT_PREFECT) -> Compa
         folder = out_dir / "runs" / run_id
         if (folder / "summary.json").is_file() and (folder / "verdict.json").is_file():
             records[run_id] = RunRecord.from_result(RunResult.read(folder), Verdict.read(folder).status)
+        elif (folder / "summary.json").is_file():
+            unfinished = RunResult.read(folder)
+            raise LunaError(
+                f"run {run_id} ended {unfinished.status} with no verdict ({unfinished.message}): "
+                "there is nothing to compare",
+                location=str(folder),
+                tip="compare two runs that finished; `luna history SERVICE` lists them",
+            )
     if len(records) < len({run_a, run_b}):
         prefect.use()
         from tasks.evaluation.history import read_history

@@ -34,7 +34,9 @@ def load_test(params: LoadTestParams = DEFAULTS, notify: bool = True) -> State[R
     run_hooks("start", HookContext.at_start(plan))
     result = execute(plan) if params.shards == 1 else execute_sharded(plan, params.shards)
     announce_k6_finished(plan.run_id)  # test-service starts its browser stages now
-    verdict = evaluate_run(result, plan.catalog, params.baseline_run_id, params.fail_on_regression)
+    verdict = evaluate_run(
+        result, plan.catalog, params.baseline_run_id, params.fail_on_regression, params.fail_on_not_exercised
+    )
     store_run_points(result, verdict, return_state=True)  # a dead InfluxDB must not fail the run
     record_history(result, verdict)
     links = publish_reports(result, verdict, params.grafana_url)

@@ -30,6 +30,9 @@ class SLOs(_Strict):
     error_rate: float = Field(0.01, ge=0, le=1, description="Largest acceptable share of failed requests.")
     apdex_score: float = Field(0.85, ge=0, le=1, description="Smallest acceptable Apdex score.")
     apdex_t_ms: float = Field(500, gt=0, description="Apdex T: satisfied if <= T, tolerating if <= 4T.")
+    check_pass_rate: float = Field(
+        1.0, ge=0, le=1, description="Smallest acceptable share of passing checks (1 = every check passes)."
+    )
 
 
 class SLOOverride(_Strict):
@@ -37,6 +40,7 @@ class SLOOverride(_Strict):
     error_rate: float | None = Field(None, ge=0, le=1)
     apdex_score: float | None = Field(None, ge=0, le=1)
     apdex_t_ms: float | None = Field(None, gt=0)
+    check_pass_rate: float | None = Field(None, ge=0, le=1)
 
 
 class Checks(_Strict):

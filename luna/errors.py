@@ -97,7 +97,8 @@ class FlowFailed(LunaError):
 
 class RunFailed(LunaError):
     """Carries the RunResult (and Verdict) of a run that did not pass, so a Failed flow
-    state keeps them. Exit code 2 when k6 itself ended in error, else 1."""
+    state keeps them. Exit code 2 when k6 itself ended in error, 130 when the run was
+    interrupted (aborted), else 1."""
 
     kind = "run failed"
 
@@ -106,7 +107,7 @@ class RunFailed(LunaError):
         super().__init__(reason, location=str(result.run_dir))
         self.result = result
         self.verdict = verdict
-        self.exit_code = 2 if result.status == "error" else 1
+        self.exit_code = {"error": 2, "aborted": 130}.get(result.status, 1)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.result, self.verdict))

@@ -10,7 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Status = Literal["passed", "failed", "error", "aborted"]
-EXIT_CODES: dict[Status, int] = {"passed": 0, "failed": 1, "error": 2, "aborted": 1}
+# 130 = 128 + SIGINT, what a shell or CI runner expects of an interrupted command.
+EXIT_CODES: dict[Status, int] = {"passed": 0, "failed": 1, "error": 2, "aborted": 130}
 
 
 class Latency(BaseModel):
@@ -38,11 +39,22 @@ class Stats(BaseModel):
     apdex_tolerating: int = Field(0, description="Successful responses within 4 T (and over T).")
 
 
+class CheckTally(BaseModel):
+    """One check of one endpoint: its label (without the `endpoint: ` prefix) and counts."""
+
+    name: str
+    passes: int = 0
+    fails: int = 0
+
+
 class EndpointStats(Stats):
     name: str
     group: str
     method: str
     path: str
+    check_tallies: list[CheckTally] = Field(
+        default_factory=list, description="Each check's passes and fails (empty when the run kept no names)."
+    )
 
 
 class Threshold(BaseModel):

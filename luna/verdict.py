@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-SLOName = Literal["p95_ms", "error_rate", "apdex_score"]
+SLOName = Literal["p95_ms", "error_rate", "apdex_score", "check_pass_rate"]
+EndpointState = Literal["ok", "fail", "not_exercised"]
 
 
 class SLOCheck(BaseModel):
@@ -22,14 +23,27 @@ class SLOCheck(BaseModel):
 
 
 class EndpointVerdict(BaseModel):
+    """One endpoint's SLOs. `state` is ok, fail, or not_exercised (no requests: nothing to
+    judge; it fails the run only with fail_on_not_exercised). `ok` is False unless state is ok."""
+
     name: str
     group: str
+    state: EndpointState = "ok"
     ok: bool
     requests: int
     apdex: float | None
     apdex_t_ms: float
     checks: list[SLOCheck]
     reason: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _state_of_older_verdicts(cls, data: Any) -> Any:
+        """verdict.json files written before `state` existed: derive it."""
+        if isinstance(data, dict) and "state" not in data and "ok" in data:
+            idle = data.get("requests") == 0
+            data = {**data, "state": "ok" if data["ok"] else "not_exercised" if idle else "fail"}
+        return data
 
 
 class Delta(BaseModel):
@@ -75,6 +89,9 @@ class Verdict(BaseModel):
     endpoints: list[EndpointVerdict]
     comparison: Comparison | None = None
     baseline_note: str = ""
+    not_exercised: list[str] = Field(
+        default_factory=list, description="Endpoints that got no requests in this run (not judged)."
+    )
 
     @property
     def passed(self) -> bool:

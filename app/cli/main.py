@@ -1,8 +1,8 @@
 """`luna`: the command line. Prefect is imported only by the commands that run a flow,
 after the CLI has chosen which Prefect API to use, so `luna env`/`doctor` stay instant.
 
-Exit codes: 0 passed, 1 a threshold or SLO crossed (or the run was aborted), 2 bad input,
-configuration or a run that could not produce a result.
+Exit codes: 0 passed, 1 a threshold or SLO crossed, 2 bad input, configuration or a run
+that could not produce a result, 130 the run was interrupted (Ctrl-C, cancelled, k6 killed).
 """
 
 from __future__ import annotations
@@ -48,15 +48,18 @@ def _err(text: str) -> None:
     print(f"luna: {text}", file=sys.stderr)
 
 
-def _quiet_k6_lines_on_console() -> None:
-    """With a progress bar in the terminal, k6's own lines go to the Prefect run log only."""
+def _quiet_console(k6_lines: bool) -> None:
+    """The verdict line goes to the Prefect run log only (the CLI prints the verdict once,
+    after the table); with a progress bar in the terminal, k6's own lines too."""
     import logging
 
     from prefect.logging.handlers import PrefectConsoleHandler
 
     class NoK6Lines(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
-            return not getattr(record, "luna_k6_line", False)
+            if getattr(record, "luna_verdict_line", False):
+                return False
+            return not (k6_lines and getattr(record, "luna_k6_line", False))
 
     for name in ("prefect", "prefect.task_runs", "prefect.flow_runs", ""):
         for handler in logging.getLogger(name).handlers:
@@ -95,6 +98,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", dest="baseline_run_id", help="compare with this run instead of the last passing one")
     p.add_argument("--fail-on-regression", action="store_true", default=None, help="a regression fails the verdict")
     p.add_argument(
+        "--fail-on-not-exercised",
+        action="store_true",
+        default=None,
+        help="an endpoint that got no requests fails the verdict (LUNA_FAIL_ON_NOT_EXERCISED; default: named only)",
+    )
+    p.add_argument(
         "--include-destructive",
         action="store_true",
         default=None,
@@ -119,8 +128,7 @@ def build_params(args: argparse.Namespace, profile: str) -> Any:
 
 def run_load(args: argparse.Namespace, profile: str) -> int:
     params = build_params(args, profile)
-    quiet = _quiet_k6_lines_on_console if sys.stderr.isatty() else None
-    run = operations.load_test(params, before_run=quiet)
+    run = operations.load_test(params, before_run=lambda: _quiet_console(k6_lines=sys.stderr.isatty()))
     print_result(run.result, run.verdict)
     return run.exit_code
 
@@ -156,7 +164,7 @@ def print_result(result: Any, verdict: Any) -> None:
             _p(e.error_rate),
             _p(e.check_pass_rate),
             _f(v.apdex, 2) if v else "-",
-            ("ok" if v.ok else "[red]FAIL[/]") if v else "-",
+            STATE_MARKS[v.state] if v else "-",
         )
     if result.total is not None:
         t = result.total
@@ -190,6 +198,9 @@ def print_result(result: Any, verdict: Any) -> None:
     if result.influxdb is not None and not result.influxdb.stored:
         console.print(f"[yellow]metrics not stored:[/] {result.influxdb.note}", soft_wrap=True)
     print(f"results: {result.run_dir}")
+
+
+STATE_MARKS = {"ok": "ok", "fail": "[red]FAIL[/]", "not_exercised": "[yellow]not exercised[/]"}
 
 
 def _console() -> Any:

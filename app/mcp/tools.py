@@ -60,7 +60,10 @@ class EndpointNumbers(BaseModel):
     requests: int
     p95_ms: float | None
     error_rate: float | None
-    slo_ok: bool | None = None
+    slo_ok: bool | None = Field(None, description="The endpoint's SLOs held; None when it was not judged.")
+    state: Literal["ok", "fail", "not_exercised"] | None = Field(
+        None, description="not_exercised: no requests reached it (named in the reason, fails only if asked)."
+    )
 
 
 class LoadTestOutcome(BaseModel):
@@ -166,7 +169,7 @@ def run_load_test(
     )
     run = operations.load_test(params)
     result, verdict = run.result, run.verdict
-    judged = {e.name: e.ok for e in verdict.endpoints} if verdict else {}
+    judged = {e.name: e for e in verdict.endpoints} if verdict else {}
     total = result.total
     return LoadTestOutcome(
         run_id=result.run_id,
@@ -185,7 +188,8 @@ def run_load_test(
                 requests=e.requests,
                 p95_ms=e.latency_ms.p95,
                 error_rate=e.error_rate,
-                slo_ok=judged.get(e.name),
+                slo_ok=judged[e.name].ok if e.name in judged and judged[e.name].state != "not_exercised" else None,
+                state=judged[e.name].state if e.name in judged else None,
             )
             for e in result.endpoints
         ],

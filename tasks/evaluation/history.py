@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from luna.keys import artifact_key, slug
+from luna.keys import artifact_key, legacy_artifact_key, service_key_pattern, slug
 from luna.results import RunResult
 from tasks.evaluation.compare import TOTAL, EndpointRecord, RunRecord
 
@@ -30,6 +30,11 @@ COLUMNS = (
 
 def history_key(service: str | None, profile: str) -> str:
     return artifact_key("luna-history", service, profile)
+
+
+def history_key_pattern(service: str) -> str:
+    """The LIKE pattern of one service's history keys, every profile (exact name, no prefix)."""
+    return service_key_pattern("luna-history", service)
 
 
 def history_rows(result: RunResult, verdict: str) -> list[dict[str, Any]]:
@@ -94,17 +99,31 @@ def read_history(service: str | None, profile: str | None = None, limit: int = 2
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
     from prefect.client.schemas.sorting import ArtifactSort
 
-    key = (
-        ArtifactFilterKey(any_=[history_key(service, profile)])
-        if profile
-        else ArtifactFilterKey(like_=f"luna-history-{slug(service)}-%" if service else "luna-history-%")
-    )
+    if profile:
+        filters = [
+            ArtifactFilterKey(
+                any_=[history_key(service, profile), legacy_artifact_key("luna-history", service, profile)]
+            )
+        ]
+    elif service:
+        legacy = f"luna-history-{slug(service)}-%"
+        filters = [ArtifactFilterKey(like_=history_key_pattern(service)), ArtifactFilterKey(like_=legacy)]
+    else:
+        filters = [ArtifactFilterKey(like_="luna-history-%")]
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=key), sort=ArtifactSort.CREATED_DESC, limit=limit
-        )
+        artifacts = [
+            a
+            for key in filters
+            for a in client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=key), sort=ArtifactSort.CREATED_DESC, limit=limit
+            )
+        ]
+    artifacts = sorted(
+        {a.id: a for a in artifacts}.values(), key=lambda a: a.created.timestamp() if a.created else 0.0, reverse=True
+    )[:limit]
     records = [record_from_rows(_table(a.data)) for a in artifacts]
-    return [r for r in records if r is not None]
+    # The key's hash already separates names; the rows' own exact name is the last word.
+    return [r for r in records if r is not None and (service is None or r.service == service)]
 
 
 def total_of(record: RunRecord) -> EndpointRecord | None:

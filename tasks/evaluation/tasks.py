@@ -18,10 +18,17 @@ from tasks.evaluation.slo import evaluate
 
 @task(name="evaluate-slos")
 def evaluate_run(
-    result: RunResult, catalog: Catalog, baseline_run_id: str | None = None, fail_on_regression: bool = False
+    result: RunResult,
+    catalog: Catalog,
+    baseline_run_id: str | None = None,
+    fail_on_regression: bool = False,
+    fail_on_not_exercised: bool | None = None,
 ) -> Verdict:
-    """SLO verdict for the run, compared with the pinned or last passing run."""
+    """SLO verdict for the run, compared with the pinned or last passing run. An endpoint
+    with no requests fails it only with fail_on_not_exercised (None: the setting)."""
     logger = get_run_logger()
+    if fail_on_not_exercised is None:
+        fail_on_not_exercised = load_settings().luna_fail_on_not_exercised
     history = read_history(result.service, result.profile)
     baseline = pick_baseline(history, result.run_id, baseline_run_id)
     if baseline is not None:
@@ -34,9 +41,17 @@ def evaluate_run(
             if baseline_run_id
             else "no earlier passing run of this service and profile: nothing to compare"
         )
-    verdict = evaluate(result, catalog, comparison, fail_on_regression=fail_on_regression, baseline_note=note)
+    verdict = evaluate(
+        result,
+        catalog,
+        comparison,
+        fail_on_regression=fail_on_regression,
+        fail_on_not_exercised=fail_on_not_exercised,
+        baseline_note=note,
+    )
     verdict.write(result.run_dir_path)
-    logger.info("verdict %s: %s (%s)", verdict.status.upper(), verdict.reason, note)
+    # The CLI prints the verdict itself and hides this line on its console (printed once).
+    logger.info("verdict %s: %s (%s)", verdict.status.upper(), verdict.reason, note, extra={"luna_verdict_line": True})
     return verdict
 
 

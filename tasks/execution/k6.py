@@ -46,7 +46,7 @@ K6_EXIT: dict[int, tuple[Status, str]] = {
 }
 
 PROGRESS = re.compile(r"\[\s*(\d+)%\s*\]")
-RUNNING = re.compile(r"running \(([^)]+)\), (\d+)/(\d+) VUs, (\d+) complete")
+RUNNING = re.compile(r"running \(([^)]+)\), (\d+)/(\d+) VUs, (\d+) complete(?: and (\d+) interrupted)?")
 
 LineSink = Callable[[str, str], None]  # (level, text)
 ProgressSink = Callable[[float, str], None]  # (fraction 0..1, description)
@@ -63,6 +63,8 @@ class OutputState:
     fraction: float = 0.0
     kept_by_endpoint: dict[str, int] = field(default_factory=dict)
     influx_errors: int = 0
+    iterations: int | None = None  # from k6's last "running (...), N complete and M interrupted" line
+    interrupted: int = 0
 
 
 class OutputHandler:
@@ -96,6 +98,9 @@ class OutputHandler:
             self.banner_done = "execution:" in line
             if not self.banner_done:
                 return
+        running = RUNNING.search(line)
+        if running:
+            self.state.iterations, self.state.interrupted = int(running.group(4)), int(running.group(5) or 0)
         match = PROGRESS.search(line)
         if match:
             self.state.fraction = int(match.group(1)) / 100
@@ -352,6 +357,11 @@ def collect_result(plan: RunPlan, code: int | None, state: OutputState, interrup
         if status == "failed" and code == 99:
             crossed = [f"{t.metric} {t.expression}" for t in result.thresholds if not t.ok]
             result.message = "thresholds crossed: " + "; ".join(crossed)
+        if result.status == "passed" and result.total.requests == 0:
+            result.status, result.message = "failed", _nothing_completed(data, state)
+    else:
+        result.iterations = state.iterations
+        result.message += f" after {state.iterations} iterations" if state.iterations else ""
     result.files = {
         kind: name
         for kind, name in (
@@ -365,6 +375,17 @@ def collect_result(plan: RunPlan, code: int | None, state: OutputState, interrup
         if kind == "summary" or (run_dir / name).is_file()
     }
     return result
+
+
+def _nothing_completed(data: dict[str, Any], state: OutputState) -> str:
+    """k6 exits 0 with no request counted: say whether requests went out and never came back."""
+    sent = int(((data.get("metrics") or {}).get("data_sent") or {}).get("values", {}).get("count", 0))
+    if sent:
+        return (
+            f"no request completed: k6 sent {sent} bytes but the target answered none within the run "
+            f"({state.interrupted} iterations interrupted); it hangs or is slower than the run"
+        )
+    return "no requests were made: the script's iterations sent none"
 
 
 def _outcome(code: int | None, state: OutputState, interrupted: BaseException | None) -> tuple[Status, str]:

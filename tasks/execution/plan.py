@@ -64,6 +64,10 @@ class LoadTestParams(BaseModel):
         None, description="Compare with this run instead of the last passing run of the same service and profile."
     )
     fail_on_regression: bool = Field(False, description="Fail the verdict when a metric regressed beyond noise.")
+    fail_on_not_exercised: bool | None = Field(
+        None,
+        description="Fail the verdict when an endpoint got no requests (default: LUNA_FAIL_ON_NOT_EXERCISED, false).",
+    )
     grafana_url: str | None = Field(None, description="Grafana base URL for the run link (default: GRAFANA_URL).")
     auth_block: str | None = Field(
         None, description="Name of a 'Luna Service Auth' block whose credentials replace the AUTH_* settings."
@@ -310,12 +314,26 @@ def plan_run(params: LoadTestParams, settings: LunaSettings, run_dir: Path) -> R
     )
 
 
+def refuse_used_run_id(run_dir: Path) -> None:
+    """A run id names one run. A folder where k6 ran (k6.log) or a verdict was written is
+    refused, so its results are never mixed with a new run's. A folder left by input that
+    failed before k6 started (only a summary of the error, the resolved endpoints) is reused."""
+    used = [name for name in ("k6.log", "verdict.json") if (run_dir / name).exists()]
+    if used:
+        raise ConfigError(
+            f"run id {run_dir.name!r} is already used by the run in {run_dir}",
+            location="--run-id",
+            tip="pick another --run-id (or leave it out for a new one), or delete that folder to reuse the id",
+        )
+
+
 def prepare_run(params: LoadTestParams, settings: LunaSettings | None = None) -> RunPlan:
     """Create the run folder and plan the run; on bad input, record the error there and raise."""
     started = datetime.now(UTC)
     base = settings or load_settings()
     run_id = params.run_id or new_run_id(params.profile)
     run_dir = base.luna_out_dir / "runs" / run_id
+    refuse_used_run_id(run_dir)  # before anything is written: the earlier run stays whole
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         effective = settings_with(base, params)

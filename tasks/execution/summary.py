@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from luna.catalog import Catalog
-from luna.results import EndpointStats, Latency, Stats, Threshold
+from luna.results import CheckTally, EndpointStats, Latency, Stats, Threshold
 
 Metrics = dict[str, Any]
 
@@ -56,16 +56,34 @@ def _stats(metrics: Metrics, tag: str = "", apdex_indexes: list[int] | None = No
     )
 
 
+def check_tallies(data: dict[str, Any]) -> dict[str, list[CheckTally]]:
+    """Each check's counts by endpoint, from k6's `root_group` (and nested groups). k6/lib/checks.js
+    labels every check `<endpoint>: <check>`; endpoint names cannot hold ':'."""
+    found: dict[str, list[CheckTally]] = {}
+    groups = [data.get("root_group") or {}]
+    while groups:
+        group = groups.pop(0)
+        for check in group.get("checks") or []:
+            endpoint, sep, label = str(check.get("name", "")).partition(": ")
+            if sep:
+                tally = CheckTally(name=label, passes=int(check.get("passes", 0)), fails=int(check.get("fails", 0)))
+                found.setdefault(endpoint, []).append(tally)
+        groups += list(group.get("groups") or [])
+    return found
+
+
 def parse_summary(data: dict[str, Any], catalog: Catalog) -> tuple[Stats, list[EndpointStats], list[Threshold]]:
     """Global stats, per-endpoint stats (in catalog order) and every threshold's result."""
     metrics: Metrics = data.get("metrics", {})
     total = _stats(metrics, apdex_indexes=list(range(len(catalog.endpoints))))
+    tallies = check_tallies(data)
     endpoints = [
         EndpointStats(
             name=ep.name,
             group=ep.group,
             method=ep.method or "GET",
             path=ep.path,
+            check_tallies=tallies.get(ep.name, []),
             **_stats(metrics, f"{{name:{ep.name}}}", [i]).model_dump(),
         )
         for i, ep in enumerate(catalog.endpoints)

@@ -43,7 +43,7 @@ class SLOFailure(BaseModel):
     def fmt(self, v: float | None) -> str:
         if v is None:
             return "no data"
-        if self.slo == "error_rate":
+        if self.slo in ("error_rate", "check_pass_rate"):
             return f"{v * 100:.2f}%"
         return f"{v:.0f} ms" if self.slo == "p95_ms" else f"{v:.2f}"
 
@@ -129,6 +129,8 @@ def slo_failures(verdict: dict[str, Any] | None) -> list[SLOFailure]:
         if not c.get("ok")
     ]
     for endpoint in verdict.get("endpoints", []):
+        if endpoint.get("state") == "not_exercised":  # named in the verdict's reason, not an SLO failure
+            continue
         failures += [
             SLOFailure(endpoint=endpoint["name"], slo=c["slo"], value=c["value"], target=c["target"], op=c["op"])
             for c in endpoint.get("checks", [])

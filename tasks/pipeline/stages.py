@@ -115,6 +115,13 @@ def load_outcome(result: RunResult, verdict: Verdict, links: dict[str, str] | No
     if status == "failed" and crossed:
         where = sorted({f.endpoint for f in crossed})
         reason = f"{len(crossed)} SLO checks crossed ({', '.join(where[:5])}{', ...' if len(where) > 5 else ''}); {verdict.headline}"
+        # failed checks say which check failed, as in the load verdict
+        checks = [
+            f"{e.name}: {e.reason}"
+            for e in verdict.endpoints
+            if any(c.slo == "check_pass_rate" and not c.ok for c in e.checks)
+        ]
+        reason += "".join(f"; {line}" for line in checks)
     return StageOutcome(
         name="load",
         status=status,

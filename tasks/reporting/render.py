@@ -179,6 +179,8 @@ def endpoint_table(result: RunResult, verdict: Verdict) -> list[dict[str, Any]]:
         rows.append(
             _table_row(e.name, e.group, request, e, v.apdex if v else None, v.ok if v else None, v.reason if v else "")
         )
+        if v is not None and v.state == "not_exercised":
+            rows[-1]["slo"] = "not exercised"
     if result.total is not None:
         overall_ok = all(c.ok for c in verdict.overall)
         rows.append(_table_row(ALL_ENDPOINTS, "", "", result.total, verdict.apdex, overall_ok, ""))

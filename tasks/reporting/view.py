@@ -19,7 +19,13 @@ from luna.verdict import Comparison, Delta, SLOCheck, Verdict
 DASH = "–"
 TOTAL_KEY = "_total"  # the comparison's name for all endpoints together (tasks/evaluation/compare.py)
 ALL_ENDPOINTS = "All endpoints"
-SLO_LABELS = {"p95_ms": "p95 latency", "error_rate": "Error rate", "apdex_score": "Apdex score"}
+SLO_LABELS = {
+    "p95_ms": "p95 latency",
+    "error_rate": "Error rate",
+    "apdex_score": "Apdex score",
+    "check_pass_rate": "Checks passed",
+}
+PERCENT_SLOS = ("error_rate", "check_pass_rate")
 OPS = {"<": "<", "<=": "≤", ">=": "≥"}
 DELTA_LABELS = {"p95_ms": "p95 latency", "error_rate": "Error rate", "rps": "Throughput"}
 FAILURE_LIMIT = 20
@@ -92,14 +98,14 @@ class SLORow:
 def slo_value(check: SLOCheck) -> str:
     if check.slo == "p95_ms":
         return DASH if check.value is None else f"{ms(check.value)} ms"
-    return pct(check.value) if check.slo == "error_rate" else score(check.value)
+    return pct(check.value) if check.slo in PERCENT_SLOS else score(check.value)
 
 
 def slo_target(check: SLOCheck) -> str:
     op = OPS[check.op]
     if check.slo == "p95_ms":
         return f"{op} {check.target:,.0f} ms" if check.target == int(check.target) else f"{op} {ms(check.target)} ms"
-    return f"{op} {pct(check.target)}" if check.slo == "error_rate" else f"{op} {check.target:.2f}"
+    return f"{op} {pct(check.target)}" if check.slo in PERCENT_SLOS else f"{op} {check.target:.2f}"
 
 
 def slo_rows(checks: list[SLOCheck]) -> list[SLORow]:
@@ -122,6 +128,7 @@ class EndpointRow:
     ok: bool | None
     reason: str
     total: bool = False
+    state: str = ""  # ok, fail, not_exercised ("" for the all-endpoints row)
 
 
 def _row(
@@ -162,6 +169,8 @@ def endpoint_rows(result: RunResult, verdict: Verdict) -> list[EndpointRow]:
                 v.reason if v else "",
             )
         )
+        if v is not None:
+            rows[-1] = EndpointRow(**{**rows[-1].__dict__, "state": v.state})
     if result.total is not None:
         overall_ok = all(c.ok for c in verdict.overall)
         total = _row(ALL_ENDPOINTS, "", "", result.total, verdict.apdex, overall_ok, "")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from luna.keys import artifact_key
 from tests.conftest import ROOT, Demo, start_demo
 
 pytestmark = pytest.mark.e2e
@@ -51,7 +52,7 @@ def test_generate_then_run_suite_flows(harness: None, demo0: Demo, tmp_path: Pat
     made = generate(GenerateParams(url=demo0.url, out_dir=str(suites), kinds=["api", "k6"]))
     assert made["manifest"]["slug"] == "luna-demo-api" and made["manifest"]["kinds"] == ["api", "k6"]
     assert Path(made["suite_dir"], "api", "test_api_users.py").is_file()
-    generated = _artifacts("luna-suite-luna-demo-api-generated")
+    generated = _artifacts(artifact_key("luna-suite", made["manifest"]["service"], "generated"))
     assert generated and "luna\\-demo\\-api" in str(generated[0].data)
 
     params = RunSuiteParams(name="luna-demo-api", suites_dir=str(suites), out_dir=str(tmp_path / "run"))

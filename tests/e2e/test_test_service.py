@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from luna import LunaClient
+from luna.keys import artifact_key
 from tasks.pipeline.model import PipelineFailed, PipelineResult
 from tests.conftest import Demo, free_port, write_catalog
 from tests.fake_anthropic import API_KEY, FakeAnthropic
@@ -87,7 +88,7 @@ def test_every_stage_against_the_demo(
     # one combined report: file, pipeline.json and the Prefect artifact, every stage listed
     out = Path(result.out_dir)
     assert PipelineResult.read(out).pipeline_id == result.pipeline_id
-    markdown = _artifact("luna-pipeline-luna-demo-api-smoke")
+    markdown = _artifact(artifact_key("luna-pipeline", result.service, "smoke"))
     for name in ("discover", "generate", "load", "lighthouse", "visual_qa"):
         assert f"| {name} |" in markdown, name
     assert "getAlways500" in markdown and "abc123" in markdown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -213,7 +214,7 @@ def test_history_rows_round_trip() -> None:
     assert {r["endpoint"] for r in rows} == {"A", "B", "_total"}
     back = record_from_rows(rows)
     assert back is not None and back.run_id == "r1" and back.endpoints["B"].p95 == 250
-    assert history_key("My API / v2", "smoke") == "luna-history-my-api-v2-smoke"
+    assert re.fullmatch(r"luna-history-my-api-v2-[0-9a-f]{8}-smoke", history_key("My API / v2", "smoke"))
 
 
 def test_line_protocol_escaping() -> None:

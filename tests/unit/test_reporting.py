@@ -304,7 +304,7 @@ def test_artifact_keys_are_prefect_keys() -> None:
     for key in keys.values():
         assert re.fullmatch(r"[a-z0-9-]+", key), key
     assert keys["report"].startswith("luna-report-script-alert-1-script")
-    assert report_keys(None, "soak")["grafana"] == "luna-grafana-service-soak"
+    assert re.fullmatch(r"luna-grafana-service-[0-9a-f]{8}-soak", report_keys(None, "soak")["grafana"])
 
 
 # ---- k6 dashboard time series ------------------------------------------------------------
