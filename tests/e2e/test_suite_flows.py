@@ -62,11 +62,11 @@ def test_generate_then_run_suite_flows(harness: None, demo0: Demo, tmp_path: Pat
     assert isinstance(error, SuiteFailed) and error.exit_code == 1
     failed = {c.test.split("::")[-1] for c in error.run.cases if c.outcome == "failed"}
     assert failed == {"test_get_always500", "test_issue_token", "test_query_boom", "test_get_secure"}
-    table = _artifacts("luna-tests-luna-demo-api-api")
+    table = _artifacts(artifact_key("luna-tests", made["manifest"]["service"], "api"))
     assert table and table[0].type == "table"
     rows = str(table[0].data)
     assert "test_api_chaos::test_get_always500" in rows and "HTTP 500, expected 200" in rows
-    summary = _artifacts("luna-tests-luna-demo-api-api-summary")
+    summary = _artifacts(artifact_key("luna-tests", made["manifest"]["service"], "api") + "-summary")
     assert summary and "## Failures" in str(summary[0].data)
 
     # The same failures, but the run completes when asked to (failing tests are a result).

@@ -27,7 +27,11 @@ def smoke(config: Path, demo: Demo, api: str, out: Path, *extra: str) -> subproc
 
 
 def test_run_id_reuse_is_refused_and_the_verdict_printed_once(prefect_server: str, demo: Demo, tmp_path: Path) -> None:
-    config = write_catalog(tmp_path / "e.json", [{"name": "H", "group": "g", "path": "/api/health"}])
+    # A service name of its own: the Prefect server is shared by the session, and this test
+    # checks the first run of a service finds no baseline.
+    config = write_catalog(
+        tmp_path / "e.json", [{"name": "H", "group": "g", "path": "/api/health"}], service="run-id reuse"
+    )
     out = tmp_path / "out"
     first = smoke(config, demo, prefect_server, out, "--run-id", "nightly-42")
     assert first.returncode == 0, first.stderr[-2000:]
