@@ -346,12 +346,22 @@ def demo(args: argparse.Namespace) -> int:
 
 def discover(args: argparse.Namespace) -> int:
     """Plain functions, no Prefect: the same steps as the `discover` flow, instantly."""
+    from tasks.discovery.model import DiscoveryLimits
     from tasks.discovery.sources import load_source
     from tasks.discovery.tasks import write_endpoints_file
+    from tasks.pipeline.model import check_target
 
-    found = [load_source(source, postman_environment=args.postman_env) for source in args.sources]
+    settings = load_settings()
+    limits = DiscoveryLimits(max_bytes=settings.luna_discovery_max_bytes)
+    found = [load_source(source, postman_environment=args.postman_env, limits=limits) for source in args.sources]
+    target = args.target or (settings.base_url if "base_url" in settings.model_fields_set else None)
     data = write_endpoints_file(
-        found, Path(args.out), service=args.service, include_destructive=args.include_destructive, overwrite=args.force
+        found,
+        Path(args.out),
+        service=args.service,
+        include_destructive=args.include_destructive,
+        overwrite=args.force,
+        target=check_target(target) if target else None,
     )
     for d in found:
         print(
@@ -365,7 +375,12 @@ def discover(args: argparse.Namespace) -> int:
             f"marked {marked} destructive operations: load runs leave them out unless --include-destructive "
             "(or write them unmarked: luna discover --include-destructive)"
         )
-    print(f"wrote {len(data['endpoints'])} endpoints to {args.out}")
+    if not data.get("discovery", {}).get("api_found", True):
+        print(f"warning: {data['discovery']['warnings'][0]}")
+    print(
+        f"wrote {len(data['endpoints'])} endpoints to {args.out}"
+        + (f" (target {data['target']})" if data.get("target") else " (no target recorded: pass --target URL)")
+    )
     return 0
 
 
@@ -445,6 +460,10 @@ def parser() -> argparse.ArgumentParser:
     disc.add_argument("--service", default="My API", help="service name")
     disc.add_argument(
         "--include-destructive", action="store_true", help="write destructive operations unmarked (load runs run them)"
+    )
+    disc.add_argument(
+        "--target",
+        help="URL of the service under test, recorded in the file (default: the source URL's origin, or BASE_URL)",
     )
     disc.add_argument("--postman-env", help="Postman environment file")
     disc.add_argument("--force", action="store_true", help="overwrite the output file")

@@ -125,6 +125,9 @@ class LunaSettings(BaseSettings):
     )
     luna_endpoints_file: Path = Field(Path("k6/config/endpoints.json"), description="Default endpoints file.")
     luna_failure_samples: int = Field(50, ge=0, le=10_000, description="Failing requests kept per run.")
+    luna_discovery_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest spec, collection or HAR discovery reads, in bytes."
+    )
     luna_home: Path | None = Field(None, description="Project folder a Prefect worker runs flows from (prefect.yaml).")
     # Notify: webhooks and plugin hooks (docs/PLUGINS.md)
     luna_webhook_urls: SecretStr | None = Field(

@@ -1,11 +1,15 @@
 """OpenAPI 3.0/3.1 and Swagger 2.0 (JSON or YAML) -> Discovery.
 
-Every operation becomes one endpoint: sample path parameters, required query parameters
-(and optional ones that carry an example or default), header parameters (not
-Authorization: Luna's auth settings send it), a body from the JSON example or generated
-from the schema, and `checks.status` = the lowest declared 2xx. `$ref`s are resolved
-lazily: local pointers, and remote/relative documents only through `fetch` and only on
-`allowed_origin`. Security schemes are reported as the Luna auth settings that fit.
+Every operation becomes one endpoint: sample path parameters; query, header and cookie
+parameters that are required, or optional with an example, default or enum (an optional
+parameter without one is left out: junk in it changes what the server answers); never
+Authorization (Luna's auth settings send it); a body from the JSON example or generated
+from the schema (values match the schema's `format`), and `checks.status` = the lowest
+declared 2xx. `$ref`s are resolved lazily: local pointers, and remote/relative documents
+only through `fetch` and only on `allowed_origin`. Writes whose operation id, path or
+summary say they destroy are marked destructive (`model.destructive_reason`). The spec's
+`servers`/`host` is information (`Discovery.base_url`), never the target. Security
+schemes are reported as the Luna auth settings that fit.
 """
 
 from __future__ import annotations
@@ -18,13 +22,21 @@ from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
 
 import yaml
 
-from tasks.discovery.model import DiscoveredEndpoint, Discovery, LoaderError, check_size
-from tasks.discovery.schema_sample import Sampler, declared, jsonable
+from tasks.discovery.model import (
+    DiscoveredEndpoint,
+    Discovery,
+    LoaderError,
+    check_size,
+    current_limits,
+    destructive_reason,
+    destructive_summary,
+)
+from tasks.discovery.schema_sample import Budget, Inliner, Sampler, declared, expanded_size, jsonable
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
-MAX_REF_CHAIN = 64
+MAX_REF_CHAIN = 10_000  # $ref -> $ref -> ... links followed (iteratively) before giving up
 MAX_REMOTE_DOCUMENTS = 50
-MAX_SCHEMA_DEPTH = 12  # response schemas are inlined this deep; cycles end there as {}
+MIN_ALIAS_BUDGET = 1_000_000  # values a YAML document may expand to through aliases (or its size in bytes)
 _OPENAPI_VERSION = re.compile(r"^3\.[0-2](\.\d+)?(-[\w.]+)?$")
 
 
@@ -56,7 +68,7 @@ def _parse(document: bytes | str, source: str) -> Any:
         except RecursionError:
             raise LoaderError("syntax", "JSON nested too deeply", location=source, tip="flatten the document") from None
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
@@ -64,8 +76,19 @@ def _parse(document: bytes | str, source: str) -> Any:
         raise LoaderError(
             "syntax", f"not valid YAML or JSON: {problem}", location=where, tip="fix the syntax"
         ) from None
-    except (RecursionError, ValueError) as exc:
+    except RecursionError:
+        raise LoaderError("syntax", "YAML nested too deeply", location=source, tip="flatten the document") from None
+    except ValueError as exc:
         raise LoaderError("syntax", f"not valid YAML: {exc}", location=source, tip="fix the syntax") from None
+    limit = max(MIN_ALIAS_BUDGET, len(text))
+    if expanded_size(data, limit) > limit:
+        raise LoaderError(
+            "unsafe",
+            f"YAML aliases expand the document past {limit} values (an alias bomb, or an alias that contains itself)",
+            location=source,
+            tip="write the repeated parts out, or use $ref instead of YAML anchors",
+        )
+    return data
 
 
 class _Resolver:
@@ -84,15 +107,27 @@ class _Resolver:
 
     def deref(self, node: Any, base: str) -> tuple[Any, str, str | None]:
         chain: list[str] = []
+        followed: set[str] = set()
         while isinstance(node, dict) and "$ref" in node:
             ref = node["$ref"]
             if not isinstance(ref, str):
                 raise LoaderError("invalid", "$ref is not a string", location=self.where, tip="write $ref as a string")
             target, _, fragment = (base + ref if ref.startswith("#") else self._absolute(ref, base)).partition("#")
             key = f"{target}#{fragment}"
-            if key in chain or len(chain) >= MAX_REF_CHAIN:
-                raise self.fail(f"circular $ref chain: {' -> '.join([*chain, key])}", "point the $ref at a real value")
+            if key in followed:
+                raise self.fail(
+                    f"circular $ref chain: {' -> '.join([*chain, key][-8:])}", "point the $ref at a real value"
+                )
+            if len(chain) >= MAX_REF_CHAIN:
+                raise LoaderError(
+                    "too_large",
+                    f"a $ref chain of more than {MAX_REF_CHAIN} links (not circular: each $ref points at another $ref), "
+                    f"starting {chain[0]}",
+                    location=self.where,
+                    tip="point the $refs straight at their schema",
+                )
             chain.append(key)
+            followed.add(key)
             node, base = self._pointer(self._document(target), fragment, ref), target
         return node, base, chain[-1] if chain else None
 
@@ -168,7 +203,9 @@ class _Loader:
     def __init__(self, spec: dict[str, Any], source: str, resolver: _Resolver, swagger: bool) -> None:
         self.spec, self.source, self.resolver, self.swagger = spec, source, resolver, swagger
         self.base = resolver.base
-        self.sampler = Sampler(resolver.deref)
+        budget = Budget(current_limits(), where=lambda: resolver.where)
+        self.sampler = Sampler(resolver.deref, budget)
+        self.inliner = Inliner(resolver.deref, budget)
         self.warnings: list[str] = []
 
     def deref(self, node: Any) -> Any:
@@ -200,6 +237,12 @@ class _Loader:
         prefix = re.sub(r"/+", "/", "/" + parts.path.strip("/")).rstrip("/") if parts.path else ""
         return (f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None), prefix
 
+    def declares(self, param: dict[str, Any]) -> bool:
+        """Does the parameter (or its schema) give a value: example(s), default or enum?"""
+        keys = ("example", "examples", "default", "enum", "x-example", "const")
+        schema = self.deref(param.get("schema")) if not self.swagger else None
+        return any(k in param for k in keys) or isinstance(schema, dict) and any(k in schema for k in keys)
+
     def value(self, param: dict[str, Any]) -> Any:
         """Sample for a parameter: its own example(s), else its schema's (2.0: the param itself)."""
         if "example" in param:
@@ -210,9 +253,17 @@ class _Loader:
             if isinstance(first, dict) and "value" in first:
                 return first["value"]
         if self.swagger:
-            return param["x-example"] if "x-example" in param else self.sampler.sample(param, self.base)
+            return param["x-example"] if "x-example" in param else self.generated(param, str(param.get("name")))
         found, value = declared(param)
-        return value if found else self.sampler.sample(param.get("schema", {"type": "string"}), self.base)
+        return value if found else self.generated(param.get("schema", {"type": "string"}), str(param.get("name")))
+
+    def generated(self, schema: Any, name: str) -> Any:
+        value = self.sampler.sample(schema, self.base)
+        if self.sampler.cut:
+            self.warnings.append(
+                f"operation {name}: the generated value was cut at {self.sampler.per_operation} values (discovery budget)"
+            )
+        return value
 
     def body(self, op: dict[str, Any], params: list[dict[str, Any]], name: str) -> tuple[bool, Any]:
         schema: Any = None
@@ -247,32 +298,7 @@ class _Loader:
                     return True, first["value"]
             schema = media.get("schema")
         self.warnings.append(f"operation {name} has no example; generated a body from its schema")
-        return True, self.sampler.sample(schema if schema is not None else {}, self.base)
-
-    def inline(self, node: Any, base: str, depth: int = 0) -> Any:
-        """A self-contained JSON Schema: $refs inlined to a fixed depth (deeper, and cycles,
-        become `{}`, which accepts anything); OpenAPI 3.0's `nullable` becomes a null type."""
-        if depth > MAX_SCHEMA_DEPTH:
-            return {}
-        if isinstance(node, dict) and "$ref" in node:
-            node, base, _ = self.resolver.deref(node, base)
-        if isinstance(node, list):
-            return [self.inline(v, base, depth + 1) for v in node]
-        if not isinstance(node, dict):
-            return node
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key in ("example", "examples", "xml", "externalDocs", "discriminator") or str(key).startswith("x-"):
-                continue
-            if key == "properties" and isinstance(value, dict):
-                out[key] = {str(k): self.inline(v, base, depth + 1) for k, v in value.items()}
-            elif isinstance(value, dict | list):
-                out[key] = self.inline(value, base, depth + 1)
-            else:
-                out[key] = value
-        if out.pop("nullable", False) is True:
-            out = {"anyOf": [out, {"type": "null"}]}
-        return out
+        return True, self.generated(schema if schema is not None else {}, name)
 
     def response_schema(self, op: dict[str, Any], code: int | None) -> dict[str, Any] | None:
         """The JSON schema of the success response, when the spec declares one."""
@@ -291,7 +317,12 @@ class _Loader:
             schema = media.get("schema") if isinstance(media, dict) else None
         if not isinstance(schema, dict) or not schema:
             return None
-        inlined = self.inline(schema, self.base)
+        inlined = self.inliner.inline(schema, self.base)
+        if self.inliner.cut:
+            self.warnings.append(
+                f"the response schema at {self.resolver.where} was cut at "
+                f"{self.inliner.per_operation} values (discovery budget); deeper parts accept anything"
+            )
         return inlined if isinstance(inlined, dict) and inlined else None
 
     def response_type(self, op: dict[str, Any], code: int | None) -> str | None:
@@ -326,12 +357,11 @@ class _Loader:
         url_path = path
         query: list[tuple[str, str]] = []
         headers: dict[str, str] = {}
+        cookies: list[str] = []
         for param in params:
             where, pname = param.get("in"), str(param.get("name"))
-            has_example = "example" in param or "examples" in param or "default" in param or "x-example" in param
-            schema = param.get("schema")
-            if isinstance(schema, dict) and ("example" in schema or "default" in schema or "examples" in schema):
-                has_example = True
+            if where in ("query", "header", "cookie") and not (param.get("required") is True or self.declares(param)):
+                continue  # optional and nothing to send but junk: left out
             if where == "path":
                 value = _text(self.value(param))
                 if not value:  # e.g. a Swagger 2.0 path parameter declared without a type
@@ -340,12 +370,16 @@ class _Loader:
                         f"operation {name}: path parameter '{pname}' has no type or example; used {value}"
                     )
                 url_path = url_path.replace("{" + pname + "}", quote(value, safe=""))
-            elif where == "query" and (param.get("required") is True or has_example):
+            elif where == "query":
                 value = self.value(param)
                 for v in value if isinstance(value, list) else [value]:
                     query.append((pname, _text(v)))
-            elif where == "header" and pname.lower() != "authorization":
+            elif where == "header" and pname.lower() not in ("authorization", "cookie"):
                 headers[pname] = _text(self.value(param))
+            elif where == "cookie":
+                cookies.append(f"{pname}={quote(_text(self.value(param)), safe='')}")
+        if cookies:
+            headers["Cookie"] = "; ".join(cookies)
         if re.search(r"\{[^}/]*\}", url_path):
             self.warnings.append(f"operation {name}: path parameters without a declaration were set to 'sample'")
             url_path = re.sub(r"\{[^}/]*\}", "sample", url_path)
@@ -371,9 +405,16 @@ class _Loader:
             checks={"status": codes[0]} if codes else {},
             response_schema=self.response_schema(op, codes[0] if codes else None),
             response_type=self.response_type(op, codes[0] if codes else None),
-            destructive=method == "delete",
             source=f"{self.source}#/paths/{_escape(path)}/{method}",
         )
+        endpoint.destructive_reason = destructive_reason(
+            method,
+            write=method in ("post", "put", "patch"),
+            operation_id=str(op.get("operationId") or ""),
+            path=re.sub(r"\{[^}]*\}", "", path),
+            summary=str(op.get("summary") or ""),
+        )
+        endpoint.destructive = endpoint.destructive_reason is not None
         if method == "post" and path.rstrip("/").endswith("/graphql"):
             document = body.get("query") if isinstance(body, dict) else None
             variables = body.get("variables") if isinstance(body, dict) else None
@@ -405,6 +446,9 @@ class _Loader:
                 if method in item:
                     self.resolver.where = f"{self.source}#/paths/{_escape(path)}/{method}"
                     found.append(self.operation(path, method, item, item[method], prefix))
+        summary = destructive_summary(found)
+        if summary:
+            self.warnings.append(summary)
         return base_url, found
 
 
@@ -458,6 +502,11 @@ def from_openapi(
         resolver.where = source
         for name, scheme in (schemes if isinstance(schemes, dict) else {}).items():
             loader.warnings.append(_auth_warning(str(name), resolver.deref(scheme, resolver.base)[0], swagger))
+        if base_url and _origin(base_url) != _origin(source):
+            loader.warnings.append(
+                f"the spec declares the server {base_url}: information only, never a target "
+                "(Luna tests the URL you name: --target, --url or BASE_URL)"
+            )
         info = spec.get("info")
         title = info.get("title") if isinstance(info, dict) else None
         return Discovery(
