@@ -79,15 +79,23 @@ class LunaClient:
         return outcome
 
     def discover(
-        self, *sources: str, out: str | Path, service: str = "My API", overwrite: bool = False
+        self,
+        *sources: str,
+        out: str | Path,
+        service: str = "My API",
+        overwrite: bool = False,
+        target: str | None = None,
     ) -> dict[str, Any]:
         """Discover endpoints from specs, collections, HARs, WSDLs, GraphQL or a live URL and
-        write one endpoints file; returns its content. No Prefect needed."""
+        write one endpoints file; returns its content. No Prefect needed. `target` (the
+        service's URL) is recorded in the file; default: the first URL source's origin."""
         from tasks.discovery.sources import load_source
         from tasks.discovery.tasks import write_endpoints_file
 
         found = [load_source(source) for source in sources]
-        return write_endpoints_file(found, Path(out), service=service, include_destructive=False, overwrite=overwrite)
+        return write_endpoints_file(
+            found, Path(out), service=service, include_destructive=False, overwrite=overwrite, target=target
+        )
 
     def report(self, pipeline_id: str) -> PipelineResult:
         """A finished pipeline run's result, from its folder (out/pipelines/<id>)."""

@@ -49,7 +49,7 @@ from tasks.discovery.model import (
     destructive_reason,
     destructive_summary,
 )
-from tasks.discovery.schema_sample import FIXED_UUID, FORMATS
+from tasks.discovery.formats import FIXED_UUID, FORMATS
 
 DEFAULT_MAX_DEPTH = 2
 MAX_FIELDS_PER_LEVEL = 25

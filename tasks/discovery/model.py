@@ -54,7 +54,7 @@ class DiscoveryLimits(BaseModel):
     """How far discovery may go on one source. Budgets count values (JSON nodes)."""
 
     max_bytes: int = Field(MAX_DOCUMENT_BYTES, ge=1, description="Largest document read (LUNA_DISCOVERY_MAX_BYTES).")
-    sample_nodes_per_operation: int = Field(5_000, ge=1, description="Values in one generated body or parameter.")
+    sample_nodes_per_operation: int = Field(2_000, ge=1, description="Values in one generated body or parameter.")
     schema_nodes_per_operation: int = Field(5_000, ge=1, description="Values in one inlined response schema.")
     nodes_per_spec: int = Field(
         2_000_000, ge=1, description="Sampled plus inlined values for a whole spec; past it: too_large."

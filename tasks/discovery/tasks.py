@@ -54,11 +54,21 @@ def write_endpoints_file(
 
 @task(name="write-endpoints")
 def write_endpoints(
-    discoveries: list[Discovery], out: str, service: str, include_destructive: bool, overwrite: bool = False
+    discoveries: list[Discovery],
+    out: str,
+    service: str,
+    include_destructive: bool,
+    overwrite: bool = False,
+    target: str | None = None,
 ) -> dict[str, Any]:
     """Merge and write the endpoints file; publish the discovery artifacts."""
     data = write_endpoints_file(
-        discoveries, Path(out), service=service, include_destructive=include_destructive, overwrite=overwrite
+        discoveries,
+        Path(out),
+        service=service,
+        include_destructive=include_destructive,
+        overwrite=overwrite,
+        target=target,
     )
     publish_discovery(discoveries, data, out)
     return data
