@@ -41,6 +41,7 @@ from graphql import (
     get_named_type,
 )
 
+from tasks.discovery.formats import FIXED_UUID, FORMATS
 from tasks.discovery.model import (
     DiscoveredEndpoint,
     Discovery,
@@ -49,7 +50,6 @@ from tasks.discovery.model import (
     destructive_reason,
     destructive_summary,
 )
-from tasks.discovery.formats import FIXED_UUID, FORMATS
 
 DEFAULT_MAX_DEPTH = 2
 MAX_FIELDS_PER_LEVEL = 25
