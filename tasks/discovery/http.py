@@ -17,7 +17,8 @@ from typing import Any
 import httpcore
 import httpx
 
-REQUEST_DEADLINE_S = 10.0
+REQUEST_DEADLINE_S = 20.0  # per request, wall clock (a large spec built on first request can take seconds)
+FETCH_DEADLINE_S = 30.0  # one document read by URL
 
 
 class Deadline:

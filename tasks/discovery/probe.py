@@ -26,7 +26,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import httpx
 
-from tasks.discovery.http import Deadline, deadline_client
+from tasks.discovery.http import REQUEST_DEADLINE_S, Deadline, deadline_client
 from tasks.discovery.model import DiscoveredEndpoint, Discovery, LoaderError, current_limits
 
 SPEC_PATHS = (
@@ -56,7 +56,6 @@ MAX_REQUESTS = 80
 MAX_PAGES = 30
 TIME_BUDGET_S = 30.0
 REQUEST_TIMEOUT_S = 5.0  # per socket read
-REQUEST_DEADLINE_S = 10.0  # per request, wall clock
 SPEC_SUFFIXES = (".json", ".yaml", ".yml", "?wsdl", ".wsdl")
 
 
@@ -95,6 +94,7 @@ class Prober:
         self, origin: str, *, budget: float = TIME_BUDGET_S, request_deadline: float = REQUEST_DEADLINE_S
     ) -> None:
         self.origin = origin
+        self.budget = budget
         self.deadline = time.monotonic() + budget
         self.clock = Deadline(request_deadline, outer=self.deadline)
         self.client: httpx.Client = deadline_client(self.clock, read_timeout=REQUEST_TIMEOUT_S)
@@ -103,12 +103,16 @@ class Prober:
         self.last_error = ""
 
     def exhausted(self) -> bool:
-        return self.requests >= MAX_REQUESTS or time.monotonic() > self.deadline
+        return self.requests >= MAX_REQUESTS or self.timed_out()
+
+    def timed_out(self) -> bool:
+        return time.monotonic() > self.deadline
 
     def request(self, method: str, url: str, body: bytes | None = None, hops: int = 0) -> Response | None:
         if self.exhausted() or _origin(url) != self.origin:
             return None
         self.requests += 1
+        self.last_error = ""
         self.clock.start()
         headers = {"Content-Type": "application/json", "Accept": "application/json"} if body is not None else {}
         limit = current_limits().max_bytes
@@ -175,6 +179,8 @@ def from_url(
         seen_docs.add(doc_url)
         response = prober.request("GET", doc_url)
         probed.append(doc_url)
+        if response is None and prober.last_error:
+            warnings.append(f"{doc_url}: no document ({prober.last_error})")
         if response is None or response.status != 200 or "html" in response.content_type:
             return
         if doc_url.endswith("/.well-known/api-catalog"):
@@ -199,6 +205,7 @@ def from_url(
             try_document(origin + path)
         graphql_paths = _probe_graphql(origin, prober, found, probed, warnings)
         pages = _crawl(url, origin, prober, try_document)
+        found[:] = _one_spec_per_api(found, origin, prober, warnings)
     finally:
         prober.close()
     endpoints = [
@@ -211,9 +218,10 @@ def from_url(
     known = {(ep.method, ep.path) for ep in endpoints}
     endpoints += [p for p in pages if ("GET", p.path) not in known]
     if not endpoints:
+        stopped = f"; the probe's {prober.budget:g} s time budget ran out" if prober.timed_out() else ""
         raise LoaderError(
             "format",
-            f"no API description found at {origin} ({len(probed)} locations probed, {len(pages)} pages crawled)",
+            f"no API description found at {origin} ({prober.requests} requests, {len(pages)} pages crawled{stopped})",
             location=url,
             tip="pass the spec's own URL or file (OpenAPI, Postman, HAR, WSDL, GraphQL SDL)",
         )
@@ -300,3 +308,44 @@ def _crawl(start: str, origin: str, prober: Prober, try_document: Callable[[str]
             else:
                 queue.append(link)
     return pages
+
+
+def _probe_path(discovery: Discovery) -> str | None:
+    """A GET of the spec with no path parameter (e.g. /api/health): asking it tells whether
+    the spec's paths resolve on this server."""
+    for ep in discovery.endpoints:
+        template = ep.source.rsplit("#/paths/", 1)[-1]
+        if ep.method == "GET" and "{" not in template and "?" not in ep.path and not ep.destructive:
+            return ep.path
+    return None
+
+
+def _one_spec_per_api(found: list[Discovery], origin: str, prober: Prober, warnings: list[str]) -> list[Discovery]:
+    """Two specs of the same API at two locations (Prefect serves its spec at /openapi.json
+    without the /api prefix its paths need, and at /api/openapi.json with it): keep the one
+    whose paths answer here, asked with one GET each; warn about the other."""
+    specs = [d for d in found if d.kind in ("openapi", "swagger")]
+    if len(specs) < 2:
+        return found
+    dropped: set[int] = set()
+    for i, a in enumerate(specs):
+        for b in specs[i + 1 :]:
+            if id(a) in dropped or id(b) in dropped:
+                continue
+            names_a, names_b = {e.name for e in a.endpoints}, {e.name for e in b.endpoints}
+            if len(names_a & names_b) * 2 < min(len(names_a), len(names_b)):
+                continue  # two different APIs
+            answers = {}
+            for spec in (a, b):
+                path = _probe_path(spec)
+                response = prober.request("GET", origin + path) if path else None
+                answers[id(spec)] = (path, response.status if response is not None else None)
+            a_ok = answers[id(a)][1] not in (None, 404)
+            b_ok = answers[id(b)][1] not in (None, 404)
+            loser = b if a_ok or not b_ok else a
+            winner = a if loser is b else b
+            dropped.add(id(loser))
+            path, status = answers[id(loser)]
+            why = f" (GET {path} answered {status})" if path and status == 404 else ""
+            warnings.append(f"{loser.source} describes the same API as {winner.source}: left out{why}")
+    return [d for d in found if id(d) not in dropped]

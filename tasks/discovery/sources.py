@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
-from tasks.discovery.http import REQUEST_DEADLINE_S, Deadline, deadline_client
+from tasks.discovery.http import FETCH_DEADLINE_S, Deadline, deadline_client
 from tasks.discovery.model import Discovery, DiscoveryLimits, LoaderError, current_limits, too_large
 
 Kind = str
@@ -23,7 +23,7 @@ def origin(url: str) -> str:
 
 
 def fetch_url(
-    url: str, *, allowed_origin: str | None = None, timeout: float = 10.0, deadline: float = REQUEST_DEADLINE_S * 3
+    url: str, *, allowed_origin: str | None = None, timeout: float = 10.0, deadline: float = FETCH_DEADLINE_S
 ) -> bytes:
     """GET a document; never follows a redirect to another origin; at most
     LUNA_DISCOVERY_MAX_BYTES; done within `deadline` seconds of wall-clock time (a large
