@@ -47,7 +47,14 @@ class _Stream(httpcore.NetworkStream):
         self.inner, self.deadline = inner, deadline
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.inner.read(max_bytes, self.deadline.left(timeout))
+        try:
+            return self.inner.read(max_bytes, self.deadline.left(timeout))
+        except httpcore.ReadTimeout:
+            if self.deadline.at - time.monotonic() <= 0.05:  # the socket waited out our deadline: say so
+                raise httpcore.ReadTimeout(
+                    f"the discovery deadline passed ({self.deadline.seconds:g} s per request)"
+                ) from None
+            raise
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self.inner.write(buffer, self.deadline.left(timeout))
