@@ -70,11 +70,17 @@ class LunaClient:
         return run.result
 
     def discover(
-        self, *sources: str, out: str | Path, service: str = "My API", overwrite: bool = False
+        self,
+        *sources: str,
+        out: str | Path,
+        service: str = "My API",
+        overwrite: bool = False,
+        target: str | None = None,
     ) -> dict[str, Any]:
         """Discover endpoints from specs, collections, HARs, WSDLs, GraphQL or a live URL and
-        write one endpoints file; returns its content. No Prefect needed."""
-        found = operations.discover(sources, out=out, service=service, overwrite=overwrite)
+        write one endpoints file; returns its content. No Prefect needed. `target` (the
+        service's URL) is recorded in the file; default: the first URL source's origin."""
+        found = operations.discover(sources, out=out, service=service, overwrite=overwrite, target=target)
         assert found.catalog is not None
         return found.catalog
 

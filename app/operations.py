@@ -226,20 +226,32 @@ def discover(
     include_destructive: bool = False,
     overwrite: bool = False,
     postman_environment: str | None = None,
+    target: str | None = None,
 ) -> Discovered:
     """Discover endpoints from specs, collections, HARs, WSDLs, GraphQL or a live URL and,
     with `out`, write one endpoints file. Plain functions, no Prefect (the `discover`
-    flow runs the same steps)."""
+    flow runs the same steps). `target` (the service's URL, default BASE_URL when set) is
+    recorded in the file; without one, the first URL source's origin is."""
+    from tasks.discovery.model import DiscoveryLimits
     from tasks.discovery.sources import load_source
     from tasks.discovery.tasks import write_endpoints_file
+    from tasks.pipeline.model import check_target
 
     if not sources:
         raise ConfigError("no source to discover from", tip="name a spec, collection, HAR, WSDL, GraphQL file or URL")
-    found = [load_source(source, postman_environment=postman_environment) for source in sources]
+    settings = load_settings()
+    limits = DiscoveryLimits(max_bytes=settings.luna_discovery_max_bytes)
+    found = [load_source(source, postman_environment=postman_environment, limits=limits) for source in sources]
     if out is None:
         return Discovered(found, None, None)
+    target = target or (settings.base_url if "base_url" in settings.model_fields_set else None)
     catalog = write_endpoints_file(
-        found, Path(out), service=service, include_destructive=include_destructive, overwrite=overwrite
+        found,
+        Path(out),
+        service=service,
+        include_destructive=include_destructive,
+        overwrite=overwrite,
+        target=check_target(target) if target else None,
     )
     return Discovered(found, catalog, str(out))
 

@@ -22,6 +22,11 @@ class DiscoverParams(BaseModel):
     )
     postman_environment: str | None = Field(None, description="Postman environment file for {{variables}}.")
     overwrite: bool = Field(False, description="Replace the endpoints file if it exists.")
+    target: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="URL of the service under test, recorded in the endpoints file (default: the first URL source's origin).",
+    )
 
 
 @flow(name="discover", log_prints=True)
@@ -34,4 +39,5 @@ def discover(params: DiscoverParams) -> dict[str, Any]:
         params.service,
         params.include_destructive,
         params.overwrite,
+        params.target,
     )

@@ -35,6 +35,7 @@ from tasks.pipeline.stages import (
     lighthouse_outcome,
     load_stage_outcome,
     new_pipeline_id,
+    no_api_load,
     pages_of,
     publish_pipeline_report,
     settle,
@@ -128,6 +129,7 @@ def _load_then_audits(
     pages: list[str],
     audits: dict[str, bool],
     vqa_agents: list[str],
+    discoveries: list[Any],
 ) -> None:
     """The load subflow; Lighthouse and visual QA start when k6 is done (or at once without a load)."""
     running: dict[StageName, tuple[PrefectFuture[StageOutcome], float]] = {}
@@ -144,7 +146,7 @@ def _load_then_audits(
     if audits["visual_qa"]:
         running["visual_qa"] = (visual_qa_stage.submit(pages[0], vqa_agents), time.monotonic())
     if params is not None and load_future is not None:
-        pipeline.stages.append(_outcome("load", load_future, load_started))
+        pipeline.stages.append(no_api_load(_outcome("load", load_future, load_started), discoveries))
         attach_load(pipeline, load_settings().luna_out_dir / "runs" / str(params.run_id))
     for name in ("lighthouse", "visual_qa"):
         if name in running:
@@ -261,7 +263,7 @@ def test_service(
         )
     params = load_params.model_copy(update={"config": endpoints_file}) if load and ready else None
     audits = {"lighthouse": lighthouse, "visual_qa": visual_qa}
-    _load_then_audits(pipeline, params, pages_of(discoveries, target), audits, vqa_agents or [])
+    _load_then_audits(pipeline, params, pages_of(discoveries, target), audits, vqa_agents or [], discoveries)
     pipeline.finished_at = datetime.now(UTC)
     _report_and_notify(pipeline, notify)
     pipeline.write()

@@ -110,8 +110,25 @@ class Endpoint(_Strict):
         return service.model_copy(update=self.slos.model_dump(exclude_none=True))
 
 
+class DiscoveryNote(_Strict):
+    """What discovery recorded: where the endpoints came from and what it could not find."""
+
+    sources: list[str] = Field(default_factory=list, description="The sources discovered.")
+    api_found: bool = Field(True, description="False when probing a URL found no API, only pages.")
+    declared_servers: list[str] = Field(
+        default_factory=list, description="Servers the sources declare: information only, never a target."
+    )
+    warnings: list[str] = Field(default_factory=list, description="What the user must know (no API found).")
+
+
 class Catalog(_Strict):
     service: str = Field(min_length=1, max_length=200)
+    target: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s]+$",
+        description="The URL the user named at discovery (--target, --url, BASE_URL); generated suites default to it.",
+    )
+    discovery: DiscoveryNote | None = Field(None, description="Written by `luna discover`.")
     slos: SLOs = Field(default_factory=SLOs)
     endpoints: list[Endpoint] = Field(min_length=1)
 
@@ -199,4 +216,8 @@ def load_catalog(path: Path) -> Catalog:
         ) from None
     except UnicodeDecodeError:
         raise EndpointsFileError(f"{path} is not UTF-8 text", tip="save the file as UTF-8 JSON") from None
+    except RecursionError:
+        raise EndpointsFileError(
+            "JSON nested too deeply to read", location=str(path), tip="flatten the file's nesting"
+        ) from None
     return parse_catalog(data, source=str(path))

@@ -140,6 +140,9 @@ class LunaSettings(BaseSettings):
     luna_fail_on_not_exercised: bool = Field(
         False, description="true = an endpoint that got no requests fails the verdict (default: named, not failed)."
     )
+    luna_discovery_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest spec, collection or HAR discovery reads, in bytes."
+    )
     luna_home: Path | None = Field(None, description="Project folder a Prefect worker runs flows from (prefect.yaml).")
     # Notify: webhooks and plugin hooks (docs/PLUGINS.md)
     luna_webhook_urls: SecretStr | None = Field(

@@ -306,6 +306,7 @@ def discover(args: argparse.Namespace) -> int:
         include_destructive=args.include_destructive,
         overwrite=args.force,
         postman_environment=args.postman_env,
+        target=args.target,
     )
     assert found.catalog is not None
     for d in found.found:
@@ -320,7 +321,13 @@ def discover(args: argparse.Namespace) -> int:
             f"marked {marked} destructive operations: load runs leave them out unless --include-destructive "
             "(or write them unmarked: luna discover --include-destructive)"
         )
-    print(f"wrote {len(found.catalog['endpoints'])} endpoints to {args.out}")
+    data = found.catalog
+    if not data.get("discovery", {}).get("api_found", True):
+        print(f"warning: {data['discovery']['warnings'][0]}")
+    print(
+        f"wrote {len(data['endpoints'])} endpoints to {args.out}"
+        + (f" (target {data['target']})" if data.get("target") else " (no target recorded: pass --target URL)")
+    )
     return 0
 
 
@@ -400,6 +407,10 @@ def parser() -> argparse.ArgumentParser:
     disc.add_argument("--service", default="My API", help="service name")
     disc.add_argument(
         "--include-destructive", action="store_true", help="write destructive operations unmarked (load runs run them)"
+    )
+    disc.add_argument(
+        "--target",
+        help="URL of the service under test, recorded in the file (default: the source URL's origin, or BASE_URL)",
     )
     disc.add_argument("--postman-env", help="Postman environment file")
     disc.add_argument("--force", action="store_true", help="overwrite the output file")

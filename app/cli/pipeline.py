@@ -61,7 +61,7 @@ def test_service(args: argparse.Namespace) -> int:
     table = Table(title=f"test-service {result.status.upper()}: {result.service or result.target}", box=None)
     for column in ("stage", "outcome", "time", "summary"):
         table.add_column(column, justify="right" if column == "time" else "left", overflow="fold")
-    colours = {"passed": "green", "failed": "red", "error": "yellow", "skipped": "dim"}
+    colours = {"passed": "green", "warning": "dark_orange", "failed": "red", "error": "yellow", "skipped": "dim"}
     for stage in result.stages:
         table.add_row(
             stage.name,

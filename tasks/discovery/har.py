@@ -6,7 +6,8 @@ HTML documents, CORS preflights and third-party hosts are left out. Paths are te
 (method, template) calls become one endpoint: its `path` is the first concrete path seen
 (Luna sends concrete paths), its name and `source` carry the template, its weight is how
 often it was seen and `checks.status` the most common 2xx. GraphQL POSTs are kept apart
-per query. Cookies, credentials and browser/hop-by-hop headers are never stored.
+per query. Calls that failed in the recording (404 or 5xx) are left out, and a warning
+names them. Cookies, credentials and browser/hop-by-hop headers are never stored.
 """
 
 from __future__ import annotations
@@ -87,6 +88,12 @@ def _is_page(entry: dict[str, Any], method: str) -> bool:
     status = (entry.get("response") or {}).get("status")
     ok = isinstance(status, int) and 200 <= status < 300
     return method == "GET" and ok and (entry.get("_resourceType") == "document" or html)
+
+
+def _failed_in_recording(entry: dict[str, Any]) -> bool:
+    """A 404 or 5xx in the recording: replaying it measures an error, not the service."""
+    status = (entry.get("response") or {}).get("status")
+    return isinstance(status, int) and not isinstance(status, bool) and (status == 404 or 500 <= status <= 599)
 
 
 def _is_static(entry: dict[str, Any], path: str) -> bool:
@@ -189,6 +196,7 @@ def _load(har: _Har, entries: list[Any], source: str, target: str | None) -> Dis
     wanted = origin(target) if target else None
     groups: dict[tuple[str, str, str | None], list[tuple[int, dict[str, Any], dict[str, Any], str]]] = {}
     skipped: Counter[str] = Counter()
+    failed: list[str] = []
     for i, entry, request, method, url in parsed:
         har.where = f"{source}#/log/entries/{i}"
         parts = urlsplit(url)
@@ -198,6 +206,8 @@ def _load(har: _Har, entries: list[Any], source: str, target: str | None) -> Dis
             skipped["static"] += 1
         elif method not in METHODS or method == "OPTIONS":
             skipped["preflight/other"] += 1
+        elif _failed_in_recording(entry):
+            failed.append(f"{method} {parts.path or '/'} ({(entry.get('response') or {}).get('status')})")
         else:
             graphql = _graphql(request)
             key = (method, template(parts.path or "/"), graphql[0] if graphql else None)
@@ -205,6 +215,12 @@ def _load(har: _Har, entries: list[Any], source: str, target: str | None) -> Dis
     if skipped:
         summary = ", ".join(f"{n} {why}" for why, n in sorted(skipped.items()))
         har.warnings.append(f"left out {summary} entries (target origin {wanted})")
+    if failed:
+        shown = ", ".join(list(dict.fromkeys(failed))[:8]) + (", ..." if len(set(failed)) > 8 else "")
+        har.warnings.append(
+            f"left out {len(failed)} entries that failed in the recording (404 or 5xx): {shown}; "
+            "they would fail the run, not measure it"
+        )
     endpoints = [_endpoint(har, key, seen, source) for key, seen in groups.items()]
     return Discovery(
         source=source,

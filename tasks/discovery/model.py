@@ -5,13 +5,26 @@ each `(document: bytes | str, *, source: str, ...) -> Discovery`, raising Loader
 Loader error kinds (schemathesis-style): `syntax` (not JSON/YAML/XML), `format` (parsed,
 but not this kind of document or an unsupported version), `invalid` (the document breaks
 its own schema), `reference` (a $ref that cannot be resolved or leaves the allowed
-origin), `too_large` (over the size limit), `unsafe` (XML bombs, external entities).
+origin), `too_large` (over the size limit or the expansion budget), `unsafe` (XML bombs, external
+entities, YAML alias bombs).
+
+Limits (`DiscoveryLimits`): the document size is the setting LUNA_DISCOVERY_MAX_BYTES
+(default 20 MB); sample generation and schema inlining have node budgets per operation
+and per spec. `load_source` makes the limits of the run current (`limits.active()`);
+loaders called directly use the defaults.
+
+Destructive detection is one function for every loader (`destructive_reason`): a DELETE,
+or a write (POST/PUT/PATCH, a GraphQL mutation) whose operation id, path or summary has a
+destructive word (delete, remove, purge, reset, bulk, admin, ...).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -20,9 +33,48 @@ from pydantic import BaseModel, Field
 from luna.catalog import SLOs, parse_catalog
 from luna.errors import LoaderError
 
-MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024  # default of the setting LUNA_DISCOVERY_MAX_BYTES
+MAX_BYTES_SETTING = "LUNA_DISCOVERY_MAX_BYTES"
 READ_WEIGHT = 3.0
 WRITE_WEIGHT = 1.0
+
+
+class DiscoveryLimits(BaseModel):
+    """How far discovery may go on one source. Budgets count values (JSON nodes)."""
+
+    max_bytes: int = Field(MAX_DOCUMENT_BYTES, ge=1, description="Largest document read (LUNA_DISCOVERY_MAX_BYTES).")
+    sample_nodes_per_operation: int = Field(2_000, ge=1, description="Values in one generated body or parameter.")
+    schema_nodes_per_operation: int = Field(5_000, ge=1, description="Values in one inlined response schema.")
+    nodes_per_spec: int = Field(
+        2_000_000, ge=1, description="Sampled plus inlined values for a whole spec; past it: too_large."
+    )
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[DiscoveryLimits]:
+        """Make these the limits of the loaders called inside the block."""
+        token = _LIMITS.set(self)
+        try:
+            yield self
+        finally:
+            _LIMITS.reset(token)
+
+
+_LIMITS: ContextVar[DiscoveryLimits | None] = ContextVar("luna_discovery_limits", default=None)
+
+
+def current_limits() -> DiscoveryLimits:
+    """The limits `load_source` made current, else the defaults."""
+    return _LIMITS.get() or DiscoveryLimits()
+
+
+def too_large(size: int, source: str, limit: int | None = None) -> LoaderError:
+    limit = limit or current_limits().max_bytes
+    return LoaderError(
+        "too_large",
+        f"{size} bytes is over the {limit} byte limit of {MAX_BYTES_SETTING}",
+        location=source,
+        tip=f"raise {MAX_BYTES_SETTING} (bytes), split the document, or discover from a smaller export",
+    )
 
 
 class DiscoveredEndpoint(BaseModel):
@@ -43,7 +95,10 @@ class DiscoveredEndpoint(BaseModel):
         None, description="JSON Schema of the success response (specs only); generated API suites validate against it."
     )
     response_type: str | None = Field(None, description="Media type of the success response; text/html is a page.")
-    destructive: bool = Field(False, description="DELETE, or a write against a production-looking target.")
+    destructive: bool = Field(
+        False, description="DELETE, a write named like one (destructive_reason), or a write to production."
+    )
+    destructive_reason: str | None = Field(None, description="Why it is marked destructive, for the warnings.")
     source: str = Field("", description="Where it was found, e.g. 'openapi.yaml#/paths/~1users/get'.")
 
 
@@ -56,17 +111,80 @@ class Discovery(BaseModel):
     base_url: str | None = Field(None, description="Server URL the source declares, if any.")
     endpoints: list[DiscoveredEndpoint] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    api_found: bool = Field(True, description="False when probing a URL found no API description (only crawled pages).")
 
 
 def check_size(document: bytes | str, source: str) -> None:
+    """LoaderError `too_large` past the current LUNA_DISCOVERY_MAX_BYTES."""
     size = len(document.encode() if isinstance(document, str) else document)
-    if size > MAX_DOCUMENT_BYTES:
-        raise LoaderError(
-            "too_large",
-            f"{size} bytes is over the {MAX_DOCUMENT_BYTES} byte limit",
-            location=source,
-            tip="split the document, or discover from a smaller export",
-        )
+    if size > current_limits().max_bytes:
+        raise too_large(size, source)
+
+
+# Stems of words that mark a write as destructive (matched at the start of each word of the
+# operation id, path and summary: "bulk_delete", "deleteUser", "Reset Limit", "/admin/...").
+DESTRUCTIVE_STEMS = (
+    "delet",
+    "remov",
+    "destroy",
+    "purg",
+    "drop",
+    "wipe",
+    "eras",
+    "truncat",
+    "reset",
+    "clear",
+    "flush",
+    "revok",
+    "terminat",
+    "kill",
+    "shutdown",
+    "restart",
+    "cancel",
+    "bulk",
+    "paus",
+    "disabl",
+    "deactivat",
+    "archiv",
+    "suspend",
+    "admin",
+)
+
+
+def words(text: str | None) -> list[str]:
+    """Lower-case words of an identifier or sentence: camelCase, snake_case, paths."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text or "")
+    return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
+
+
+def destructive_reason(method: str, *, write: bool, **texts: str | None) -> str | None:
+    """Why an operation is destructive, or None. A DELETE always is; a write (POST, PUT,
+    PATCH, a GraphQL mutation) is when a word of its texts (operation id, path, summary,
+    GraphQL field name: the keyword names say which) starts with a destructive stem.
+    Reads never are: the HTTP method says they are safe. The one function for every loader."""
+    if method.upper() == "DELETE":
+        return "a DELETE"
+    if not write:
+        return None
+    found = [(where, word) for where, text in texts.items() for word in words(text)]
+    for stem in DESTRUCTIVE_STEMS:  # the strongest word first: 'delete' before 'bulk'
+        for where, word in found:
+            if word.startswith(stem):
+                return f"'{word}' in its {where.replace('_', ' ')}"
+    return None
+
+
+def destructive_summary(endpoints: list[DiscoveredEndpoint], limit: int = 8) -> str | None:
+    """One warning naming the writes marked by their words (DELETEs go without saying)."""
+    named = [e for e in endpoints if e.destructive and e.destructive_reason and e.method != "DELETE"]
+    if not named:
+        return None
+    shown = ", ".join(
+        f"{e.name if e.type == 'graphql' else e.method + ' ' + e.path.split('?')[0]} ({e.destructive_reason})"
+        for e in named[:limit]
+    )
+    more = f" and {len(named) - limit} more" if len(named) > limit else ""
+    return f"marked {len(named)} writes destructive by their names: {shown}{more}"
 
 
 def _tag_safe(text: str) -> str:
@@ -154,15 +272,49 @@ def soap_action(headers: dict[str, str]) -> str | None:
     return match.group(1) if match else None
 
 
+def no_api_warning(discoveries: list[Discovery]) -> str | None:
+    """The warning for sources that gave pages but no API description, or None."""
+    missing = [d for d in discoveries if not d.api_found]
+    if not missing:
+        return None
+    pages = sum(len(d.endpoints) for d in missing)
+    where = ", ".join(d.source for d in missing)
+    return (
+        f"no API found at {where}: no spec or GraphQL endpoint answered, only {pages} page(s) were crawled, "
+        "so no API is exercised; pass the spec (--source / --spec) to test the API"
+    )
+
+
+def discovery_note(discoveries: list[Discovery]) -> dict[str, Any]:
+    """What the endpoints file records about its discovery: the sources, whether an API was
+    found, and the servers the sources declare (information only, never a target)."""
+    note: dict[str, Any] = {
+        "sources": [d.source for d in discoveries],
+        "api_found": all(d.api_found for d in discoveries),
+    }
+    declared = list(dict.fromkeys(d.base_url for d in discoveries if d.base_url and d.kind != "url"))
+    if declared:
+        note["declared_servers"] = declared
+    warning = no_api_warning(discoveries)
+    if warning:
+        note["warnings"] = [warning]
+    return note
+
+
 def merge(
-    discoveries: list[Discovery], *, service: str, include_destructive: bool = False, slos: SLOs | None = None
+    discoveries: list[Discovery],
+    *,
+    service: str,
+    include_destructive: bool = False,
+    slos: SLOs | None = None,
+    target: str | None = None,
 ) -> dict[str, Any]:
     """One endpoints file from several sources: deduplicated by (type, method, path, query,
     SOAP action),
     names made unique and tag-safe, default weights; destructive ones are kept and marked
     `"destructive": true` (load runs leave them out unless they include destructive
-    operations), or written unmarked with include_destructive. The result validates as a
-    Catalog."""
+    operations), or written unmarked with include_destructive. `target` is the URL the user
+    named (recorded: generated suites default to it). The result validates as a Catalog."""
     seen: set[tuple[str, str, str, str | None, str | None]] = set()
     names: set[str] = set()
     endpoints: list[dict[str, Any]] = []
@@ -206,6 +358,9 @@ def merge(
             if ep.destructive and not include_destructive:
                 entry["destructive"] = True
             endpoints.append(entry)
-    data = {"service": service, "slos": (slos or SLOs()).model_dump(), "endpoints": endpoints}
+    data: dict[str, Any] = {"service": service}
+    if target:
+        data["target"] = target.rstrip("/")
+    data |= {"slos": (slos or SLOs()).model_dump(), "discovery": discovery_note(discoveries), "endpoints": endpoints}
     parse_catalog(data, source="discovered endpoints")  # raises if a loader produced nonsense
     return data

@@ -1,11 +1,15 @@
 """OpenAPI 3.0/3.1 and Swagger 2.0 (JSON or YAML) -> Discovery.
 
-Every operation becomes one endpoint: sample path parameters, required query parameters
-(and optional ones that carry an example or default), header parameters (not
-Authorization: Luna's auth settings send it), a body from the JSON example or generated
-from the schema, and `checks.status` = the lowest declared 2xx. `$ref`s are resolved
-lazily: local pointers, and remote/relative documents only through `fetch` and only on
-`allowed_origin`. Security schemes are reported as the Luna auth settings that fit.
+Every operation becomes one endpoint: sample path parameters; query, header and cookie
+parameters that are required, or optional with an example, default or enum (an optional
+parameter without one is left out: junk in it changes what the server answers); never
+Authorization (Luna's auth settings send it); a body from the JSON example or generated
+from the schema (values match the schema's `format`), and `checks.status` = the lowest
+declared 2xx. `$ref`s are resolved lazily: local pointers, and remote/relative documents
+only through `fetch` and only on `allowed_origin`. Writes whose operation id, path or
+summary say they destroy are marked destructive (`model.destructive_reason`). The spec's
+`servers`/`host` is information (`Discovery.base_url`), never the target. Security
+schemes are reported as the Luna auth settings that fit.
 """
 
 from __future__ import annotations
@@ -14,162 +18,33 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
-import yaml
-
-from tasks.discovery.model import DiscoveredEndpoint, Discovery, LoaderError, check_size
-from tasks.discovery.schema_sample import Sampler, declared, jsonable
+from tasks.discovery.model import (
+    DiscoveredEndpoint,
+    Discovery,
+    LoaderError,
+    current_limits,
+    destructive_reason,
+    destructive_summary,
+)
+from tasks.discovery.schema_sample import Budget, Inliner, Sampler, declared, jsonable
+from tasks.discovery.spec_document import Resolver, auth_warning, escape_token, origin_of, parse_document
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
-MAX_REF_CHAIN = 64
-MAX_REMOTE_DOCUMENTS = 50
-MAX_SCHEMA_DEPTH = 12  # response schemas are inlined this deep; cycles end there as {}
 _OPENAPI_VERSION = re.compile(r"^3\.[0-2](\.\d+)?(-[\w.]+)?$")
 
 
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _parse(document: bytes | str, source: str) -> Any:
-    check_size(document, source)
-    try:
-        text = document.decode("utf-8-sig") if isinstance(document, bytes) else document
-    except UnicodeDecodeError as exc:
-        raise LoaderError(
-            "syntax", f"not UTF-8 text ({exc.reason})", location=source, tip="save the spec as UTF-8"
-        ) from None
-    if text.lstrip().startswith(("{", "[")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            where = f"{source}:{exc.lineno}:{exc.colno}"
-            raise LoaderError(
-                "syntax", f"not valid JSON: {exc.msg}", location=where, tip="fix the JSON syntax"
-            ) from None
-        except RecursionError:
-            raise LoaderError("syntax", "JSON nested too deeply", location=source, tip="flatten the document") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise LoaderError(
-            "syntax", f"not valid YAML or JSON: {problem}", location=where, tip="fix the syntax"
-        ) from None
-    except (RecursionError, ValueError) as exc:
-        raise LoaderError("syntax", f"not valid YAML: {exc}", location=source, tip="fix the syntax") from None
-
-
-class _Resolver:
-    """Lazy $ref resolution with ref-chain cycle detection and an origin fence."""
-
-    def __init__(self, root: Any, source: str, fetch: Callable[[str], bytes] | None, allowed: str | None) -> None:
-        self.source = source
-        self.base = source.split("#")[0]
-        self.docs: dict[str, Any] = {self.base: root}
-        self.fetch = fetch
-        self.allowed = allowed.rstrip("/").lower() if allowed else None
-        self.where = source
-
-    def fail(self, message: str, tip: str) -> LoaderError:
-        return LoaderError("reference", message, location=self.where, tip=tip)
-
-    def deref(self, node: Any, base: str) -> tuple[Any, str, str | None]:
-        chain: list[str] = []
-        while isinstance(node, dict) and "$ref" in node:
-            ref = node["$ref"]
-            if not isinstance(ref, str):
-                raise LoaderError("invalid", "$ref is not a string", location=self.where, tip="write $ref as a string")
-            target, _, fragment = (base + ref if ref.startswith("#") else self._absolute(ref, base)).partition("#")
-            key = f"{target}#{fragment}"
-            if key in chain or len(chain) >= MAX_REF_CHAIN:
-                raise self.fail(f"circular $ref chain: {' -> '.join([*chain, key])}", "point the $ref at a real value")
-            chain.append(key)
-            node, base = self._pointer(self._document(target), fragment, ref), target
-        return node, base, chain[-1] if chain else None
-
-    def _absolute(self, ref: str, base: str) -> str:
-        url = urljoin(base, ref) if urlsplit(base).scheme in ("http", "https") else ref
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise self.fail(
-                f"$ref '{ref}' points at a file; only http(s) references on the spec's origin are followed",
-                "bundle the spec into one file (e.g. `redocly bundle`) or discover it from its URL",
-            )
-        return url
-
-    def _document(self, url: str) -> Any:
-        if url in self.docs:
-            return self.docs[url]
-        if self.fetch is None or self.allowed is None or _origin(url) != self.allowed:
-            raise self.fail(
-                f"$ref to {url} leaves the allowed origin ({self.allowed or 'none: local spec'})",
-                "discovery only follows references on the spec's own origin; bundle the spec into one file",
-            )
-        if len(self.docs) > MAX_REMOTE_DOCUMENTS:
-            raise self.fail(f"more than {MAX_REMOTE_DOCUMENTS} referenced documents", "bundle the spec")
-        try:
-            fetched = self.fetch(url)
-        except LoaderError:
-            raise
-        except Exception as exc:  # the caller's fetch: any failure means the ref cannot be resolved
-            raise self.fail(f"cannot fetch {url}: {exc}", "check that the referenced document is reachable") from None
-        self.docs[url] = _parse(fetched, url)
-        return self.docs[url]
-
-    def _pointer(self, doc: Any, fragment: str, ref: str) -> Any:
-        if fragment and not fragment.startswith("/"):
-            raise self.fail(f"$ref '{ref}' is not a JSON pointer", "write refs like '#/components/schemas/Name'")
-        node = doc
-        for raw in fragment.split("/")[1:] if fragment else []:
-            token = unquote(raw).replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                raise self.fail(f"$ref '{ref}' does not resolve: no '{token}'", "fix the $ref or add the definition")
-        return node
-
-
-def _auth_warning(name: str, scheme: Any, swagger: bool) -> str:
-    scheme = scheme if isinstance(scheme, dict) else {}
-    kind, label = str(scheme.get("type", "")).lower(), f"security scheme '{name}'"
-    http = str(scheme.get("scheme", "")).lower()
-    if kind == "http" and http == "bearer":
-        return f"{label} (HTTP bearer): set AUTH_TOKEN"
-    if kind == "basic" or kind == "http" and http == "basic":
-        return f"{label} (HTTP basic): set AUTH_BASIC_USER and AUTH_BASIC_PASS"
-    if kind == "apikey" and scheme.get("in") == "header" and str(scheme.get("name")).lower() == "authorization":
-        return f"{label} (token in the Authorization header): set AUTH_TOKEN (sent as 'Bearer <token>')"
-    if kind == "apikey" and scheme.get("in") == "header":
-        return f"{label} (API key header): set AUTH_API_KEY and AUTH_API_KEY_HEADER={scheme.get('name')}"
-    if kind == "apikey":
-        return f"{label} (API key in {scheme.get('in')}): Luna sends API keys as a header only; add it to the endpoints by hand"
-    flows = scheme.get("flows") if isinstance(scheme.get("flows"), dict) else {}
-    if kind == "oauth2" and ("clientCredentials" in flows or swagger and scheme.get("flow") == "application"):
-        flow = flows.get("clientCredentials") if not swagger else scheme
-        token_url = flow.get("tokenUrl") if isinstance(flow, dict) else None
-        return (
-            f"{label} (OAuth2 client credentials, token URL {token_url}): set the Keycloak settings "
-            "AUTH_HOST, AUTH_REALM, AUTH_CLIENT_ID and AUTH_CLIENT_SECRET"
-        )
-    return f"{label} ({kind or 'unknown'}): no Luna auth mode fits; obtain a token yourself and set AUTH_TOKEN"
-
-
 class _Loader:
-    def __init__(self, spec: dict[str, Any], source: str, resolver: _Resolver, swagger: bool) -> None:
+    def __init__(self, spec: dict[str, Any], source: str, resolver: Resolver, swagger: bool) -> None:
         self.spec, self.source, self.resolver, self.swagger = spec, source, resolver, swagger
         self.base = resolver.base
-        self.sampler = Sampler(resolver.deref)
+        budget = Budget(current_limits(), where=lambda: resolver.where)
+        self.sampler = Sampler(resolver.deref, budget)
+        self.inliner = Inliner(resolver.deref, budget)
         self.warnings: list[str] = []
+        self.cut_values: list[str] = []  # operations whose generated value was cut (budget)
+        self.cut_schemas: list[str] = []  # operations whose response schema is too large to keep
 
     def deref(self, node: Any) -> Any:
         return self.resolver.deref(node, self.base)[0]
@@ -200,6 +75,12 @@ class _Loader:
         prefix = re.sub(r"/+", "/", "/" + parts.path.strip("/")).rstrip("/") if parts.path else ""
         return (f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None), prefix
 
+    def declares(self, param: dict[str, Any]) -> bool:
+        """Does the parameter (or its schema) give a value: example(s), default or enum?"""
+        keys = ("example", "examples", "default", "enum", "x-example", "const")
+        schema = self.deref(param.get("schema")) if not self.swagger else None
+        return any(k in param for k in keys) or isinstance(schema, dict) and any(k in schema for k in keys)
+
     def value(self, param: dict[str, Any]) -> Any:
         """Sample for a parameter: its own example(s), else its schema's (2.0: the param itself)."""
         if "example" in param:
@@ -210,17 +91,25 @@ class _Loader:
             if isinstance(first, dict) and "value" in first:
                 return first["value"]
         if self.swagger:
-            return param["x-example"] if "x-example" in param else self.sampler.sample(param, self.base)
+            return param["x-example"] if "x-example" in param else self.generated(param, str(param.get("name")))
         found, value = declared(param)
-        return value if found else self.sampler.sample(param.get("schema", {"type": "string"}), self.base)
+        return value if found else self.generated(param.get("schema", {"type": "string"}), str(param.get("name")))
+
+    def generated(self, schema: Any, name: str) -> Any:
+        value = self.sampler.sample(schema, self.base)
+        if self.sampler.cut:
+            self.cut_values.append(name)
+        return value
 
     def body(self, op: dict[str, Any], params: list[dict[str, Any]], name: str) -> tuple[bool, Any]:
+        """(has a body, the body as plain JSON): the example, else generated (already plain JSON)."""
+        where = self.resolver.where
         schema: Any = None
         if self.swagger:
             body_param = next((p for p in params if p.get("in") == "body"), None)
             form = [p for p in params if p.get("in") == "formData"]
             if form:
-                return True, {str(p.get("name")): self.value(p) for p in form}
+                return True, jsonable({str(p.get("name")): self.value(p) for p in form}, location=where)
             if body_param is None:
                 return False, None
             schema = body_param.get("schema")
@@ -239,15 +128,15 @@ class _Loader:
             if "json" not in str(media_type).lower() and str(media_type).lower() != FORM:
                 self.warnings.append(f"operation {name} takes {media_type}; Luna sends the body as JSON")
             if "example" in media:
-                return True, media["example"]
+                return True, jsonable(media["example"], location=where)
             examples = media.get("examples")
             if isinstance(examples, dict) and examples:
                 first = self.deref(next(iter(examples.values())))
                 if isinstance(first, dict) and "value" in first:
-                    return True, first["value"]
+                    return True, jsonable(first["value"], location=where)
             schema = media.get("schema")
         self.warnings.append(f"operation {name} has no example; generated a body from its schema")
-        return True, self.sampler.sample(schema if schema is not None else {}, self.base)
+        return True, self.generated(schema if schema is not None else {}, name)
 
     def form_encoded(self, op: dict[str, Any], params: list[dict[str, Any]]) -> bool:
         """Whether the operation takes its body as an HTML form (urlencoded): OpenAPI 3's
@@ -263,31 +152,6 @@ class _Loader:
         if not isinstance(content, dict) or not content or any("json" in str(m).lower() for m in content):
             return False
         return str(next(iter(content))).lower() == FORM
-
-    def inline(self, node: Any, base: str, depth: int = 0) -> Any:
-        """A self-contained JSON Schema: $refs inlined to a fixed depth (deeper, and cycles,
-        become `{}`, which accepts anything); OpenAPI 3.0's `nullable` becomes a null type."""
-        if depth > MAX_SCHEMA_DEPTH:
-            return {}
-        if isinstance(node, dict) and "$ref" in node:
-            node, base, _ = self.resolver.deref(node, base)
-        if isinstance(node, list):
-            return [self.inline(v, base, depth + 1) for v in node]
-        if not isinstance(node, dict):
-            return node
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key in ("example", "examples", "xml", "externalDocs", "discriminator") or str(key).startswith("x-"):
-                continue
-            if key == "properties" and isinstance(value, dict):
-                out[key] = {str(k): self.inline(v, base, depth + 1) for k, v in value.items()}
-            elif isinstance(value, dict | list):
-                out[key] = self.inline(value, base, depth + 1)
-            else:
-                out[key] = value
-        if out.pop("nullable", False) is True:
-            out = {"anyOf": [out, {"type": "null"}]}
-        return out
 
     def response_schema(self, op: dict[str, Any], code: int | None) -> dict[str, Any] | None:
         """The JSON schema of the success response, when the spec declares one."""
@@ -306,7 +170,9 @@ class _Loader:
             schema = media.get("schema") if isinstance(media, dict) else None
         if not isinstance(schema, dict) or not schema:
             return None
-        inlined = self.inline(schema, self.base)
+        inlined = self.inliner.inline(schema, self.base)
+        if self.inliner.cut:
+            self.cut_schemas.append(self.resolver.where.rsplit("#", 1)[-1])
         return inlined if isinstance(inlined, dict) and inlined else None
 
     def response_type(self, op: dict[str, Any], code: int | None) -> str | None:
@@ -341,12 +207,11 @@ class _Loader:
         url_path = path
         query: list[tuple[str, str]] = []
         headers: dict[str, str] = {}
+        cookies: list[str] = []
         for param in params:
             where, pname = param.get("in"), str(param.get("name"))
-            has_example = "example" in param or "examples" in param or "default" in param or "x-example" in param
-            schema = param.get("schema")
-            if isinstance(schema, dict) and ("example" in schema or "default" in schema or "examples" in schema):
-                has_example = True
+            if where in ("query", "header", "cookie") and not (param.get("required") is True or self.declares(param)):
+                continue  # optional and nothing to send but junk: left out
             if where == "path":
                 value = _text(self.value(param))
                 if not value:  # e.g. a Swagger 2.0 path parameter declared without a type
@@ -355,12 +220,16 @@ class _Loader:
                         f"operation {name}: path parameter '{pname}' has no type or example; used {value}"
                     )
                 url_path = url_path.replace("{" + pname + "}", quote(value, safe=""))
-            elif where == "query" and (param.get("required") is True or has_example):
+            elif where == "query":
                 value = self.value(param)
                 for v in value if isinstance(value, list) else [value]:
                     query.append((pname, _text(v)))
-            elif where == "header" and pname.lower() != "authorization":
+            elif where == "header" and pname.lower() not in ("authorization", "cookie"):
                 headers[pname] = _text(self.value(param))
+            elif where == "cookie":
+                cookies.append(f"{pname}={quote(_text(self.value(param)), safe='')}")
+        if cookies:
+            headers["Cookie"] = "; ".join(cookies)
         if re.search(r"\{[^}/]*\}", url_path):
             self.warnings.append(f"operation {name}: path parameters without a declaration were set to 'sample'")
             url_path = re.sub(r"\{[^}/]*\}", "sample", url_path)
@@ -368,7 +237,7 @@ class _Loader:
         if query:
             full_path += "?" + urlencode(query)
         has_body, body = self.body(op, params, name)
-        body = jsonable(body, location=self.resolver.where) if has_body else None
+        body = body if has_body else None
         if isinstance(body, dict) and self.form_encoded(op, params):
             body = _form(body)
             headers["Content-Type"] = FORM
@@ -389,9 +258,16 @@ class _Loader:
             checks={"status": codes[0]} if codes else {},
             response_schema=self.response_schema(op, codes[0] if codes else None),
             response_type=self.response_type(op, codes[0] if codes else None),
-            destructive=method == "delete",
-            source=f"{self.source}#/paths/{_escape(path)}/{method}",
+            source=f"{self.source}#/paths/{escape_token(path)}/{method}",
         )
+        endpoint.destructive_reason = destructive_reason(
+            method,
+            write=method in ("post", "put", "patch"),
+            operation_id=str(op.get("operationId") or ""),
+            path=re.sub(r"\{[^}]*\}", "", path),
+            summary=str(op.get("summary") or ""),
+        )
+        endpoint.destructive = endpoint.destructive_reason is not None
         if method == "post" and path.rstrip("/").endswith("/graphql"):
             document = body.get("query") if isinstance(body, dict) else None
             variables = body.get("variables") if isinstance(body, dict) else None
@@ -411,7 +287,7 @@ class _Loader:
         for path, raw_item in paths.items():
             if isinstance(path, str) and path.startswith("x-"):
                 continue
-            self.resolver.where = f"{self.source}#/paths/{_escape(str(path))}"
+            self.resolver.where = f"{self.source}#/paths/{escape_token(str(path))}"
             if not isinstance(path, str) or not path.startswith("/"):
                 raise self.invalid(f"path '{path}' does not start with '/'")
             item = self.deref(raw_item)
@@ -421,9 +297,28 @@ class _Loader:
                 self.warnings.append(f"TRACE {path} left out: Luna endpoints do not send TRACE")
             for method in METHODS:
                 if method in item:
-                    self.resolver.where = f"{self.source}#/paths/{_escape(path)}/{method}"
+                    self.resolver.where = f"{self.source}#/paths/{escape_token(path)}/{method}"
                     found.append(self.operation(path, method, item, item[method], prefix))
+        summary = destructive_summary(found)
+        if summary:
+            self.warnings.append(summary)
+        self.budget_warnings()
         return base_url, found
+
+    def budget_warnings(self) -> None:
+        def some(names: list[str]) -> str:
+            return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+        if self.cut_values:
+            self.warnings.append(
+                f"{len(self.cut_values)} generated values were cut at {self.sampler.per_operation} values "
+                f"(discovery budget: the schemas fan out): {some(self.cut_values)}; give examples to send whole ones"
+            )
+        if self.cut_schemas:
+            self.warnings.append(
+                f"{len(self.cut_schemas)} response schemas expand past {self.inliner.per_operation} values "
+                f"(discovery budget): their responses are not validated: {some(self.cut_schemas)}"
+            )
 
 
 FORM = "application/x-www-form-urlencoded"
@@ -451,7 +346,7 @@ def from_openapi(
     allowed_origin: str | None = None,
 ) -> Discovery:
     """An OpenAPI 3.x or Swagger 2.0 document -> Discovery; raises LoaderError only."""
-    spec = _parse(document, source)
+    spec = parse_document(document, source)
     if not isinstance(spec, dict):
         raise LoaderError(
             "format",
@@ -476,7 +371,7 @@ def from_openapi(
             location=source,
             tip="Luna reads OpenAPI 3.0/3.1 and Swagger 2.0; convert older specs (e.g. with swagger2openapi)",
         )
-    resolver = _Resolver(spec, source, fetch, allowed_origin)
+    resolver = Resolver(spec, source, fetch, allowed_origin)
     loader = _Loader(spec, source, resolver, swagger)
     try:
         base_url, endpoints = loader.endpoints()
@@ -484,7 +379,12 @@ def from_openapi(
         schemes = spec.get("securityDefinitions") if swagger else components.get("securitySchemes")
         resolver.where = source
         for name, scheme in (schemes if isinstance(schemes, dict) else {}).items():
-            loader.warnings.append(_auth_warning(str(name), resolver.deref(scheme, resolver.base)[0], swagger))
+            loader.warnings.append(auth_warning(str(name), resolver.deref(scheme, resolver.base)[0], swagger))
+        if base_url and origin_of(base_url) != origin_of(source):
+            loader.warnings.append(
+                f"the spec declares the server {base_url}: information only, never a target "
+                "(Luna tests the URL you name: --target, --url or BASE_URL)"
+            )
         info = spec.get("info")
         title = info.get("title") if isinstance(info, dict) else None
         return Discovery(

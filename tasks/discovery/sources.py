@@ -1,5 +1,6 @@
 """Read a discovery source (a file or an http(s) URL), recognise its format, and hand it to
-the matching loader. Remote reads stay on the source's own origin and are size-limited."""
+the matching loader. Remote reads stay on the source's own origin, are size-limited
+(LUNA_DISCOVERY_MAX_BYTES) and end by a wall-clock deadline per request."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
-from tasks.discovery.model import MAX_DOCUMENT_BYTES, Discovery, LoaderError, check_size
+from tasks.discovery.http import FETCH_DEADLINE_S, Deadline, deadline_client
+from tasks.discovery.model import Discovery, DiscoveryLimits, LoaderError, current_limits, too_large
 
 Kind = str
 
@@ -20,8 +22,12 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def fetch_url(url: str, *, allowed_origin: str | None = None, timeout: float = 10.0) -> bytes:
-    """GET a document; never follows a redirect to another origin; at most MAX_DOCUMENT_BYTES."""
+def fetch_url(
+    url: str, *, allowed_origin: str | None = None, timeout: float = 10.0, deadline: float = FETCH_DEADLINE_S
+) -> bytes:
+    """GET a document; never follows a redirect to another origin; at most
+    LUNA_DISCOVERY_MAX_BYTES; done within `deadline` seconds of wall-clock time (a large
+    spec on loopback takes well under a second), whatever pace the server sends at."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise LoaderError(
             "reference", f"{url} is not an http(s) URL", location=url, tip="use a file path or http(s) URL"
@@ -33,24 +39,36 @@ def fetch_url(url: str, *, allowed_origin: str | None = None, timeout: float = 1
             location=url,
             tip="discovery only reads from the source's own origin",
         )
+    limit = current_limits().max_bytes
+    clock = Deadline(deadline)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client, client.stream("GET", url) as response:
+        with deadline_client(clock, read_timeout=timeout) as client, client.stream("GET", url) as response:
             if response.is_redirect:
                 target = str(response.next_request.url) if response.next_request else ""
                 return fetch_url(target, allowed_origin=allowed_origin or origin(url), timeout=timeout)
             response.raise_for_status()
-            body = b""
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise too_large(int(declared), url)
+            body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    check_size(body, url)
-            return body
+                if len(body) > limit:
+                    raise too_large(len(body), url)
+            return bytes(body)
     except httpx.HTTPStatusError as exc:
         raise LoaderError(
             "reference",
             f"{url} answered HTTP {exc.response.status_code}",
             location=url,
             tip="check the URL; a bare base URL (http://host/) is probed for its spec",
+        ) from None
+    except httpx.TimeoutException as exc:
+        raise LoaderError(
+            "reference",
+            f"{url} did not answer in time ({exc})",
+            location=url,
+            tip=f"check that the service is healthy; discovery gives each request {deadline:g} s of wall-clock time",
         ) from None
     except httpx.HTTPError as exc:
         raise LoaderError(
@@ -79,6 +97,8 @@ def detect(document: bytes, source: str) -> Kind:
         return "graphql"
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise LoaderError("syntax", "JSON nested too deeply", location=source, tip="flatten the document") from None
     except json.JSONDecodeError:
         try:
             data = yaml.safe_load(text)
@@ -89,6 +109,8 @@ def detect(document: bytes, source: str) -> Kind:
                 location=source,
                 tip="fix the document's syntax",
             ) from None
+        except RecursionError:
+            raise LoaderError("syntax", "YAML nested too deeply", location=source, tip="flatten the document") from None
     if isinstance(data, dict):
         if "openapi" in data or "swagger" in data:
             return "openapi"
@@ -143,26 +165,33 @@ def load_document(document: bytes, source: str, *, postman_environment: str | No
     )
 
 
-def load_source(source: str, *, postman_environment: str | None = None) -> Discovery:
-    """One source -> Discovery (raises LoaderError).
+def load_source(
+    source: str, *, postman_environment: str | None = None, limits: DiscoveryLimits | None = None
+) -> Discovery:
+    """One source -> Discovery (raises LoaderError), within `limits` (default: from the
+    settings, LUNA_DISCOVERY_MAX_BYTES).
 
     A file is read and loaded by its format. A URL that serves a document is loaded the
     same way; a GraphQL endpoint is introspected; any other URL (a page, a 404) is probed
     as a live service on its origin.
     """
-    if urlsplit(source).scheme in ("http", "https"):
-        return _load_url(source, postman_environment)
-    path = Path(source)
-    if not path.is_file():
-        raise LoaderError("format", f"{source} does not exist", location=source, tip="pass a file path or URL")
-    if path.stat().st_size > MAX_DOCUMENT_BYTES:
-        raise LoaderError(
-            "too_large",
-            f"{path.stat().st_size} bytes is over the {MAX_DOCUMENT_BYTES} byte limit",
-            location=source,
-            tip="split the document",
-        )
-    return load_document(path.read_bytes(), source, postman_environment=postman_environment)
+    with (limits or settings_limits()).active():
+        if urlsplit(source).scheme in ("http", "https"):
+            return _load_url(source, postman_environment)
+        path = Path(source)
+        if not path.is_file():
+            raise LoaderError("format", f"{source} does not exist", location=source, tip="pass a file path or URL")
+        size = path.stat().st_size
+        if size > current_limits().max_bytes:
+            raise too_large(size, source)
+        return load_document(path.read_bytes(), source, postman_environment=postman_environment)
+
+
+def settings_limits() -> DiscoveryLimits:
+    """The discovery limits of the effective settings."""
+    from luna.settings import load_settings
+
+    return DiscoveryLimits(max_bytes=load_settings().luna_discovery_max_bytes)
 
 
 def _load_url(source: str, postman_environment: str | None) -> Discovery:

@@ -14,7 +14,7 @@ from luna.errors import ConfigError
 from luna.keys import artifact_key
 from luna.markdown import md
 from tasks.discovery.model import Discovery, mark_production_writes, merge
-from tasks.discovery.sources import load_source
+from tasks.discovery.sources import load_source, origin
 
 
 @task(name="discover-source")
@@ -37,11 +37,16 @@ def write_endpoints_file(
     target: str | None = None,
 ) -> dict[str, Any]:
     """Merge and write; writes against a production-looking target (or source server) are
-    marked destructive first."""
+    marked destructive first. `target` is the URL the user named: it is recorded in the
+    file (generated suites default to it); without one, the origin of the first source
+    that is a URL is (the user named it). A spec's own servers are never recorded as it."""
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} already exists", tip="pass another output file, or allow overwriting (--force)")
     mark_production_writes(discoveries, target)
-    data = merge(discoveries, service=service, include_destructive=include_destructive)
+    target = target or next(
+        (origin(d.source) for d in discoveries if d.source.startswith(("http://", "https://"))), None
+    )
+    data = merge(discoveries, service=service, include_destructive=include_destructive, target=target)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return data
@@ -49,11 +54,21 @@ def write_endpoints_file(
 
 @task(name="write-endpoints")
 def write_endpoints(
-    discoveries: list[Discovery], out: str, service: str, include_destructive: bool, overwrite: bool = False
+    discoveries: list[Discovery],
+    out: str,
+    service: str,
+    include_destructive: bool,
+    overwrite: bool = False,
+    target: str | None = None,
 ) -> dict[str, Any]:
     """Merge and write the endpoints file; publish the discovery artifacts."""
     data = write_endpoints_file(
-        discoveries, Path(out), service=service, include_destructive=include_destructive, overwrite=overwrite
+        discoveries,
+        Path(out),
+        service=service,
+        include_destructive=include_destructive,
+        overwrite=overwrite,
+        target=target,
     )
     publish_discovery(discoveries, data, out)
     return data

@@ -10,23 +10,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from luna.catalog import Catalog, SLOs, parse_catalog
 from luna.errors import LunaError
 from luna.keys import slug as key_slug
 from luna.text import printable
 from luna.urls import UrlRejected, web_url
-from tasks.discovery.model import DiscoveredEndpoint, Discovery, LoaderError, merge
+from tasks.discovery.model import DiscoveredEndpoint, Discovery, DiscoveryLimits, LoaderError, merge
 from tasks.generation.model import Page, SuiteEndpoint, SuiteSpec
 from tasks.generation.safe import GenerationError, file_slug
 
 SPEC_PATHS = ("/openapi.json", "/swagger.json", "/openapi.yaml", "/v3/api-docs")
 
 
-def discover_url(url: str) -> tuple[Discovery, str]:
+def discover_url(url: str, *, limits: DiscoveryLimits | None = None) -> tuple[Discovery, str]:
     """A live service: the URL itself when it is a spec, else its well-known spec paths.
-    Returns the Discovery and the base URL the service answers on."""
+    Returns the Discovery and the base URL to test: the URL the user gave (its root, or its
+    origin when it named the spec itself), never the servers the spec declares."""
     from tasks.discovery.sources import load_source
 
     try:
@@ -43,17 +44,16 @@ def discover_url(url: str) -> tuple[Discovery, str]:
     last: LoaderError | None = None
     for candidate in candidates:
         try:
-            found = load_source(candidate)
+            found = load_source(candidate, limits=limits)
         except LoaderError as exc:
             tried.append(candidate)
             last = exc
             if "ConnectError" in exc.message:  # nothing listens there: no point probing further
                 break
             continue
-        base = root if candidate != url else f"{parts.scheme}://{parts.netloc}"
-        if found.base_url:
-            base = urljoin(candidate, found.base_url).rstrip("/")
-        return found, base
+        # the spec's servers path is already in each endpoint's path: then the origin is the base
+        at_origin = candidate == url or found.base_url is not None
+        return found, f"{parts.scheme}://{parts.netloc}" if at_origin else root
     reason = last.message if last else "nothing found"
     raise GenerationError(
         f"no API description found at {url} (tried {', '.join(tried)}; last: {reason})",

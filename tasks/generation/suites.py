@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from luna.catalog import Catalog, load_catalog
 from luna.settings import LunaSettings
-from tasks.discovery.model import Discovery
+from tasks.discovery.model import Discovery, DiscoveryLimits
 from tasks.generation.inputs import build_spec, discover_url
 from tasks.generation.model import KINDS, MANIFEST, Manifest, SuiteKind
 from tasks.generation.safe import GenerationError
@@ -27,7 +27,11 @@ class GenerateParams(BaseModel):
         default_factory=list, description="Spec files or URLs (OpenAPI, Postman, HAR) for schemas, pages or endpoints."
     )
     service: str | None = Field(None, max_length=200, description="Service name (default: from the file or spec).")
-    base_url: str | None = Field(None, description="Target the suite defaults to (default: the URL, or BASE_URL).")
+    base_url: str | None = Field(
+        None,
+        description="Target the suite defaults to (default: the URL; else the endpoints file's recorded target; "
+        "else BASE_URL). A spec's servers/host is never used.",
+    )
     pages: list[str] = Field(default_factory=list, description="Extra page paths for the UI and Lighthouse suites.")
     kinds: list[SuiteKind] = Field(default_factory=lambda: list(KINDS), min_length=1, description="Suites to generate.")
     out_dir: str = Field("suites", description="Folder that holds one folder per service.")
@@ -41,31 +45,36 @@ class GenerateParams(BaseModel):
 
 
 def generate_suite(params: GenerateParams, settings: LunaSettings) -> GeneratedSuite:
-    """Read the inputs, build the spec, write ``<out_dir>/<service>/`` (raises LunaError)."""
+    """Read the inputs, build the spec, write ``<out_dir>/<service>/`` (raises LunaError).
+
+    The suite's default target is the URL the user named: `base_url` (--target), the live
+    URL (--url), the endpoints file's recorded `target`, else BASE_URL. The servers or host
+    a spec declares are shown as information and never become the target."""
     from tasks.discovery.sources import load_source
 
     discoveries: list[Discovery] = []
     sources: list[str] = []
     base_url = params.base_url
+    limits = DiscoveryLimits(max_bytes=settings.luna_discovery_max_bytes)
     if params.url:
-        found, base = discover_url(params.url)
+        found, base = discover_url(params.url, limits=limits)
         discoveries.append(found)
         sources.append(found.source)
         base_url = base_url or base
     for source in params.specs:
-        found = load_source(source)
+        found = load_source(source, limits=limits)
         discoveries.append(found)
         sources.append(source)
-        if base_url is None and found.base_url and found.base_url.startswith(("http://", "https://")):
-            base_url = found.base_url
     catalog: Catalog | None = None
     if params.config:
         catalog = load_catalog(Path(params.config))
         sources.insert(0, params.config)
+        base_url = base_url or catalog.target
+    target = (base_url or settings.base_url).rstrip("/")
     spec = build_spec(
         catalog=catalog,
         discoveries=discoveries,
-        base_url=base_url or settings.base_url,
+        base_url=target,
         service=params.service,
         pages=params.pages,
         sources=sources,

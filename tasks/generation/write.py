@@ -98,7 +98,9 @@ def format_python(files: list[Rendered]) -> None:
         for n, f in enumerate(python):
             (Path(scratch) / f"f{n}.py").write_text(f.text, encoding="utf-8")
         done = subprocess.run(
-            [ruff, "format", "--isolated", "--line-length", "120", "--target-version", "py311", scratch],
+            # --no-cache and cwd: ruff would otherwise leave a .ruff_cache in the user's folder
+            [ruff, "format", "--isolated", "--no-cache", "--line-length", "120", "--target-version", "py311", scratch],
+            cwd=scratch,
             capture_output=True,
             text=True,
             timeout=60,

@@ -1,6 +1,8 @@
 """What one `test_service` run produced: an outcome per stage and the load verdict.
 
-A stage is `passed`, `failed` (it ran and found a problem: an SLO crossed, a failing
+A stage is `passed`, `warning` (it ran, but what it did is not what was asked: discovery
+found no API, so only pages were load tested; it does not fail the run but the table,
+report and CLI say it), `failed` (it ran and found a problem: an SLO crossed, a failing
 test, a budget missed), `error` (it could not run: a dead target, a broken spec) or
 `skipped` (switched off, or nothing to do, with the reason). The pipeline passes when no
 stage failed or errored.
@@ -20,7 +22,7 @@ from luna.text import printable
 from luna.urls import UrlRejected, web_target
 
 StageName = Literal["discover", "generate", "load", "lighthouse", "visual_qa", "report", "notify"]
-StageStatus = Literal["passed", "failed", "error", "skipped"]
+StageStatus = Literal["passed", "warning", "failed", "error", "skipped"]
 STAGES: tuple[StageName, ...] = ("discover", "generate", "load", "lighthouse", "visual_qa", "report", "notify")
 
 
@@ -68,7 +70,7 @@ class PipelineResult(BaseModel):
 
     @property
     def passed(self) -> bool:
-        return all(s.status in ("passed", "skipped") for s in self.stages)
+        return all(s.status in ("passed", "warning", "skipped") for s in self.stages)
 
     @property
     def status(self) -> Literal["pass", "fail"]:

@@ -13,7 +13,7 @@ from tasks.pipeline.model import PipelineResult
 from tasks.reporting.render import md
 
 TEMPLATES = Path(__file__).parent / "templates"
-MARK = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️"}
+MARK = {"passed": "✅", "warning": "🔶", "failed": "❌", "error": "⚠️", "skipped": "⏭️"}
 
 
 def _value(value: Any) -> str:

@@ -24,7 +24,7 @@ from luna.keys import artifact_key
 from luna.results import RunResult
 from luna.verdict import Verdict
 from tasks.audit.model import LighthouseResult
-from tasks.discovery.model import Discovery
+from tasks.discovery.model import Discovery, no_api_warning
 from tasks.pipeline.model import PipelineResult, StageName, StageOutcome, slo_failures
 from tasks.visual_qa.model import VisualQAResult
 
@@ -83,16 +83,34 @@ def pages_of(discoveries: list[Discovery], target: str) -> list[str]:
 
 
 def discovery_outcome(discoveries: list[Discovery], data: dict[str, Any], endpoints_file: Path) -> StageOutcome:
+    """`passed` with what was found; `warning` when a probed URL gave no API (only pages)."""
     warnings = [w if len(discoveries) == 1 else f"{d.source}: {w}" for d in discoveries for w in d.warnings]
     kinds = sorted({d.kind for d in discoveries})
+    no_api = no_api_warning(discoveries)
+    reason = f"{len(data['endpoints'])} endpoints from {', '.join(kinds)}" + (
+        f"; {len(warnings)} warnings" if warnings else ""
+    )
     return StageOutcome(
         name="discover",
-        status="passed",
-        reason=f"{len(data['endpoints'])} endpoints from {', '.join(kinds)}"
-        + (f"; {len(warnings)} warnings" if warnings else ""),
-        details={"endpoints": len(data["endpoints"]), "kinds": kinds, "warnings": warnings[:50]},
+        status="warning" if no_api else "passed",
+        reason=no_api or reason,
+        details={
+            "endpoints": len(data["endpoints"]),
+            "kinds": kinds,
+            "api_found": no_api is None,
+            "target": data.get("target"),
+            "warnings": warnings[:50],
+        },
         links={"endpoints_file": str(endpoints_file)},
     )
+
+
+def no_api_load(outcome: StageOutcome, discoveries: list[Discovery]) -> StageOutcome:
+    """A load stage that passed on pages alone, when discovery found no API: a warning."""
+    if outcome.status == "passed" and no_api_warning(discoveries):
+        outcome.status = "warning"
+        outcome.reason = f"no API exercised: only pages were load tested; {outcome.reason}"
+    return outcome
 
 
 def load_outcome(result: RunResult, verdict: Verdict, links: dict[str, str] | None) -> StageOutcome:

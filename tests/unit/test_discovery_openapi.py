@@ -241,9 +241,11 @@ def test_escaped_local_ref_and_ref_cycle() -> None:
     assert err.loader_kind == "reference" and "circular" in err.message
 
 
-def test_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(model, "MAX_DOCUMENT_BYTES", 10)
-    assert loader_error(json.dumps({"openapi": "3.0.0", "paths": {}})).loader_kind == "too_large"
+def test_too_large_names_the_setting() -> None:
+    with model.DiscoveryLimits(max_bytes=10).active():
+        err = loader_error(json.dumps({"openapi": "3.0.0", "paths": {}}))
+    assert err.loader_kind == "too_large"
+    assert "LUNA_DISCOVERY_MAX_BYTES" in err.message and "LUNA_DISCOVERY_MAX_BYTES" in (err.tip or "")
 
 
 def test_recursive_yaml_alias_example_is_unsafe_not_a_crash() -> None:

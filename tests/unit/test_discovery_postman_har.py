@@ -221,10 +221,14 @@ def test_har_filters_and_templates(app: Discovery) -> None:
     ]
     users = eps["GET_api_users_id"]
     assert users.path == "/api/users/123?expand=orders"  # first concrete path, token param dropped
-    assert users.weight == 3.0
-    assert users.checks == {"status": 200}  # the 404 does not count
+    assert users.weight == 2.0  # the call that was a 404 in the recording is left out, and named
+    assert users.checks == {"status": 200}
     assert users.group == "users"
-    assert users.source == "app.har#/log/entries/6 (template /api/users/{id}, seen 3x)"
+    assert users.source == "app.har#/log/entries/6 (template /api/users/{id}, seen 2x)"
+    assert (
+        "left out 1 entries that failed in the recording (404 or 5xx): GET /api/users/789 (404); "
+        "they would fail the run, not measure it" in app.warnings
+    )
     assert users.headers == {"Accept": "application/json", "X-Tenant": "acme"}
     nested = eps["GET_api_orders_id_items_id2"]
     assert nested.path == "/api/orders/3fa85f64-5717-4562-b3fc-2c963f66afa6/items/5f1d7c2ab9e8d40012345678"

@@ -127,11 +127,10 @@ def test_xml_bombs_and_external_entities_are_unsafe(document: bytes) -> None:
     assert "root:" not in str(caught.value)
 
 
-def test_wsdl_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tasks.discovery.model as model
+def test_wsdl_size_limit() -> None:
+    from tasks.discovery.model import DiscoveryLimits
 
-    monkeypatch.setattr(model, "MAX_DOCUMENT_BYTES", 100)
-    with pytest.raises(LoaderError) as caught:
+    with DiscoveryLimits(max_bytes=100).active(), pytest.raises(LoaderError) as caught:
         from_wsdl(CALCULATOR, source="big.wsdl")
     assert caught.value.loader_kind == "too_large"
 
