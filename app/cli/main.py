@@ -187,12 +187,8 @@ def print_result(result: Any, verdict: Any) -> None:
     else:
         color = "green" if verdict.passed else "red"
         console.print(f"[bold {color}]{verdict.status.upper()}[/]: {verdict.reason}", soft_wrap=True)
-        if verdict.comparison is not None and verdict.comparison.regressions:
-            console.print(
-                f"[yellow]regressed vs {verdict.comparison.baseline_run_id}:[/] "
-                + ", ".join(verdict.comparison.regressions),
-                soft_wrap=True,
-            )
+        if verdict.comparison is not None and verdict.comparison.outcome == "regressed":
+            console.print(f"[yellow]{verdict.comparison.reason}[/]", soft_wrap=True)
         elif verdict.baseline_note:
             console.print(f"baseline: {verdict.baseline_note}", soft_wrap=True)
     if result.influxdb is not None and not result.influxdb.stored:
@@ -222,6 +218,7 @@ def _p(v: float | None) -> str:
 
 
 def history(args: argparse.Namespace) -> int:
+    from tasks.evaluation.changes import describe
     from tasks.evaluation.history import total_of
 
     records = operations.history(args.service, args.profile, limit=args.limit)
@@ -233,7 +230,7 @@ def history(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"history of {args.service}")
-    for column in ("started (UTC)", "run id", "profile", "verdict", "reqs", "rps", "p95 ms", "errors"):
+    for column in ("started (UTC)", "run id", "profile", "verdict", "reqs", "rps", "p95 ms", "errors", "change points"):
         table.add_column(column)
     for r in records:
         t = total_of(r)
@@ -246,25 +243,39 @@ def history(args: argparse.Namespace) -> int:
             f"{t.rps:.1f}" if t else "-",
             _f(t.p95 if t else None),
             _p(t.error_rate if t else None),
+            "\n".join(f"[yellow]▲[/] {describe(c)}" for c in r.change_points)
+            + (" (k6 saturated)" if r.saturated else ""),
         )
     _console().print(table)
+    found = sum(len(r.change_points) for r in records)
+    print(f"{found} change point(s) (Apache Otava, p < 0.001, >= 5 %) over {len(records)} runs")
     return 0
+
+
+OUTCOME_MARKS = {"ok": "[green]ok[/]", "regressed": "[red]regressed[/]", "inconclusive": "[yellow]inconclusive[/]"}
 
 
 def diff(args: argparse.Namespace) -> int:
     comparison = operations.diff(args.run_a, args.run_b)
+    if not comparison.comparable:
+        _err(f"{comparison.reason}. Tip: {comparison.todo}")
+        return 2
     from rich.table import Table
 
     table = Table(title=f"{args.run_b} vs {args.run_a}")
-    for column in ("endpoint", "metric", args.run_a, args.run_b, "change", "noise", ""):
+    for column in ("endpoint", "metric", args.run_a, args.run_b, "change", "noise", "outcome", "why"):
         table.add_column(column)
     for ep in comparison.endpoints:
         for d in ep.deltas:
-            mark = "[red]regression[/]" if d.regression else "[green]improved[/]" if d.improvement else ""
             fmt = _p if d.metric == "error_rate" else _f
-            table.add_row(ep.name, d.metric, fmt(d.baseline), fmt(d.current), fmt(d.change), fmt(d.noise), mark)
+            why = d.reason + (f"; {d.todo}" if d.todo and d.outcome != "ok" else "")
+            table.add_row(
+                ep.name, d.metric, fmt(d.baseline), fmt(d.current), fmt(d.change), fmt(d.noise),
+                OUTCOME_MARKS[d.outcome], why,
+            )  # fmt: skip
     _console().print(table)
-    return 1 if comparison.regressions else 0
+    print(f"{comparison.outcome.upper()}: {comparison.reason}" + (f" ({comparison.todo})" if comparison.todo else ""))
+    return 1 if comparison.outcome == "regressed" else 0
 
 
 # ---- demo, env, doctor, up/down ------------------------------------------------------
@@ -396,7 +407,9 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("service")
     h.add_argument("--profile", choices=PROFILES)
     h.add_argument("--limit", type=int, default=50)
-    df = sub.add_parser("diff", help="per-endpoint differences between two runs (exit 1 on a regression)")
+    df = sub.add_parser(
+        "diff", help="run B against run A with the regression model (exit 1 regressed, 2 not comparable)"
+    )
     df.add_argument("run_a", help="the older run (baseline)")
     df.add_argument("run_b", help="the newer run")
     disc = sub.add_parser(

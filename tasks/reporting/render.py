@@ -24,6 +24,7 @@ from luna.urls import web_url as checked_url
 from luna.verdict import Verdict
 from tasks.reporting import charts
 from tasks.reporting.timeseries import TimeSeries
+from tasks.reporting.trend import change_point_lines, trend_charts
 from tasks.reporting.view import (
     ALL_ENDPOINTS,
     ReportLinks,
@@ -136,6 +137,7 @@ def _context(result: RunResult, verdict: Verdict, links: ReportLinks) -> dict[st
         "grafana": web_url(links.grafana),
         "started": when(result.started_at),
         "summary": run_summary(result),
+        "change_points": change_point_lines(verdict),
     }
 
 
@@ -264,4 +266,5 @@ def html_report(result: RunResult, verdict: Verdict, series: TimeSeries | None, 
         unreadable=unreadable,
         failure_total=result.failure_samples,
         files=run_files(result),
+        trends=trend_charts(verdict),
     )
