@@ -84,6 +84,9 @@ class GeneratorLoad(BaseModel):
     samples: int = Field(0, description="CPU samples taken during the run.")
     k6_cores_mean: float | None = Field(None, description="k6's CPU use, in cores (1.0 = one core busy), mean.")
     k6_cores_p90: float | None = Field(None, description="k6's CPU use in cores, 90th percentile of the samples.")
+    k6_wait_cores_mean: float | None = Field(
+        None, description="k6 threads ready to run but waiting for a CPU, in cores (Linux schedstat), mean."
+    )
     machine_cpu_mean: float | None = Field(None, description="The whole machine's CPU use, 0..1, mean.")
     machine_cpu_p90: float | None = Field(None, description="The whole machine's CPU use, 0..1, 90th percentile.")
     load_average: float | None = Field(None, description="1-minute load average at the end of the run.")

@@ -39,7 +39,7 @@ def series_change_points(values: list[float]) -> list[tuple[int, float, float, f
     found, _ = compute_change_points(
         list(values), window_len=WINDOW_LEN, max_pvalue=MAX_PVALUE, min_magnitude=MIN_MAGNITUDE
     )
-    return [(cp.index, float(cp.stats.mean_1), float(cp.stats.mean_2), float(cp.stats.pvalue)) for cp in found]
+    return [(int(cp.index), float(cp.stats.mean_1), float(cp.stats.mean_2), float(cp.stats.pvalue)) for cp in found]
 
 
 def change_points(

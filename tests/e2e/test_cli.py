@@ -184,8 +184,9 @@ def _wait_for(probe, seconds: float):  # type: ignore[no-untyped-def]
     raise AssertionError(f"timed out after {seconds} s")
 
 
+@pytest.mark.timeout(900)  # eight CLI runs and four CLI reads on a shared 2-core machine
 def test_history_and_diff(prefect_server: str, demo: Demo, tmp_path: Path) -> None:
-    """Five fast runs then two slow ones of the same endpoint name: the slow run regresses
+    """Five fast runs then a slow one of the same endpoint name: the slow run regresses
     against the window, `luna history` marks the change point, `luna diff` uses the same
     model, and a run of another load shape is refused as not comparable."""
     run_ids: list[str] = []
@@ -207,22 +208,22 @@ def test_history_and_diff(prefect_server: str, demo: Demo, tmp_path: Path) -> No
         outputs.append(done.stdout)
         return run_ids[-1]
 
+    other = smoke_run(5, vus="1")  # another load shape: never in the window, refused by diff
     for _ in range(5):
         smoke_run(5)
-    assert "too little history (1 comparable runs, 5 needed)" in outputs[1]
-    slow = [smoke_run(60), smoke_run(60)]
-    assert "regressed against the median of 5 comparable runs" in outputs[5]
+    assert "too little history (1 comparable runs, 5 needed)" in outputs[2]
+    slow = smoke_run(60)
+    assert "regressed against the median of 5 comparable runs" in outputs[-1]
     listed = luna("history", "History Svc", api=prefect_server, out=tmp_path / "out")
     assert listed.returncode == 0, listed.stderr
     assert all(run_id in listed.stdout for run_id in run_ids)
-    assert f"from run {slow[0]}" in listed.stdout and "change point(s)" in listed.stdout
-    compared = luna("diff", run_ids[0], slow[0], api=prefect_server, out=tmp_path / "out")
+    assert f"from run {slow}" in listed.stdout and "change point(s)" in listed.stdout
+    compared = luna("diff", run_ids[1], slow, api=prefect_server, out=tmp_path / "out")
     assert compared.returncode == 1 and "regressed" in compared.stdout and "p95_ms" in compared.stdout
     same = luna("diff", run_ids[3], run_ids[4], api=prefect_server, out=tmp_path / "out")
     assert same.returncode == 0 and "REGRESSED" not in same.stdout
-    other = smoke_run(5, vus="1")
-    refused = luna("diff", run_ids[0], other, api=prefect_server, out=tmp_path / "out")
+    refused = luna("diff", other, run_ids[1], api=prefect_server, out=tmp_path / "out")
     assert refused.returncode == 2 and "are not comparable: load" in refused.stderr
-    assert "smoke_vus=3 vs" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert "smoke_vus=1 vs" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     missing = luna("diff", "nope-1", run_ids[0], api=prefect_server, out=tmp_path / "out")
     assert missing.returncode == 2 and "run nope-1 not found" in missing.stderr

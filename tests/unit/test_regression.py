@@ -281,7 +281,10 @@ def test_saturation_rules() -> None:
     assert busy.saturated and "k6 kept 1.80 of 2 CPU cores busy" in busy.reason and busy.samples == 4
     starved = judge([0.7] * 6, [0.98] * 6, cpus=2)
     assert starved.saturated and "waited for CPU" in starved.reason
-    neighbours = judge([0.05] * 6, [1.0] * 6, cpus=2)  # a busy machine, an idle k6: latencies still count
+    queued = judge([0.3] * 6, [0.9] * 6, cpus=2, wait=[0.8] * 6)  # starved by neighbours: k6 waited for CPU
+    assert queued.saturated and "waited for a CPU 0.80 cores' worth" in queued.reason
+    assert queued.k6_wait_cores_mean == pytest.approx(0.8)
+    neighbours = judge([0.05] * 6, [1.0] * 6, cpus=2, wait=[0.1] * 6)  # busy machine, idle k6: latencies count
     assert not neighbours.saturated and neighbours.reason == ""
     assert not judge([], [], cpus=2).saturated
 
@@ -295,6 +298,7 @@ def test_generator_watch_samples_a_real_process() -> None:
     finally:
         busy.kill()
     assert watch.k6 and max(watch.k6) > 0 and all(0 <= m <= 1 for m in watch.machine)
+    assert watch.wait and all(w >= 0 for w in watch.wait)  # Linux schedstat is read
 
 
 def test_open_model_rate_and_a_run_that_missed_it_fails() -> None:
@@ -371,11 +375,13 @@ def test_report_draws_a_trend_per_endpoint_with_its_change_point(tmp_path: Path)
         run_id="s5", service="Svc", profile="smoke", target="http://127.0.0.1:1", status="passed",
         started_at=T0, duration_s=8, run_dir=str(tmp_path), total=Stats(requests=10, rps=1),
     )  # fmt: skip
-    verdict = evaluate(run, Catalog.model_validate({"service": "Svc", "endpoints": [{"name": "A", "path": "/a"}]}))
+    verdict = evaluate(
+        run, Catalog.model_validate({"service": "Svc", "endpoints": [{"name": "A", "group": "g", "path": "/a"}]})
+    )
     verdict.change_points, verdict.trends = found, trends(runs, found)
     links = ReportLinks(run_dir=str(tmp_path), report_html="r.html", badge_svg="b.svg", grafana=None)
     html = html_report(run, verdict, None, links)
     assert "Trend and change points" in html and html.count('<figure class="trend">') == 2
-    assert "A p95 +40% (100" in html and "from run s0" in html and "stroke-dasharray" in html
+    assert "A p95 +39% (100.5 ms -&gt; 139.5 ms) from run s0" in html and "stroke-dasharray" in html
     assert "B <x>" not in html and "B &lt;x&gt;" in html  # names are escaped
-    assert "A p95 +40%" in markdown_report(run, verdict, links)
+    assert "A p95 +39% (100.5 ms -> 139.5 ms) from run s0" in markdown_report(run, verdict, links).replace("\\", "")
