@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +25,14 @@ from luna.text import SafeStream
 
 # Command groups that live in their own module. Each has `register(sub)`, which adds its
 # sub-parsers with `set_defaults(handler=...)`; importing it must stay cheap (no Prefect).
-COMMAND_MODULES = ("app.cli.suites", "app.cli.audit", "app.cli.service", "app.cli.pipeline", "app.cli.results")
+COMMAND_MODULES = (
+    "app.cli.suites",
+    "app.cli.audit",
+    "app.cli.service",
+    "app.cli.pipeline",
+    "app.cli.results",
+    "app.cli.server",
+)
 
 # The operation each CLI command runs (tests/unit/test_operations.py: the same set as LunaClient and MCP).
 OPERATION_COMMANDS = {
@@ -267,7 +273,7 @@ def diff(args: argparse.Namespace) -> int:
     return 1 if comparison.regressions else 0
 
 
-# ---- demo, env, doctor, up/down ------------------------------------------------------
+# ---- demo, env, doctor (up/down: app/cli/server.py) ------------------------------------------------------
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -350,36 +356,6 @@ def doctor(_: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def prefect_server(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    port = settings.luna_prefect_port
-    prefect = str(Path(sys.executable).with_name("prefect"))
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    if args.command == "down":
-        return subprocess.call([prefect, "server", "stop"], env=env)
-    if operations.prefect_api(port):
-        print(f"Prefect server already running: http://127.0.0.1:{port}")
-        return 0
-    code = subprocess.call(
-        [prefect, "server", "start", "--background", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    if code != 0:
-        _err("prefect server did not start; see `prefect server start` output")
-        return 2
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if operations.prefect_api(port):
-            print(
-                f"Prefect server running: UI http://127.0.0.1:{port}  (luna commands now use it; `luna down` stops it)"
-            )
-            return 0
-        time.sleep(0.5)
-    _err("prefect server did not answer within 60 s")
-    return 2
-
-
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="luna", description="Load tests with k6, orchestrated by Prefect.")
     sub = root.add_subparsers(dest="command", required=True)
@@ -416,8 +392,6 @@ def parser() -> argparse.ArgumentParser:
     disc.add_argument("--force", action="store_true", help="overwrite the output file")
     sub.add_parser("env", help="print the effective settings, secrets masked")
     sub.add_parser("doctor", help="check k6, Chromium, Node, Lighthouse, Prefect and InfluxDB")
-    sub.add_parser("up", help="start a local background Prefect server")
-    sub.add_parser("down", help="stop it")
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
@@ -457,8 +431,6 @@ def _main(args: argparse.Namespace) -> int:
             "diff": diff,
             "env": show_env,
             "doctor": doctor,
-            "up": prefect_server,
-            "down": prefect_server,
         }
         return int(handlers[args.command](args))
     except LunaError as exc:
