@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "app.cli.service",
     "app.cli.pipeline",
     "app.cli.results",
+    "app.cli.server",
 )
 
 # The operation each CLI command runs (tests/unit/test_operations.py: the same set as LunaClient and MCP).
