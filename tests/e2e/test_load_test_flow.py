@@ -88,6 +88,7 @@ def test_flow_parameters_build_a_usable_ui_form() -> None:
     assert all(p.get("description") for p in params.values())
 
 
+@pytest.mark.timeout(900)  # nine load_test flow runs on a shared 2-core machine
 def test_baseline_comparison_flags_a_real_slowdown(harness: None, demo: Demo, tmp_path: Path, clean_env: Path) -> None:
     from flows.load_test import load_test
     from luna.verdict import Verdict

@@ -385,3 +385,21 @@ def test_report_draws_a_trend_per_endpoint_with_its_change_point(tmp_path: Path)
     assert "A p95 +39% (100.5 ms -&gt; 139.5 ms) from run s0" in html and "stroke-dasharray" in html
     assert "B <x>" not in html and "B &lt;x&gt;" in html  # names are escaped
     assert "A p95 +39% (100.5 ms -> 139.5 ms) from run s0" in markdown_report(run, verdict, links).replace("\\", "")
+
+
+def test_change_points_become_influx_points_for_annotations() -> None:
+    from tasks.evaluation.points import run_points
+
+    rng = random.Random(4)
+    runs = history([rng.gauss(100, 2) for _ in range(10)] + [rng.gauss(150, 2) for _ in range(5)])
+    run = RunResult(
+        run_id="h14", service="Svc", profile="smoke", target="http://127.0.0.1:1", status="passed",
+        started_at=T0, duration_s=8, run_dir="/tmp/x", total=Stats(requests=10, rps=1),
+    )  # fmt: skip
+    verdict = evaluate(
+        run, Catalog.model_validate({"service": "Svc", "endpoints": [{"name": "A", "group": "g", "path": "/a"}]})
+    )
+    verdict.change_points = change_points(runs)
+    marks = [p for p in run_points(run, verdict) if p.startswith("luna_change_point,")]
+    assert len(marks) == 1 and "metric=p95_ms" in marks[0] and "run_id=h10" in marks[0]
+    assert marks[0].endswith(str(int((T0 + timedelta(minutes=10)).timestamp() * 1e9)))
