@@ -192,7 +192,7 @@ def test_history_and_diff(prefect_server: str, demo: Demo, tmp_path: Path) -> No
     run_ids: list[str] = []
     outputs: list[str] = []
 
-    def smoke_run(ms: int, vus: str = "3") -> str:
+    def smoke_run(ms: int, vus: str = "8") -> str:
         catalog = write_catalog(
             tmp_path / f"e{ms}.json",
             [{"name": "Slow", "group": "g", "path": f"/api/slow?ms={ms}"}],
@@ -212,10 +212,10 @@ def test_history_and_diff(prefect_server: str, demo: Demo, tmp_path: Path) -> No
     for _ in range(5):
         smoke_run(5)
     assert "too little history (1 comparable runs, 5 needed)" in outputs[2]
-    slow = smoke_run(60)
+    slow = smoke_run(200)  # far beyond the noise of a loaded machine; 8 VUs x 2 s still give >= 50 requests
     assert "regressed against the median of 5 comparable runs" in outputs[-1]
-    smoke_run(60)  # one slow run is an outlier; a few in a row make the shift a change point
-    smoke_run(60)
+    smoke_run(200)  # one slow run is an outlier; a few in a row make the shift a change point
+    smoke_run(200)
     listed = luna("history", "History Svc", api=prefect_server, out=tmp_path / "out")
     assert listed.returncode == 0, listed.stderr
     assert all(run_id in listed.stdout for run_id in run_ids)
@@ -226,6 +226,10 @@ def test_history_and_diff(prefect_server: str, demo: Demo, tmp_path: Path) -> No
     assert same.returncode == 0 and "REGRESSED" not in same.stdout
     refused = luna("diff", other, run_ids[1], api=prefect_server, out=tmp_path / "out")
     assert refused.returncode == 2 and "are not comparable: load" in refused.stderr
-    assert "smoke_vus=1 vs" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert (
+        "smoke_vus=1 vs" in refused.stderr
+        and "smoke_vus=8" in refused.stderr
+        and len(refused.stderr.strip().splitlines()) == 1
+    )
     missing = luna("diff", "nope-1", run_ids[0], api=prefect_server, out=tmp_path / "out")
     assert missing.returncode == 2 and "run nope-1 not found" in missing.stderr
