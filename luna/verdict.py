@@ -70,6 +70,15 @@ class Delta(BaseModel):
     window: int = Field(0, description="Comparable runs the baseline was taken from.")
     samples: int = Field(0, description="Requests of this endpoint in this run.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _outcome_of_older_verdicts(cls, data: Any) -> Any:
+        """verdict.json files written before `outcome` existed (one baseline run): derive it."""
+        if isinstance(data, dict) and "outcome" not in data and "regression" in data:
+            older = "regressed" if data["regression"] else "ok" if data.get("change") is not None else "inconclusive"
+            data = {**data, "outcome": older}
+        return data
+
 
 class EndpointComparison(BaseModel):
     name: str
@@ -127,6 +136,13 @@ class Comparison(BaseModel):
     skipped: dict[str, int] = Field(default_factory=dict, description="Past runs left out of the window, by reason.")
     inconclusive: list[str] = Field(default_factory=list, description="'endpoint: metric' that could not be judged.")
     generator_saturated: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _outcome_of_older_comparisons(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "outcome" not in data:
+            data = {**data, "outcome": "regressed" if data.get("regressions") else "ok"}
+        return data
 
 
 class Verdict(BaseModel):

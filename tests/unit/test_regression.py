@@ -403,3 +403,21 @@ def test_change_points_become_influx_points_for_annotations() -> None:
     marks = [p for p in run_points(run, verdict) if p.startswith("luna_change_point,")]
     assert len(marks) == 1 and "metric=p95_ms" in marks[0] and "run_id=h10" in marks[0]
     assert marks[0].endswith(str(int((T0 + timedelta(minutes=10)).timestamp() * 1e9)))
+
+
+def test_older_verdicts_read_back_with_an_outcome() -> None:
+    from luna.verdict import Comparison
+
+    old = {
+        "baseline_run_id": "b",
+        "endpoints": [{"name": "A", "deltas": [
+            {"metric": "p95_ms", "baseline": 10, "current": 20, "change": 10, "change_pct": 1, "noise": 1, "regression": True},
+            {"metric": "rps", "baseline": 10, "current": 10, "change": 0, "change_pct": 0, "noise": 1},
+        ]}],
+        "regressions": ["A: p95_ms"],
+    }  # fmt: skip
+    back = Comparison.model_validate(old)
+    assert back.outcome == "regressed" and [d.outcome for d in back.endpoints[0].deltas] == [
+        "regressed",
+        "inconclusive",
+    ]
