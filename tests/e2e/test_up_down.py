@@ -64,7 +64,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
             "LUNA_OUT_DIR": str(out),
         }
     )
-    started = subprocess.run([str(BIN / "luna"), "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    started = subprocess.run([str(BIN / "luna"), "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert started.returncode == 0, started.stdout + started.stderr
     pid = json.loads((home / "luna-up.json").read_text())["pid"]
     try:
