@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from dotenv import dotenv_values
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from luna.errors import ConfigError, did_you_mean
@@ -235,6 +235,13 @@ class LunaSettings(BaseSettings):
             return web_url(value)
         except UrlRejected as exc:
             raise ValueError(f"not a usable http(s) URL: {exc}") from None
+
+    @field_validator("luna_reports_block")
+    @classmethod
+    def _reports_block_has_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and not info.data.get("luna_reports_url"):
+            raise ValueError("set LUNA_REPORTS_URL too: the URL the block's files are served under")
+        return value
 
     @field_validator("luna_allowed_targets")
     @classmethod
