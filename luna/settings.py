@@ -159,6 +159,16 @@ class LunaSettings(BaseSettings):
         description="Targets agents (MCP) and webhooks may aim at: loopback, origins or hosts, comma-separated; unset = loopback only for MCP.",
     )
     luna_prefect_port: int = Field(4200, ge=1, le=65535, description="Port of the server `luna up` starts.")
+    # Reports (docs/REPORTS.md): where the links in artifacts point
+    luna_reports_port: int = Field(
+        4280, ge=1, le=65535, description="Port `luna up` serves the results folder on (loopback)."
+    )
+    luna_reports_url: str | None = Field(
+        None, description="Base URL report links use (a shared server, a bucket); unset = `luna up`'s server."
+    )
+    luna_reports_block: str | None = Field(
+        None, description="Prefect storage block report files are copied to, e.g. local-file-system/luna-reports."
+    )
 
     # Webhook gateway, incoming (`luna webhook serve`, docs/WEBHOOKS.md): section `gateway`
     luna_webhook_generic_secret: SecretStr | None = Field(None, description="HMAC-SHA256 key of the generic endpoint.")
@@ -213,7 +223,9 @@ class LunaSettings(BaseSettings):
                 raise ValueError(f"each entry must be an http(s) URL, optionally prefixed slack+ ({exc})") from None
         return value
 
-    @field_validator("base_url", "influxdb_url", "auth_host", "visual_qa_ai_base_url", "grafana_url")
+    @field_validator(
+        "base_url", "influxdb_url", "auth_host", "visual_qa_ai_base_url", "grafana_url", "luna_reports_url"
+    )
     @classmethod
     def _web_urls(cls, value: str | None) -> str | None:
         """One URL model for every URL setting (luna/urls.py): checked and re-serialised."""
