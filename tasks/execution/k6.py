@@ -266,7 +266,8 @@ def influx_output(settings: LunaSettings, on_line: LineSink) -> tuple[MetricsSto
 def check_completeness(store: MetricsStore, settings: LunaSettings, result: RunResult, errors: int) -> None:
     """Count what InfluxDB holds for this run against k6's own request count."""
     store.errors = errors
-    expected = result.total.requests if result.total else None
+    # InfluxDB holds k6's http_reqs: one per request sent, a call's redirect hops included.
+    expected = result.total.requests + result.total.redirects if result.total else None
     store.samples_expected = expected
     client = Influx.from_settings(settings)
     try:
