@@ -93,22 +93,19 @@ def _epoch_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def grafana_link(grafana_url: str, service: str | None, run_id: str, start: datetime, end: datetime | None) -> str:
-    """The luna-k6 dashboard filtered to this run, from 30 s before it to 30 s after."""
+def grafana_link(
+    grafana_url: str, service: str | None, run_id: str, start: datetime, end: datetime | None, live: bool = False
+) -> str:
+    """The luna-k6 dashboard filtered to this run, from 30 s before it to 30 s after; with
+    `live`, from 30 s before it to now, refreshed every 5 s (the link published at the start)."""
     if web_url(grafana_url) is None:
         raise ConfigError(
             f"Grafana URL {grafana_url!r} is not an http(s) URL",
             tip="pass the Grafana base URL, e.g. http://localhost:3000",
         )
-    query = urlencode(
-        {
-            "var-service": service or "",
-            "var-run_id": run_id,
-            "from": _epoch_ms(start) - 30_000,
-            "to": _epoch_ms(end or start) + 30_000,
-        },
-        quote_via=quote,
-    )
+    window: dict[str, str | int] = {"from": _epoch_ms(start) - 30_000}
+    window.update({"to": "now", "refresh": "5s"} if live else {"to": _epoch_ms(end or start) + 30_000})
+    query = urlencode({"var-service": service or "", "var-run_id": run_id, **window}, quote_via=quote)
     return f"{grafana_url.rstrip('/')}/d/luna-k6/luna-k6-load-runs?{query}"
 
 
