@@ -32,7 +32,10 @@ if TYPE_CHECKING:
     from luna.gateway_settings import GatewaySettings
 
 K6_DURATION = re.compile(r"(\d+(\.\d+)?(ms|s|m|h))+")
-DURATION_HELP = "a k6 duration such as 30s, 5m, 1h30m or 500ms"
+DURATION_HELP = "a k6 duration such as 30s, 5m, 1h30m or 1500ms"
+# k6 refuses a constant-vus or constant-arrival-rate duration under 1 s (smoke), and a hold
+# shorter than that measures nothing: SMOKE_DURATION, DURATION and SOAK_DURATION are >= 1 s.
+MIN_HOLD_SECONDS = 1.0
 
 
 def _k6_duration(value: str) -> str:
@@ -216,6 +219,13 @@ class LunaSettings(BaseSettings):
         if len(complete) > 1:
             raise ValueError(f"more than one auth mode is configured ({', '.join(complete)}); keep one")
         return self
+
+    @field_validator("smoke_duration", "duration", "soak_duration")
+    @classmethod
+    def _hold_at_least_1s(cls, value: str) -> str:
+        if duration_seconds(value) < MIN_HOLD_SECONDS:
+            raise ValueError("must be at least 1s (k6 runs no shorter hold)")
+        return value
 
     @field_validator("luna_webhook_urls")
     @classmethod
