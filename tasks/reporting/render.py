@@ -23,11 +23,14 @@ from luna.urls import UrlRejected
 from luna.urls import web_url as checked_url
 from luna.verdict import Verdict
 from tasks.reporting import charts
+from tasks.reporting.summary import summarize
 from tasks.reporting.timeseries import TimeSeries
 from tasks.reporting.view import (
     ALL_ENDPOINTS,
+    THRESHOLD_LIMIT,
     ReportLinks,
     baseline_text,
+    crossed_thresholds,
     delta_rows,
     endpoint_rows,
     latency_bars,
@@ -133,6 +136,9 @@ def _context(result: RunResult, verdict: Verdict, links: ReportLinks) -> dict[st
         "grafana": web_url(links.grafana),
         "started": when(result.started_at),
         "summary": run_summary(result),
+        "box": summarize(result, verdict),
+        "thresholds": crossed_thresholds(result),
+        "threshold_limit": THRESHOLD_LIMIT,
     }
 
 
