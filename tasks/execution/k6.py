@@ -25,6 +25,7 @@ from luna.masking import Masker
 from luna.results import MetricsStore, RunResult, Status
 from luna.settings import LunaSettings
 from luna.urls import redact
+from tasks.execution.k6_log import RepeatedLines
 from tasks.execution.launcher import output_lines, start_k6, stop_process
 from tasks.execution.plan import RunPlan
 from tasks.execution.summary import parse_summary, run_numbers
@@ -84,6 +85,7 @@ class OutputHandler:
         self.log, self.failures = log, failures
         self.on_line, self.on_progress = on_line, on_progress
         self.banner_done = False
+        self.repeats = RepeatedLines(on_line)  # k6's warnings, counted per message per second
 
     def handle(self, stream: str, raw: str) -> None:
         line = self.mask(raw)
@@ -135,7 +137,7 @@ class OutputHandler:
             self.state.last_error = text
             if "test aborted" in msg.lower() or msg.startswith("auth:"):
                 self.state.abort_reason = text
-        self.on_line(level, f"k6 {level}: {text}")
+        self.repeats.emit(level, text)
 
     def _failure(self, payload: str) -> None:
         try:
@@ -328,6 +330,7 @@ def run_k6(
             raise
         finally:
             stop_process(proc)
+            handler.repeats.flush()
             for written in ("k6-summary.json", "k6-report.html"):  # what k6 wrote itself
                 mask.file(run_dir / written)
             result = collect_result(plan, proc.returncode, state, interrupted)
