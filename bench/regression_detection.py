@@ -17,6 +17,7 @@ flagged in >= 19 of 20; the 10 % one never `ok`; saturation reported in every tr
     .venv/bin/python bench/regression_detection.py                      # 10 + 20 x 3 + 3 runs, ~10 min
     .venv/bin/python bench/regression_detection.py --trials 6 --history 8
     .venv/bin/python bench/regression_detection.py --nice -10   # a shared machine: see docs/PERFORMANCE.md
+    .venv/bin/python bench/regression_detection.py --simulate 2000   # the model alone on known distributions
 """
 
 from __future__ import annotations
@@ -180,6 +181,43 @@ def saturation_runs(count: int, vus: int, duration: int) -> list[dict[str, Any]]
     return rows
 
 
+def simulate(trials: int, seed: int = 14) -> list[dict[str, Any]]:
+    """The same model on known distributions: p95 drawn from N(100, sd) per run (sd = the
+    run-to-run spread in %), windows of n runs, 5,000 requests per run; no k6, seconds."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from tasks.evaluation.compare import EndpointRecord
+
+    rng = random.Random(seed)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    shape = {"model": "closed", "smoke_vus": "4"}
+
+    def record(i: int, p95: float) -> RunRecord:
+        start = t0 + timedelta(minutes=i)
+        ep = EndpointRecord(name="A", requests=5000, rps=500, p90=p95 * 0.95, p95=p95, p99=p95 * 1.1, error_rate=0)
+        return RunRecord(
+            run_id=f"r{i}", service="S", profile="smoke", started_at=start, finished_at=start + timedelta(seconds=8),
+            verdict="pass", duration_s=8, endpoints={"A": ep}, load_model="closed", load_shape=shape,
+        )  # fmt: skip
+
+    rows = []
+    for sd in (1.0, 2.0, 3.0, 5.0):
+        for n in (5, 10):
+            counts: dict[str, dict[str, int]] = {
+                k: {"ok": 0, "regressed": 0, "inconclusive": 0} for k in ("aa", "10", "25")
+            }
+            for _ in range(trials):
+                window = [record(i, rng.gauss(100, sd)) for i in range(n)]
+                for kind, mean in (("aa", 100.0), ("10", 110.0), ("25", 125.0)):
+                    current = record(n + 1, rng.gauss(mean, sd))
+                    delta = compare(current, select_window(window, current)).endpoints[0].deltas[0]
+                    counts[kind][delta.outcome] += 1
+            rows.append({"spread_pct": sd, "window": n, "trials": trials, **{k: v for k, v in counts.items()}})
+            print("simulated", rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:  # one straight script: setup, three phases, summary
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--history", type=int, default=10)
@@ -195,7 +233,12 @@ def main() -> None:  # one straight script: setup, three phases, summary
         help="niceness change for this script and all it starts (target, k6, hog alike), e.g. -10 to "
         "shield the measurement from other users of a shared machine while the hog still competes",
     )
+    ap.add_argument("--simulate", type=int, default=0, help="only the model on known distributions, N trials")
     args = ap.parse_args()
+    if args.simulate:
+        rows = simulate(args.simulate)
+        print(f"wrote {write_results('regression_detection_simulated', {'machine': machine(), 'rows': rows})}")
+        return
     if args.nice:
         os.nice(args.nice)
     tmp = Path(tempfile.mkdtemp(prefix="luna-bench-reg-"))

@@ -9,7 +9,8 @@ per metric (`ok`, `regressed`, `inconclusive`), each with its reason and what to
    slow run. The error of a new run against that median combines the spread (inflated for a
    small window: the median is itself uncertain, about 1.25 spread / sqrt(n)) with this
    run's own sampling error (within-run): sigma = sqrt(spread^2 (1 + 1.57 / n) + within^2).
-   `noise` = Z sigma, Z = 3.
+   `noise` = Z sigma (1 + 1 / sqrt(n)), Z = 3: the last factor because a MAD from a few runs
+   is itself uncertain (measured in bench/regression_detection.py --simulate).
 3. **Outcome.** With `bad` the change in the bad direction (p95 and error rate up,
    throughput down) and `tol` the tolerance (p95 and rps 10 % of the baseline, error rate
    0.5 points or half the baseline):
@@ -188,7 +189,7 @@ def judge_metric(
     _, spread = _median_mad(values)
     within = metric.within(cur, cur_duration, base_value) or 0.0
     sigma = math.sqrt(spread**2 * (1 + 1.57 / len(values)) + within**2)
-    noise = Z * sigma
+    noise = Z * sigma * (1 + 1 / math.sqrt(len(values)))  # a MAD from few runs is itself uncertain
     tol = metric.tolerance(base_value)
     bad = metric.sign * change
     delta.noise, delta.spread, delta.within = noise, spread, within
