@@ -281,9 +281,10 @@ def test_saturation_rules() -> None:
     assert busy.saturated and "k6 kept 1.80 of 2 CPU cores busy" in busy.reason and busy.samples == 4
     starved = judge([0.7] * 6, [0.98] * 6, cpus=2)
     assert starved.saturated and "waited for CPU" in starved.reason
-    queued = judge([0.3] * 6, [0.9] * 6, cpus=2, wait=[0.8] * 6)  # starved by neighbours: k6 waited for CPU
-    assert queued.saturated and "waited for a CPU 0.80 cores' worth" in queued.reason
-    assert queued.k6_wait_cores_mean == pytest.approx(0.8)
+    queued = judge([0.3] * 6, [0.9] * 6, cpus=2, wait=[1.2] * 6)  # starved by neighbours: k6 waited for CPU
+    assert queued.saturated and "waited for a CPU 1.20 cores' worth" in queued.reason
+    assert queued.k6_wait_cores_mean == pytest.approx(1.2)
+    assert not judge([0.2] * 6, [0.9] * 6, cpus=2, wait=[0.6] * 6).saturated  # some queueing on a busy box
     neighbours = judge([0.05] * 6, [1.0] * 6, cpus=2, wait=[0.1] * 6)  # busy machine, idle k6: latencies count
     assert not neighbours.saturated and neighbours.reason == ""
     assert not judge([], [], cpus=2).saturated
