@@ -159,6 +159,8 @@ def judge_metric(
     its noise, and the outcome with reason and todo. Long because each early answer
     (no data, few samples, short history) is one readable branch."""
     values = [v for v in (metric.value(e) for e in history) if v is not None]
+    if pinned is not None and (pinned_value := metric.value(pinned)) is not None:
+        values.append(pinned_value)  # the pinned run is one of the comparable runs the spread comes from
     current = metric.value(cur)
     base_value = metric.value(pinned) if pinned is not None else (statistics.median(values) if values else None)
     delta = Delta(

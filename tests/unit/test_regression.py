@@ -248,6 +248,8 @@ def test_pinned_run_is_the_center_and_the_window_gives_the_spread() -> None:
     d = p95_delta(comparison)
     assert d.baseline == 80 and d.outcome == "regressed" and comparison.pinned
     assert "pinned run pin" in comparison.reason
+    four = select_window([*history([100.0, 101, 99, 100]), pin], current, pinned="pin")
+    assert p95_delta(compare(current, four, pinned=True)).window == 5  # the pinned run counts: 4 + 1
 
 
 def test_incomparable_runs_say_why() -> None:
