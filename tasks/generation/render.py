@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 
+from luna.markdown import md
 from tasks.generation.lighthouse_config import lighthouse_index, lighthouse_presets
 from tasks.generation.model import SuiteEndpoint, SuiteKind, SuiteSpec
 from tasks.generation.safe import (
@@ -24,7 +25,6 @@ from tasks.generation.safe import (
     file_slug,
     js_literal,
     js_number,
-    md,
     py_literal,
 )
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from luna.errors import ConfigError, did_you_mean
 from luna.urls import UrlRejected, web_url
-from tasks.notify.payloads import EVENT, build_payload, run_event, slack_payload
+from tasks.notify.payloads import EVENT, RunEvent, as_event, build_payload, run_event, slack_payload
 
 __all__ = [
     "DeliveryResult",
@@ -36,6 +36,7 @@ __all__ = [
     "build_payload",
     "deliver_all",
     "parse_webhook_urls",
+    "RunEvent",
     "run_event",
     "send_webhook",
     "sign",
@@ -272,7 +273,7 @@ def send_webhook(
 
 def deliver_all(
     targets: Sequence[WebhookTarget],
-    event: Mapping[str, Any],
+    event: RunEvent | Mapping[str, Any],
     secret: SecretStr | str | None = None,
     *,
     client: httpx.Client | None = None,
@@ -284,7 +285,8 @@ def deliver_all(
     """
     if not targets:
         return []
-    payloads = {"json": build_payload(event), "slack": slack_payload(event)}
+    run = as_event(event)
+    payloads = {"json": build_payload(run), "slack": slack_payload(run)}
     own = client is None
     http = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
     try:
