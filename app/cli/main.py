@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "app.cli.history",
     "app.cli.discover",
     "app.cli.local",
+    "app.cli.server",
     "app.cli.suites",
     "app.cli.audit",
     "app.cli.service",

@@ -14,14 +14,16 @@ from luna.keys import artifact_key
 from luna.results import RunResult
 from luna.settings import load_settings
 from luna.verdict import Verdict
+from tasks.reporting.links import publish_files
 from tasks.reporting.render import badge_svg, endpoint_table, grafana_link, html_report, markdown_report, md, md_url
 from tasks.reporting.timeseries import read_series
-from tasks.reporting.view import ReportLinks
+from tasks.reporting.view import ReportLinks, run_files
 
 
 def report_keys(service: str | None, profile: str) -> dict[str, str]:
     """Artifact keys: lowercase letters, digits and dashes only."""
-    return {kind: artifact_key(f"luna-{kind}", service, profile) for kind in ("report", "endpoints", "grafana")}
+    kinds = ("report", "endpoints", "grafana", "html")
+    return {kind: artifact_key(f"luna-{kind}", service, profile) for kind in kinds}
 
 
 @task(name="publish-reports")
@@ -32,7 +34,8 @@ def publish_reports(result: RunResult, verdict: Verdict, grafana_url: str | None
     grafana. Raises on a write or API failure.
     """
     logger = get_run_logger()
-    grafana_url = grafana_url or load_settings().grafana_url
+    settings = load_settings()
+    grafana_url = grafana_url or settings.grafana_url
     run_dir = Path(result.run_dir)
     series = read_series(run_dir / result.files.get("k6_report", "k6-report.html"))
     if series is None:
@@ -51,6 +54,16 @@ def publish_reports(result: RunResult, verdict: Verdict, grafana_url: str | None
     )
     (run_dir / "report.html").write_text(html_report(result, verdict, series, links), encoding="utf-8")
     (run_dir / "badge.svg").write_text(badge_svg(verdict), encoding="utf-8")
+    k6_report = result.files.get("k6_report", "k6-report.html")
+    names = ["report.html", "badge.svg", k6_report, *(name for _, name in run_files(result))]
+    urls = publish_files(run_dir, names, settings)
+    links = links.model_copy(
+        update={
+            "report_url": urls.get("report.html"),
+            "badge_url": urls.get("badge.svg"),
+            "dashboard_url": urls.get(k6_report),
+        }
+    )
 
     keys = report_keys(result.service, result.profile)
     what = f"{result.service or 'service'} · {result.profile}"
@@ -72,5 +85,12 @@ def publish_reports(result: RunResult, verdict: Verdict, grafana_url: str | None
             key=keys["grafana"],
             description=md(f"Grafana dashboard luna-k6 for {what}, run {result.run_id}"),
         )
-    logger.info("report: %s", links.report_html)
+    if links.report_url:
+        create_link_artifact(
+            link=md_url(links.report_url),
+            link_text=md(f"{verdict.status.upper()}: HTML report, {what}, run {result.run_id}"),
+            key=keys["html"],
+            description=md(f"The HTML report of {what}, run {result.run_id}"),
+        )
+    logger.info("report: %s", links.report_url or links.report_html)
     return links.as_dict()

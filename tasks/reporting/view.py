@@ -39,6 +39,9 @@ class ReportLinks(BaseModel):
     report_html: str | None = Field(None, description="The self-contained HTML report.")
     badge_svg: str | None = Field(None, description="The SLO badge.")
     grafana: str | None = Field(None, description="The Grafana dashboard for this run's time window.")
+    report_url: str | None = Field(None, description="A URL that opens report.html (tasks/reporting/links.py).")
+    badge_url: str | None = Field(None, description="A URL that opens badge.svg.")
+    dashboard_url: str | None = Field(None, description="A URL that opens k6's web-dashboard export.")
 
     def as_dict(self) -> dict[str, str]:
         return {k: v for k, v in self.model_dump().items() if v is not None}

@@ -300,7 +300,7 @@ def test_grafana_link_encodes_values() -> None:
 
 def test_artifact_keys_are_prefect_keys() -> None:
     keys = report_keys(HOSTILE, "smoke")
-    assert set(keys) == {"report", "endpoints", "grafana"}
+    assert set(keys) == {"report", "endpoints", "grafana", "html"}
     for key in keys.values():
         assert re.fullmatch(r"[a-z0-9-]+", key), key
     assert keys["report"].startswith("luna-report-script-alert-1-script")
