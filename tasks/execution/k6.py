@@ -25,6 +25,7 @@ from luna.masking import Masker
 from luna.results import MetricsStore, RunResult, Status
 from luna.settings import LunaSettings
 from luna.urls import redact
+from tasks.execution.k6_log import RepeatedLines
 from tasks.execution.launcher import output_lines, start_k6, stop_process
 from tasks.execution.plan import RunPlan
 from tasks.execution.summary import parse_summary, run_numbers
@@ -84,6 +85,7 @@ class OutputHandler:
         self.log, self.failures = log, failures
         self.on_line, self.on_progress = on_line, on_progress
         self.banner_done = False
+        self.repeats = RepeatedLines(on_line)  # k6's warnings, counted per message per second
 
     def handle(self, stream: str, raw: str) -> None:
         line = self.mask(raw)
@@ -135,7 +137,7 @@ class OutputHandler:
             self.state.last_error = text
             if "test aborted" in msg.lower() or msg.startswith("auth:"):
                 self.state.abort_reason = text
-        self.on_line(level, f"k6 {level}: {text}")
+        self.repeats.emit(level, text)
 
     def _failure(self, payload: str) -> None:
         try:
@@ -266,7 +268,8 @@ def influx_output(settings: LunaSettings, on_line: LineSink) -> tuple[MetricsSto
 def check_completeness(store: MetricsStore, settings: LunaSettings, result: RunResult, errors: int) -> None:
     """Count what InfluxDB holds for this run against k6's own request count."""
     store.errors = errors
-    expected = result.total.requests if result.total else None
+    # InfluxDB holds k6's http_reqs: one per request sent, a call's redirect hops included.
+    expected = result.total.requests + result.total.redirects if result.total else None
     store.samples_expected = expected
     client = Influx.from_settings(settings)
     try:
@@ -327,6 +330,7 @@ def run_k6(
             raise
         finally:
             stop_process(proc)
+            handler.repeats.flush()
             for written in ("k6-summary.json", "k6-report.html"):  # what k6 wrote itself
                 mask.file(run_dir / written)
             result = collect_result(plan, proc.returncode, state, interrupted)
