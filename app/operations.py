@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
-from app import prechecks
+from app import prechecks, unfinished
+from app.prechecks import field_error  # re-exported: the front ends name their flags with it
 from luna.errors import ConfigError, FlowFailed, LunaError, RunFailed
 from luna.settings import load_settings
 
@@ -102,6 +103,7 @@ class Prefect:
 
     def use(self) -> None:
         use_prefect(self.api_url, announce=self.announce)
+        unfinished.sweep()  # flow runs a killed luna left Running become Crashed (app/unfinished.py)
 
 
 DEFAULT_PREFECT = Prefect()
@@ -127,13 +129,6 @@ def unwrap(
             tip="LUNA_DEBUG=1 and the Prefect logs say more",
         )
     raise FlowFailed(f"the {flow_name} flow returned {type(outcome).__name__}, not a {expected.__name__}")
-
-
-def field_error(exc: ValidationError, flag: Callable[[str], str] = str, tip: str | None = None) -> ConfigError:
-    """A parameter ValidationError as one ConfigError naming the field (as the front end spells it)."""
-    err = exc.errors()[0]
-    where = flag(str(err["loc"][0])) if err["loc"] else "parameters"
-    return ConfigError(f"{where}: {err['msg'].removeprefix('Value error, ')}", tip=tip)
 
 
 # ---- load runs and the pipeline ------------------------------------------------------
@@ -171,7 +166,8 @@ def load_test(
 
     if before_run is not None:
         before_run()
-    state = flow(params, return_state=True)
+    with unfinished.started(plan.run_dir, run_id=plan.run_id, profile=plan.profile, target=plan.target):
+        state = flow(params, return_state=True)
     failed: Any = state.result(raise_on_failure=False)
     if isinstance(failed, RunFailed):  # the run finished but did not pass: a result, not an error
         return LoadRun(failed.result, failed.verdict, int(failed.exit_code))
@@ -203,7 +199,9 @@ def test_service(
     def carried(exc: BaseException) -> PipelineResult | None:
         return exc.result if isinstance(exc, PipelineFailed) else None
 
-    return unwrap(flow(target, profile=profile, return_state=True, **options), "test-service", PipelineResult, carried)
+    with unfinished.started():
+        state = flow(target, profile=profile, return_state=True, **options)
+    return unwrap(state, "test-service", PipelineResult, carried)
 
 
 # ---- discovery and suites ------------------------------------------------------------
