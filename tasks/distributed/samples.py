@@ -15,89 +15,22 @@ import csv
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
-from tasks.distributed import hdr
+from tasks.execution.tallies import Acc, ShardSamples
 
 CSV_TIME_FORMAT = "unix_micro"  # K6_CSV_TIME_FORMAT for the shards' CSV output
 WANTED = frozenset({"luna_call_duration", "luna_call_failed", "checks", "iterations", "dropped_iterations", "vus_max"})
 COUNTER_PREFIXES = ("apdex_satisfied_", "apdex_tolerating_", "luna_redirects_", "luna_offsite_")
 
 
-class Tally(BaseModel):
-    """Exact counts plus a duration histogram for one endpoint (or all requests)."""
-
-    requests: int = 0
-    failed: int = 0
-    checks_passed: int = 0
-    checks_failed: int = 0
-    duration_count: int = 0
-    duration_sum_ms: float = 0.0
-    min_ms: float | None = None
-    max_ms: float | None = None
-    histogram: str = Field("", description="Encoded HdrHistogram of luna_call_duration in µs.")
-
-
-class ShardSamples(BaseModel):
-    """What one shard's raw samples add up to; small whatever the run length (a few KB)."""
-
-    overall: Tally = Field(default_factory=Tally)
-    endpoints: dict[str, Tally] = Field(default_factory=dict, description="By k6 `name` tag.")
-    apdex: dict[str, int] = Field(
-        default_factory=dict,
-        description="Per-endpoint counter sums: apdex_satisfied_<i>, apdex_tolerating_<i>, luna_redirects_<i>, luna_offsite_<i>.",
-    )
-    iterations: int = 0
-    dropped_iterations: int = 0
-    vus_max: int = 0
-    first_request_us: int | None = Field(None, description="Earliest call sample, µs since the epoch.")
-    last_request_us: int | None = Field(None, description="Latest call sample, µs since the epoch.")
-    rows_read: int = Field(0, description="Rows of the wanted metrics that were parsed.")
-
-
-@dataclass
-class _Acc:
-    requests: int = 0
-    failed: int = 0
-    checks_passed: int = 0
-    checks_failed: int = 0
-    duration_sum_ms: float = 0.0
-    min_ms: float | None = None
-    max_ms: float | None = None
-    durations: Counter[int] = field(default_factory=Counter)
-
-    def duration(self, ms: float) -> None:
-        self.duration_sum_ms += ms
-        self.durations[hdr.to_us(ms)] += 1
-        if self.min_ms is None or ms < self.min_ms:
-            self.min_ms = ms
-        if self.max_ms is None or ms > self.max_ms:
-            self.max_ms = ms
-
-    def tally(self) -> Tally:
-        return Tally(
-            requests=self.requests,
-            failed=self.failed,
-            checks_passed=self.checks_passed,
-            checks_failed=self.checks_failed,
-            duration_count=sum(self.durations.values()),
-            duration_sum_ms=self.duration_sum_ms,
-            min_ms=self.min_ms,
-            max_ms=self.max_ms,
-            histogram=hdr.encode(hdr.from_counts(self.durations)),
-        )
-
-
 class Accumulator:
     """Feed (metric, time_us, value, name) rows; `result()` gives the ShardSamples."""
 
     def __init__(self) -> None:
-        self.overall = _Acc()
-        self.by_name: dict[str, _Acc] = {}
+        self.overall = Acc()
+        self.by_name: dict[str, Acc] = {}
         self.apdex: Counter[str] = Counter()
         self.iterations = 0
         self.dropped = 0
@@ -106,10 +39,10 @@ class Accumulator:
         self.last: int | None = None
         self.rows = 0
 
-    def _endpoint(self, name: str) -> _Acc:
+    def _endpoint(self, name: str) -> Acc:
         acc = self.by_name.get(name)
         if acc is None:
-            acc = self.by_name[name] = _Acc()
+            acc = self.by_name[name] = Acc()
         return acc
 
     def add(self, metric: str, time_us: int, value: float, name: str) -> None:

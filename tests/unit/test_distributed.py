@@ -15,13 +15,14 @@ import pytest
 from luna.catalog import parse_catalog
 from luna.errors import ConfigError
 from luna.results import Threshold
-from tasks.distributed import hdr
 from tasks.distributed.barrier import BarrierSpec
 from tasks.distributed.merge import merge_outcomes
 from tasks.distributed.model import ShardOutcome
-from tasks.distributed.samples import Accumulator, ShardSamples, parse_file, parse_lines
+from tasks.distributed.samples import Accumulator, parse_file, parse_lines
 from tasks.distributed.segments import segments
+from tasks.execution import hdr
 from tasks.execution.plan import RunPlan
+from tasks.execution.tallies import ShardSamples
 
 pytestmark = pytest.mark.unit
 
