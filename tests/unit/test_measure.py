@@ -92,7 +92,9 @@ def test_lines_add_up_to_the_exact_counts_and_the_hdr_of_every_duration() -> Non
         ("luna_call_duration{name:B}", "p(95)<20"),
         ("luna_call_failed{name:B}", "rate<=0.05"),
     }
-    assert judged[("luna_call_duration{name:B}", "p(95)<20")] is (b.latency_ms.p95 is not None and b.latency_ms.p95 < 20)
+    assert judged[("luna_call_duration{name:B}", "p(95)<20")] is (
+        b.latency_ms.p95 is not None and b.latency_ms.p95 < 20
+    )
     assert judged[("luna_call_failed{name:A}", "rate<=0.05")] is ((a.error_rate or 0) <= 0.05)
 
 
