@@ -1,9 +1,8 @@
 """The application layer: Luna's public operations, one function each.
 
-Every front end (the `luna` CLI, `LunaClient`, the MCP tools, the REPL) is a thin adapter
-over these functions. Each one does its pre-checks (bad input fails here, before Prefect
-starts), picks the Prefect server, runs the flow in this process and returns a typed
-result, or raises a classified :class:`~luna.errors.LunaError`.
+Every front end (the `luna` CLI, `LunaClient`, the MCP tools, the REPL) is a thin adapter over
+these functions. Each one does its pre-checks (bad input fails here, before Prefect starts:
+app/prechecks.py), picks the Prefect server, runs the flow and returns a typed result or raises.
 
 Prefect, the flows and the stages are imported inside the functions, so importing this
 module stays instant (`luna env`, `luna doctor`, `--help`).
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
+from app import prechecks
 from luna.errors import ConfigError, FlowFailed, LunaError, RunFailed
 from luna.settings import load_settings
 
@@ -107,14 +107,16 @@ class Prefect:
 DEFAULT_PREFECT = Prefect()
 
 
-def unwrap(state: Any, flow_name: str, expected: type[T], carried: Callable[[BaseException], T | None]) -> T:
+def unwrap(
+    state: Any, flow_name: str, expected: type[T], carried: Callable[[BaseException], T | None] | None = None
+) -> T:
     """The one way a flow's final state becomes a value: the result, the result a failure
     carries (RunFailed, PipelineFailed, SuiteFailed), or a raised LunaError."""
     outcome: Any = state.result(raise_on_failure=False)
     if isinstance(outcome, expected):
         return outcome
     if isinstance(outcome, BaseException):
-        value = carried(outcome)
+        value = carried(outcome) if carried else None
         if value is not None:
             return value
         if isinstance(outcome, LunaError):
@@ -125,10 +127,6 @@ def unwrap(state: Any, flow_name: str, expected: type[T], carried: Callable[[Bas
             tip="LUNA_DEBUG=1 and the Prefect logs say more",
         )
     raise FlowFailed(f"the {flow_name} flow returned {type(outcome).__name__}, not a {expected.__name__}")
-
-
-def _nothing(_: BaseException) -> None:
-    return None
 
 
 def field_error(exc: ValidationError, flag: Callable[[str], str] = str, tip: str | None = None) -> ConfigError:
@@ -158,46 +156,48 @@ class LoadRun:
 def load_test(
     params: LoadTestParams, *, prefect: Prefect = DEFAULT_PREFECT, before_run: Callable[[], None] | None = None
 ) -> LoadRun:
-    """Run one load profile (flow `load_test`). The endpoints file, data files, k6 and the
-    target are checked first; `before_run` is called once Prefect is set up."""
+    """Run one load profile (flow `load_test`). The endpoints file, data files, k6 and the target
+    are checked first (app/prechecks.py); `before_run` is called once Prefect is set up."""
     from tasks.execution.plan import prepare_run
 
     plan = prepare_run(params)  # fails fast on bad input, before Prefect starts
     params = params.model_copy(update={"run_id": plan.run_id})
+    prechecks.check_load_plan(plan)  # k6 works and accepts the script and its options
     prefect.use()
+    prechecks.check_auth_block(params.auth_block)
     from flows.load_test import load_test as flow
     from luna.results import RunResult
     from luna.verdict import Verdict
 
     if before_run is not None:
         before_run()
-
     state = flow(params, return_state=True)
     failed: Any = state.result(raise_on_failure=False)
     if isinstance(failed, RunFailed):  # the run finished but did not pass: a result, not an error
         return LoadRun(failed.result, failed.verdict, int(failed.exit_code))
-    result = unwrap(state, "load_test", RunResult, _nothing)
+    result = unwrap(state, "load_test", RunResult)
     return LoadRun(result, Verdict.read(result.run_dir_path), 0)
 
 
 def test_service(
     target: str, profile: str = "smoke", *, prefect: Prefect = DEFAULT_PREFECT, **options: Any
 ) -> PipelineResult:
-    """Run the whole pipeline (flow `test-service`) against `target`; returns its
-    PipelineResult whether it passed or not (`.assert_success()` raises when not).
-
-    `options` are the flow's other parameters; the target and the load settings are
-    checked before Prefect starts."""
+    """Run the whole pipeline (flow `test-service`) against `target`; returns its PipelineResult
+    whether it passed or not. `options` are the flow's other parameters; the target, the load
+    settings, k6 and the auth block are checked before the flow starts (app/prechecks.py)."""
     from tasks.execution.plan import LoadTestParams
     from tasks.pipeline.model import PipelineFailed, PipelineResult, check_target
 
     target = check_target(target)
     load_fields = set(LoadTestParams.model_fields) - {"profile", "target"}
     try:
-        LoadTestParams(profile=profile, target=target, **{k: v for k, v in options.items() if k in load_fields})
+        load = LoadTestParams(profile=profile, target=target, **{k: v for k, v in options.items() if k in load_fields})
     except ValidationError as exc:
         raise field_error(exc, tip="see the test-service parameters") from None
+    if options.get("load", True):
+        prechecks.check_k6_for_pipeline(load)
     prefect.use()
+    prechecks.check_auth_block(options.get("auth_block"))
     from flows.test_service import test_service as flow
 
     def carried(exc: BaseException) -> PipelineResult | None:
@@ -311,7 +311,7 @@ def lighthouse(params: LighthouseParams, *, prefect: Prefect = DEFAULT_PREFECT) 
     prefect.use()
     from flows.lighthouse_audit import lighthouse_audit
 
-    return unwrap(lighthouse_audit(params, return_state=True), "lighthouse_audit", LighthouseResult, _nothing)
+    return unwrap(lighthouse_audit(params, return_state=True), "lighthouse_audit", LighthouseResult)
 
 
 def visual_qa(
@@ -331,7 +331,7 @@ def visual_qa(
 
     params = VisualQAParams(url=url, agents=[p.id for p in personas] if agents else [], run_id=run_id)
 
-    return unwrap(flow(params, return_state=True), "visual_qa", VisualQAResult, _nothing)
+    return unwrap(flow(params, return_state=True), "visual_qa", VisualQAResult)
 
 
 # ---- history and results -------------------------------------------------------------

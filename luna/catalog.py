@@ -9,18 +9,42 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from luna.errors import EndpointsFileError, did_you_mean
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
+# A body or GraphQL variables nested deeper than this is refused where it is read (with the
+# file and pointer), not deep inside generation or a JSON dump as a bare RecursionError.
+MAX_NESTING = 64
+
+
+def nesting_depth(value: Any) -> int:
+    """How deep lists and objects nest in JSON-like data (iterative: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _shallow(value: Any) -> Any:
+    depth = nesting_depth(value)
+    if depth > MAX_NESTING:
+        raise ValueError(f"nested {depth} levels deep; the limit is {MAX_NESTING}")
+    return value
+
+
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON true is not a number (`"weight": true` would read as 1), "5" is not 5.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class SLOs(_Strict):
@@ -70,9 +94,9 @@ class Endpoint(_Strict):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] | None = None
     path: str = Field(pattern=r"^/", description="Path appended to BASE_URL.")
     weight: float = Field(1, gt=0, le=1_000_000, description="Relative selection probability.")
-    body: Any = None
+    body: Annotated[Any, AfterValidator(_shallow)] = None
     query: str | None = Field(None, min_length=1)
-    variables: dict[str, Any] | None = None
+    variables: Annotated[dict[str, Any] | None, AfterValidator(_shallow)] = None
     headers: dict[str, str] = Field(default_factory=dict)
     checks: Checks = Field(default_factory=Checks)
     data_file: str | None = Field(None, min_length=1, description="CSV (or JSON array) file of rows.")
@@ -191,6 +215,8 @@ def parse_catalog(data: Any, *, source: str) -> Catalog:
         else:
             tip = None
             message = err["msg"].removeprefix("Value error, ")
+            if isinstance(err.get("input"), bool) and err["type"] in ("float_type", "int_type"):
+                message = f"expected a number, not {json.dumps(err['input'])}"
             if err["type"] == "string_pattern_mismatch" and loc[-1] == "name":
                 tip = "names are metric tags: use letters, digits, '_', '.' and '-' (max 100)"
             elif err["type"] == "string_pattern_mismatch" and loc[-1] == "path":

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from dotenv import dotenv_values
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from luna.errors import ConfigError, did_you_mean
@@ -32,7 +32,10 @@ if TYPE_CHECKING:
     from luna.gateway_settings import GatewaySettings
 
 K6_DURATION = re.compile(r"(\d+(\.\d+)?(ms|s|m|h))+")
-DURATION_HELP = "a k6 duration such as 30s, 5m, 1h30m or 500ms"
+DURATION_HELP = "a k6 duration such as 30s, 5m, 1h30m or 1500ms"
+# k6 refuses a constant-vus or constant-arrival-rate duration under 1 s (smoke), and a hold
+# shorter than that measures nothing: SMOKE_DURATION, DURATION and SOAK_DURATION are >= 1 s.
+MIN_HOLD_SECONDS = 1.0
 
 
 def _k6_duration(value: str) -> str:
@@ -159,7 +162,13 @@ class LunaSettings(BaseSettings):
         description="Targets agents (MCP) and webhooks may aim at: loopback, origins or hosts, comma-separated; unset = loopback only for MCP.",
     )
     luna_prefect_port: int = Field(4200, ge=1, le=65535, description="Port of the server `luna up` starts.")
-    # Reports (docs/REPORTS.md): where the links in artifacts point
+    # Reports (docs/REPORTS.md): the live dashboard, and where the links in artifacts point
+    luna_live_dashboard: bool = Field(
+        True, description="Serve k6's live web dashboard on a loopback port during each run (its URL is logged)."
+    )
+    luna_live_dashboard_port: int = Field(
+        0, ge=0, le=65535, description="Port of the live dashboard; 0 = a free port per run."
+    )
     luna_reports_port: int = Field(
         4280, ge=1, le=65535, description="Port `luna up` serves the results folder on (loopback)."
     )
@@ -211,6 +220,13 @@ class LunaSettings(BaseSettings):
             raise ValueError(f"more than one auth mode is configured ({', '.join(complete)}); keep one")
         return self
 
+    @field_validator("smoke_duration", "duration", "soak_duration")
+    @classmethod
+    def _hold_at_least_1s(cls, value: str) -> str:
+        if duration_seconds(value) < MIN_HOLD_SECONDS:
+            raise ValueError("must be at least 1s (k6 runs no shorter hold)")
+        return value
+
     @field_validator("luna_webhook_urls")
     @classmethod
     def _webhook_urls(cls, value: SecretStr | None) -> SecretStr | None:
@@ -235,6 +251,13 @@ class LunaSettings(BaseSettings):
             return web_url(value)
         except UrlRejected as exc:
             raise ValueError(f"not a usable http(s) URL: {exc}") from None
+
+    @field_validator("luna_reports_block")
+    @classmethod
+    def _reports_block_has_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and not info.data.get("luna_reports_url"):
+            raise ValueError("set LUNA_REPORTS_URL too: the URL the block's files are served under")
+        return value
 
     @field_validator("luna_allowed_targets")
     @classmethod

@@ -34,12 +34,12 @@ COMMAND_MODULES = (
     "app.cli.history",
     "app.cli.discover",
     "app.cli.local",
+    "app.cli.server",
     "app.cli.suites",
     "app.cli.audit",
     "app.cli.service",
     "app.cli.pipeline",
     "app.cli.results",
-    "app.cli.server",
 )
 
 # The operation each CLI command runs (tests/unit/test_operations.py: the same set as LunaClient and MCP).

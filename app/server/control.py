@@ -22,7 +22,7 @@ import httpx
 from luna.errors import LunaError
 from luna.served import UpState, pid_alive, read_state, state_path, write_state
 
-START_TIMEOUT_S = 90.0
+START_TIMEOUT_S = 180.0  # a fresh database on a loaded 2-core machine took 56 s
 STOP_TIMEOUT_S = 20.0
 LOG_LINES = 6
 

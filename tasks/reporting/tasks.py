@@ -14,14 +14,39 @@ from luna.keys import artifact_key
 from luna.results import RunResult
 from luna.settings import load_settings
 from luna.verdict import Verdict
+from tasks.execution.plan import RunPlan
+from tasks.reporting.links import publish_files
 from tasks.reporting.render import badge_svg, endpoint_table, grafana_link, html_report, markdown_report, md, md_url
 from tasks.reporting.timeseries import read_series
-from tasks.reporting.view import ReportLinks
+from tasks.reporting.view import ReportLinks, run_files
 
 
 def report_keys(service: str | None, profile: str) -> dict[str, str]:
     """Artifact keys: lowercase letters, digits and dashes only."""
-    return {kind: artifact_key(f"luna-{kind}", service, profile) for kind in ("report", "endpoints", "grafana")}
+    kinds = ("report", "endpoints", "grafana", "html")
+    return {kind: artifact_key(f"luna-{kind}", service, profile) for kind in kinds}
+
+
+@task(name="publish-live-links")
+def publish_live_links(plan: RunPlan, grafana_url: str | None = None) -> str | None:
+    """At the start of a run, with InfluxDB and Grafana configured: the Grafana link for
+    this run id (a live time window), as the `luna-grafana-...` link artifact (the final
+    report publishes the closed window under the same key). Returns the link."""
+    settings = load_settings()
+    grafana_url = grafana_url or settings.grafana_url
+    if not grafana_url or not settings.influxdb_url:
+        return None
+    service = plan.catalog.service
+    link = grafana_link(grafana_url, service, plan.run_id, plan.started_at, None, live=True)
+    what = f"{service or 'service'} · {plan.profile}"
+    create_link_artifact(
+        link=md_url(link),
+        link_text=md(f"Grafana, live: {what}, run {plan.run_id}"),
+        key=report_keys(service, plan.profile)["grafana"],
+        description=md(f"Grafana dashboard luna-k6 for {what}, run {plan.run_id} (live while it runs)"),
+    )
+    get_run_logger().info("Grafana, live: %s", link)
+    return link
 
 
 @task(name="publish-reports")
@@ -32,7 +57,8 @@ def publish_reports(result: RunResult, verdict: Verdict, grafana_url: str | None
     grafana. Raises on a write or API failure.
     """
     logger = get_run_logger()
-    grafana_url = grafana_url or load_settings().grafana_url
+    settings = load_settings()
+    grafana_url = grafana_url or settings.grafana_url
     run_dir = Path(result.run_dir)
     series = read_series(run_dir / result.files.get("k6_report", "k6-report.html"))
     if series is None:
@@ -51,6 +77,16 @@ def publish_reports(result: RunResult, verdict: Verdict, grafana_url: str | None
     )
     (run_dir / "report.html").write_text(html_report(result, verdict, series, links), encoding="utf-8")
     (run_dir / "badge.svg").write_text(badge_svg(verdict), encoding="utf-8")
+    k6_report = result.files.get("k6_report", "k6-report.html")
+    names = ["report.html", "badge.svg", k6_report, *(name for _, name in run_files(result))]
+    urls = publish_files(run_dir, names, settings)
+    links = links.model_copy(
+        update={
+            "report_url": urls.get("report.html"),
+            "badge_url": urls.get("badge.svg"),
+            "dashboard_url": urls.get(k6_report),
+        }
+    )
 
     keys = report_keys(result.service, result.profile)
     what = f"{result.service or 'service'} · {result.profile}"
@@ -72,5 +108,12 @@ def publish_reports(result: RunResult, verdict: Verdict, grafana_url: str | None
             key=keys["grafana"],
             description=md(f"Grafana dashboard luna-k6 for {what}, run {result.run_id}"),
         )
-    logger.info("report: %s", links.report_html)
+    if links.report_url:
+        create_link_artifact(
+            link=md_url(links.report_url),
+            link_text=md(f"{verdict.status.upper()}: HTML report, {what}, run {result.run_id}"),
+            key=keys["html"],
+            description=md(f"The HTML report of {what}, run {result.run_id}"),
+        )
+    logger.info("report: %s", links.report_url or links.report_html)
     return links.as_dict()

@@ -7,9 +7,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port
+from app.server.files import results_server
+from luna.keys import artifact_key
+from luna.results import RunResult
+from tests.conftest import ROOT, Demo, free_port, write_catalog
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -58,7 +64,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
             "LUNA_OUT_DIR": str(out),
         }
     )
-    started = subprocess.run([str(BIN / "luna"), "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    started = subprocess.run([str(BIN / "luna"), "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert started.returncode == 0, started.stdout + started.stderr
     pid = json.loads((home / "luna-up.json").read_text())["pid"]
     try:
@@ -97,6 +103,69 @@ def test_up_again_reports_the_running_server_or_says_why_not(up: Up) -> None:
     lines = other.stderr.strip().splitlines()
     assert len(lines) == 1 and f"already runs a server on port {up.prefect_port}" in lines[0]
     assert "Traceback" not in other.stderr
+
+
+def _artifact(up: Up, key: str) -> str:
+    api = f"http://127.0.0.1:{up.prefect_port}/api"
+    found = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"key": {"any_": [key]}}}, timeout=30).json()
+    assert found, f"no artifact {key}"
+    return str(max(found, key=lambda a: a["created"])["data"])
+
+
+def _smoke(up: Up, demo: Demo, tmp: Path, service: str, **extra: str) -> RunResult:
+    catalog = write_catalog(tmp / "e.json", [{"name": "Boom", "group": "g", "path": "/api/always500"}])
+    data = json.loads(catalog.read_text())
+    catalog.write_text(json.dumps({**data, "service": service}))
+    done = up.luna("smoke", "--target", demo.url, "--config", str(catalog), "--smoke-duration", "2s", **extra)
+    assert done.returncode == 1, done.stderr[-3000:]  # the endpoint always answers 500: FAIL
+    assert "temporary" not in done.stderr  # it ran on `luna up`'s server
+    return RunResult.read(Path(done.stdout.split("results: ")[1].split()[0]))
+
+
+def test_the_report_link_in_a_real_artifact_opens_the_report(up: Up, demo: Demo, tmp_path: Path) -> None:
+    result = _smoke(up, demo, tmp_path, "Up Links")
+    markdown = _artifact(up, artifact_key("luna-report", "Up Links", "smoke"))
+    url = re.search(r"HTML report: \[report\.html\]\((\S+)\)", markdown)
+    assert url and url.group(1).startswith(f"http://127.0.0.1:{up.reports_port}/runs/{result.run_id}/")
+    page = httpx.get(url.group(1), timeout=10)
+    assert page.status_code == 200 and "FAIL" in page.text and "Boom" in page.text
+    link = _artifact(up, artifact_key("luna-html", "Up Links", "smoke"))
+    assert link.endswith(f"({url.group(1)})")  # the link artifact: [text](url)
+    dashboard = re.search(r"k6 web dashboard: \[k6-report\.html\]\((\S+)\)", markdown)
+    assert dashboard and httpx.get(dashboard.group(1), timeout=10).status_code == 200
+
+
+def test_a_storage_block_makes_the_link_work_without_the_run_folder(up: Up, demo: Demo, tmp_path: Path) -> None:
+    """A team's setup: report files written to a LocalFileSystem block whose folder a web
+    server serves (here Luna's own file server); the run folder can be gone."""
+    shared = tmp_path / "shared"
+    api = f"http://127.0.0.1:{up.prefect_port}/api"
+    save = (
+        "from prefect.filesystems import LocalFileSystem as L; import sys; L(basepath=sys.argv[1]).save('luna-reports')"
+    )
+    made = subprocess.run(
+        [sys.executable, "-c", save, str(shared)],
+        env={**up.env, "PREFECT_API_URL": api},
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    web = results_server(shared, port)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        result = _smoke(
+            up, demo, tmp_path, "Up Block", LUNA_REPORTS_BLOCK="local-file-system/luna-reports", LUNA_REPORTS_URL=base
+        )
+        shutil.rmtree(result.run_dir)
+        link = _artifact(up, artifact_key("luna-html", "Up Block", "smoke"))
+        url = link.rsplit("(", 1)[1].rstrip(")")
+        assert url == f"{base}runs/{result.run_id}/report.html"
+        page = httpx.get(url, timeout=10)  # from the block's folder: the run folder is gone
+        assert page.status_code == 200 and "FAIL" in page.text and "Boom" in page.text
+    finally:
+        web.shutdown()
 
 
 def test_down_stops_only_the_server_luna_up_started(up: Up) -> None:

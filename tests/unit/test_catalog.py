@@ -296,3 +296,45 @@ def test_parse_catalog_names_its_source() -> None:
 # Known bug (see the report): `Checks._status_range` skips a falsy status, so 0 passes.
 def test_status_zero_is_rejected(tmp_path: Path) -> None:
     error_for(tmp_path, with_endpoint(checks={"status": 0}))
+
+
+@pytest.mark.parametrize(
+    ("fields", "pointer"),
+    [
+        ({"weight": True}, "weight"),
+        ({"slos": {"p95_ms": True}}, "slos/p95_ms"),
+        ({"checks": {"status": True}}, "checks/status/int"),
+        ({"checks": {"max_duration_ms": False}}, "checks/max_duration_ms"),
+    ],
+)
+def test_a_boolean_is_not_a_number(tmp_path: Path, fields: dict[str, Any], pointer: str) -> None:
+    error = error_for(tmp_path, with_endpoint(**fields))
+    assert error.location == f"{tmp_path / 'endpoints.json'}#/endpoints/0/{pointer}"
+    assert "not true" in error.message or "not false" in error.message or "valid integer" in error.message
+
+
+def nested(depth: int, leaf: Any = 1) -> Any:
+    for _ in range(depth):
+        leaf = {"a": [leaf]} if depth % 2 else {"a": leaf}
+    return leaf
+
+
+@pytest.mark.parametrize("depth", [65, 400, 900])
+def test_a_deeply_nested_body_is_refused_with_the_file_and_pointer(tmp_path: Path, depth: int) -> None:
+    error = error_for(tmp_path, with_endpoint(method="POST", body=nested(depth)))
+    assert error.location == f"{tmp_path / 'endpoints.json'}#/endpoints/0/body"
+    assert "levels deep; the limit is 64" in error.message
+
+
+def test_graphql_variables_nesting_is_bounded_too(tmp_path: Path) -> None:
+    data = with_endpoint(type="graphql", query="query { a }", variables=nested(100))
+    error = error_for(tmp_path, data)
+    assert error.location == f"{tmp_path / 'endpoints.json'}#/endpoints/0/variables"
+
+
+def test_a_body_64_levels_deep_is_accepted(tmp_path: Path) -> None:
+    body = {"a": 1}
+    for _ in range(63):
+        body = {"a": body}
+    catalog = load_catalog(write(tmp_path / "endpoints.json", with_endpoint(method="POST", body=body)))
+    assert catalog.endpoints[0].body == body

@@ -259,3 +259,23 @@ def test_unknown_luna_name_in_dotenv_is_reported(isolated: Path) -> None:
     (isolated / ".env").write_text("LUNA_OUTDIR=runs\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="LUNA_OUT_DIR"):
         load_settings()
+
+
+@pytest.mark.parametrize("name", ["SMOKE_DURATION", "DURATION", "SOAK_DURATION"])
+@pytest.mark.parametrize("value", ["0s", "500ms", "999ms"])
+def test_a_hold_shorter_than_1s_is_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert info.value.message == f"{name}: must be at least 1s (k6 runs no shorter hold) (got {value!r})"
+
+
+@pytest.mark.parametrize("value", ["1s", "1000ms", "1s500ms", "2m"])
+def test_a_hold_of_1s_or_more_is_accepted(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SMOKE_DURATION", value)
+    assert load_settings().smoke_duration == value
+
+
+def test_ramp_duration_may_be_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAMP_DURATION", "500ms")  # a ramping stage of any length is valid k6
+    assert load_settings().ramp_duration == "500ms"
