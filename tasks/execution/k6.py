@@ -375,7 +375,7 @@ def run_k6(
         finally:
             stop_process(proc)
             handler.repeats.flush()
-            for written in ("k6-summary.json", "k6-report.html"):  # what k6 wrote itself
+            for written in ("k6-options.json", "k6-summary.json", "k6-report.html"):  # what k6 wrote itself
                 mask.file(run_dir / written)
             result = collect_result(plan, proc.returncode, state, interrupted)
             if store is not None and influx_out is not None:
@@ -406,7 +406,7 @@ def collect_result(plan: RunPlan, code: int | None, state: OutputState, interrup
         failure_samples=state.failures_kept,
         run_dir=str(run_dir),
     )
-    if state.measure is None and code is not None and code >= 0 and interrupted is None:
+    if state.measure is None and data is None and code == 0 and interrupted is None:
         state.measure = Measure(plan.catalog)  # k6 ran to its end and no call completed
     if state.measure is not None and (code is None or code < 0):
         state.measure = None  # k6 was killed: its VUs' last lines never came, nothing exact was measured
