@@ -195,6 +195,9 @@ export function call(compiled, ep, authHeaders, measure) {
     ? follow(res, ep.method, url, body, params, ep.hopTags, compiled.origin)
     : { res: res, hops: 0, duration: res.timings.duration, offsite: null };
   res = call.res;
+  // A call cut off by the end of the run (k6's graceful stop cancels it) is no call: k6
+  // counts its iteration as interrupted, and so does Luna.
+  if (res.status === 0 && typeof res.error === 'string' && res.error.indexOf('context canceled') >= 0) return res;
   const ok = ep.hasChecks ? runChecks(ep, res) : true;
   const status = res.status;
   const failed = status === 0 || (ep.statuses === null ? status >= 400 : ep.statuses.indexOf(status) < 0);

@@ -9,14 +9,19 @@
 // 3 significant digits, the buckets of tasks/distributed/hdr.py, so Luna's percentiles are
 // the ones an HdrHistogram of every raw duration gives.
 //
-// A VU sends what it gathered as one `LUNA_AGG {json}` line (console, stderr) at most once a
-// second, and after every call when it may be stopped soon (near the end of the scenario, in
+// A VU sends what it gathered as one `LUNA_AGG {json}` line (console, stderr) every 1 to 5 s,
+// and after every call when it may be stopped soon (near the end of the scenario, in
 // a ramp-down, or in an arrival-rate scenario where a VU can idle until the end): nothing
 // measured is left unsent when k6 stops a VU. Luna adds the lines up (tasks/execution/measure.py).
 
 import exec from 'k6/execution';
 
+// A VU flushes after 1 s when its rows hold 4 calls each on average, else after 5 s: between
+// flushes a VU's calls of one endpoint share one row, and with 200 endpoints and a 1 s
+// period most rows held one call (bench/runner_efficiency.py --endpoints 200).
 const FLUSH_MS = 1000;
+const SPARSE_FLUSH_MS = 5000;
+const CALLS_PER_ROW = 4;
 const MAX_US = 2147483647; // 35 min; k6's request timeout is far below it
 
 // The lowest value of the HDR bucket holding `us` (sub-bucket count 2048: 3 digits).
@@ -33,6 +38,15 @@ function emptyAcc(checkCount) {
     pass: new Array(checkCount).fill(0), fail: new Array(checkCount).fill(0),
     hist: new Map(),
   };
+}
+
+// Zeroes an accumulator in place once its row is sent (no new objects per flush).
+function resetAcc(a) {
+  a.n = 0; a.failed = 0; a.sat = 0; a.tol = 0; a.hops = 0; a.offsite = 0;
+  a.sum = 0; a.min = Infinity; a.max = -Infinity;
+  a.pass.fill(0);
+  a.fail.fill(0);
+  a.hist.clear();
 }
 
 // Times (ms since the epoch) after which this VU may be stopped at any iteration end.
@@ -80,7 +94,8 @@ export class Measure {
     this.touched = [];
     this.scenario = scenario;
     this.policy = null; // built at the first call: the scenario's start time is known then
-    this.nextFlush = 0;
+    this.lastFlush = 0;
+    this.calls = 0; // since the last flush
   }
 
   // One call of endpoint `i`: its duration (ms), whether it failed, its Apdex zone
@@ -89,6 +104,7 @@ export class Measure {
     const a = this.accs[i];
     if (a.n === 0) this.touched.push(i);
     a.n += 1;
+    this.calls += 1;
     if (failed) a.failed += 1;
     if (zone === 2) a.sat += 1;
     else if (zone === 1) a.tol += 1;
@@ -115,9 +131,11 @@ export class Measure {
     const now = Date.now();
     if (this.policy === null) {
       this.policy = stopWindows(this.scenario, exec.scenario.startTime, 1500);
-      this.nextFlush = now + FLUSH_MS;
+      this.lastFlush = now;
     }
-    if (now >= this.nextFlush || this.policy.always || this.inWindow(now)) this.flush(now);
+    const age = now - this.lastFlush;
+    const due = age >= SPARSE_FLUSH_MS || (age >= FLUSH_MS && this.calls >= CALLS_PER_ROW * this.touched.length);
+    if (due || this.policy.always || this.inWindow(now)) this.flush(now);
   }
 
   inWindow(now) {
@@ -127,15 +145,16 @@ export class Measure {
   }
 
   flush(now) {
-    this.nextFlush = now + FLUSH_MS;
+    this.lastFlush = now;
+    this.calls = 0;
     if (this.touched.length === 0) return;
     const rows = [];
     for (const i of this.touched) {
       const a = this.accs[i];
       const hist = [];
       a.hist.forEach((count, key) => hist.push(key, count));
-      rows.push([i, a.n, a.failed, a.sat, a.tol, a.hops, a.offsite, a.sum, a.min, a.max, a.pass, a.fail, hist, this.labels[i]]);
-      this.accs[i] = emptyAcc(this.checkCounts[i]);
+      rows.push([i, a.n, a.failed, a.sat, a.tol, a.hops, a.offsite, a.sum, a.min, a.max, a.pass.slice(), a.fail.slice(), hist, this.labels[i]]);
+      resetAcc(a);
     }
     this.touched = [];
     console.log(`LUNA_AGG ${JSON.stringify(rows)}`);
