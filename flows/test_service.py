@@ -164,7 +164,7 @@ def _report_and_notify(pipeline: PipelineResult, notify: bool) -> None:
     if not notify:
         pipeline.stages.append(skipped("notify", "switched off"))
         return
-    event = run_event(pipeline.event_result(), {"status": pipeline.status}, pipeline.event_links())
+    event = run_event(pipeline.event_result(), pipeline.status, pipeline.event_links())
     started = time.monotonic()
     delivered, notify_failed = settle("notify", notify_webhooks(event, return_state=True), started)
     if notify_failed is not None:

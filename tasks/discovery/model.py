@@ -99,6 +99,10 @@ class DiscoveredEndpoint(BaseModel):
         False, description="DELETE, a write named like one (destructive_reason), or a write to production."
     )
     destructive_reason: str | None = Field(None, description="Why it is marked destructive, for the warnings.")
+    needs_input: str | None = Field(
+        None,
+        description="Why Luna cannot call it with values of its own (tasks/discovery/needs.py); left out of loads.",
+    )
     source: str = Field("", description="Where it was found, e.g. 'openapi.yaml#/paths/~1users/get'.")
 
 
@@ -357,6 +361,8 @@ def merge(
                 entry["checks"] = ep.checks
             if ep.destructive and not include_destructive:
                 entry["destructive"] = True
+            if ep.needs_input:
+                entry["needs_input"] = ep.needs_input
             endpoints.append(entry)
     data: dict[str, Any] = {"service": service}
     if target:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from luna.results import RunResult, Threshold
 from tasks.distributed.model import ShardOutcome
+from tasks.execution.generator import load_shape
 from tasks.execution.plan import RunPlan
 from tasks.execution.reduce import EXPRESSION, METRIC_KEY, OPS, Merged, reduce_samples, value_of
 
@@ -106,4 +107,5 @@ def merge_outcomes(plan: RunPlan, shards: Sequence[ShardOutcome], finished_at: d
         thresholds=thresholds,
         failure_samples=sum(s.failure_samples for s in shards),
         run_dir=str(plan.run_dir),
+        load_shape={**load_shape(plan.profile, plan.k6_env), "shards": str(len(shards))},  # compare like with like
     )

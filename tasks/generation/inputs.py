@@ -107,9 +107,13 @@ def build_spec(
     endpoints: list[SuiteEndpoint] = []
     found_pages: list[Page] = []
     left_out = 0
+    needs_input: list[str] = []
     for i, ep in enumerate(catalog.endpoints):
         if getattr(ep, "destructive", False) and not include_destructive:
             left_out += 1  # DELETEs, writes to a production-looking target: not without asking
+            continue
+        if ep.needs_input:
+            needs_input.append(ep.name)  # discovery could not make its values (tasks/discovery/needs.py)
             continue
         method = ep.method or "GET"
         data_file = None
@@ -147,9 +151,15 @@ def build_spec(
             found_pages.append(Page(name=ep.name, path=ep.path, slos=effective))
     if left_out:
         warnings.append(f"left out {left_out} destructive operations (--include-destructive keeps them)")
+    if needs_input:
+        warnings.append(
+            f"left out {len(needs_input)} operations marked needs_input (give them real values and remove the "
+            f"mark): {', '.join(needs_input[:8])}"
+        )
     if not endpoints:
         raise GenerationError(
-            "every endpoint is destructive: nothing to test", tip="pass --include-destructive to test them anyway"
+            "every endpoint is destructive" + (" or needs_input" if needs_input else "") + ": nothing to test",
+            tip="pass --include-destructive to test them anyway",
         )
     known = {p.path for p in found_pages}
     for path in pages or []:
