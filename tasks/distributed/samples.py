@@ -1,11 +1,12 @@
-"""A shard's raw k6 samples (`--out csv=...`, or `--out json=...`) -> its exact tallies
-and HDR histograms, per endpoint (k6's `name` tag) and overall.
+"""A k6 process's raw samples (`--out csv=...`, or `--out json=...`) -> its exact tallies
+and HDR histograms, per endpoint (k6's `name` tag) and overall: the fallback for a script
+without Luna's measure (k6/lib/measure.js, which k6/main.js sends and which a shard reads
+first). Here each request is a call: k6's samples do not say which were redirect hops.
 
-Only the metrics the result needs are read: Luna's per-call measure (luna_call_duration,
-luna_call_failed: one row each per endpoint call, whatever its redirect hops; k6/lib/metrics.js),
-checks, iterations, dropped_iterations, vus_max and the per-endpoint counters (Apdex,
-redirects); every other row (k6's ~15 per request) is skipped on its first field, before
-any parsing. CSV with microsecond timestamps parses several times faster than JSON
+Only the metrics the result needs are read: http_reqs, http_req_duration, http_req_failed,
+checks, iterations, dropped_iterations, vus_max and the per-endpoint counters; every other
+row (k6 writes ~15 per request) is skipped on its first field, before any parsing. CSV
+with microsecond timestamps parses several times faster than JSON
 (bench/distributed_merge.py), so it is what shards write.
 """
 
@@ -21,7 +22,9 @@ from pathlib import Path
 from tasks.execution.tallies import Acc, ShardSamples
 
 CSV_TIME_FORMAT = "unix_micro"  # K6_CSV_TIME_FORMAT for the shards' CSV output
-WANTED = frozenset({"luna_call_duration", "luna_call_failed", "checks", "iterations", "dropped_iterations", "vus_max"})
+WANTED = frozenset(
+    {"http_reqs", "http_req_duration", "http_req_failed", "checks", "iterations", "dropped_iterations", "vus_max"}
+)
 COUNTER_PREFIXES = ("apdex_satisfied_", "apdex_tolerating_", "luna_redirects_", "luna_offsite_")
 
 
@@ -47,20 +50,20 @@ class Accumulator:
 
     def add(self, metric: str, time_us: int, value: float, name: str) -> None:
         self.rows += 1
-        if metric == "luna_call_duration":
+        if metric == "http_req_duration":
             self.overall.duration(value)
             self._endpoint(name).duration(value)
+        elif metric == "http_reqs":
+            self.overall.requests += 1
+            self._endpoint(name).requests += 1
             if self.first is None or time_us < self.first:
                 self.first = time_us
             if self.last is None or time_us > self.last:
                 self.last = time_us
-        elif metric == "luna_call_failed":
-            acc = self._endpoint(name)
-            self.overall.requests += 1
-            acc.requests += 1
+        elif metric == "http_req_failed":
             if value:
                 self.overall.failed += 1
-                acc.failed += 1
+                self._endpoint(name).failed += 1
         elif metric == "checks":
             acc = self._endpoint(name)
             if value:
@@ -127,7 +130,7 @@ def _json_rows(lines: Iterable[str]) -> Iterator[tuple[str, int, float, str]]:
         if not _wanted(metric):
             continue
         data = json.loads(line)["data"]
-        when = _json_time_us(data["time"]) if metric == "luna_call_duration" else 0
+        when = _json_time_us(data["time"]) if metric == "http_reqs" else 0
         yield metric, when, float(data["value"]), str(data.get("tags", {}).get("name", ""))
 
 

@@ -31,7 +31,7 @@ from tasks.execution.k6_log import RepeatedLines
 from tasks.execution.launcher import output_lines, start_k6, stop_process
 from tasks.execution.measure import AGG_PREFIX, Measure, elapsed_seconds, slo_thresholds
 from tasks.execution.measure import crossed as crossed_names
-from tasks.execution.plan import RunPlan
+from tasks.execution.plan import K6_DIR, RunPlan
 from tasks.execution.reduce import judge, reduce_samples
 from tasks.execution.summary import parse_summary, run_numbers
 
@@ -206,11 +206,13 @@ def k6_command(plan: RunPlan, influx_out: str | None = None) -> list[str]:
     sample in memory and matches each one against per-endpoint submetrics. Luna measures
     each call in the VUs (k6/lib/measure.js) and judges the SLOs on that."""
     outputs = ["--out", f"influxdb={influx_out}"] if influx_out else []
+    # A script of the user's own (LUNA_K6_SCRIPT) keeps k6's thresholds and summary: its
+    # handleSummary() may write LUNA_SUMMARY_FILE, the figures Luna then reads.
+    measured = plan.script.resolve() == (K6_DIR / "main.js").resolve()
     return [
         plan.k6_binary,
         "run",
-        "--no-thresholds",
-        summary_off(plan.k6_binary),
+        *(["--no-thresholds", summary_off(plan.k6_binary)] if measured else []),
         *outputs,
         "--log-format",
         "json",
@@ -237,6 +239,7 @@ def k6_process_env(plan: RunPlan, settings: LunaSettings, dashboard_period_ms: i
             env[name.upper()] = secret.get_secret_value()
     env.update(
         {
+            "LUNA_SUMMARY_FILE": str(plan.run_dir / "k6-summary.json"),  # for a script with handleSummary()
             "LUNA_FAILURES_PER_VU": str(min(3, settings.luna_failure_samples)),
             "K6_WEB_DASHBOARD": "true",
             "K6_WEB_DASHBOARD_PORT": "-1",

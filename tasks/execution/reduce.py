@@ -133,12 +133,13 @@ def judge(pairs: Sequence[tuple[str, str]], merged: dict[str, Merged], window_s:
 
 
 def value_of(aggregate: str, p: str | None, merged: Merged, base: str, window_s: float | None) -> float | None:
-    if base == "luna_call_duration":
+    # Luna's names (tasks/execution/measure.py) and k6's, from a script of the user's own.
+    if base in ("luna_call_duration", "http_req_duration"):
         if aggregate.startswith("p(") and p is not None:
             return merged.percentile(float(p))
         latency = merged.latency()
         return {"avg": latency.avg, "min": latency.min, "max": latency.max, "med": latency.p50}.get(aggregate)
-    if base == "luna_call_failed" and aggregate == "rate":
+    if base in ("luna_call_failed", "http_req_failed") and aggregate == "rate":
         return merged.failed / merged.requests if merged.requests else None
     if base == "http_reqs":
         return {"count": float(merged.requests), "rate": merged.requests / window_s if window_s else None}.get(
