@@ -16,8 +16,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def show_env(_: argparse.Namespace) -> int:
-    for name, value in load_settings().masked().items():
-        print(f"{name}={value}")
+    for section, values in load_settings().masked_sections().items():
+        print(f"# {section}")
+        for name, value in values.items():
+            print(f"{name}={value}")
     return 0
 
 
