@@ -13,7 +13,7 @@ from tasks.execution.tasks import execute, prepare
 from tasks.notify.hooks import HookContext
 from tasks.notify.tasks import notify_unfinished_run, notify_webhooks, run_hooks
 from tasks.notify.webhooks import run_event
-from tasks.reporting.tasks import publish_reports
+from tasks.reporting.tasks import publish_live_links, publish_reports
 
 DEFAULTS = LoadTestParams()
 
@@ -32,6 +32,7 @@ def load_test(params: LoadTestParams = DEFAULTS, notify: bool = True) -> State[R
     """
     plan = prepare(params)
     run_hooks("start", HookContext.at_start(plan))
+    publish_live_links(plan, params.grafana_url)
     result = execute(plan) if params.shards == 1 else execute_sharded(plan, params.shards)
     announce_k6_finished(plan.run_id)  # test-service starts its browser stages now
     verdict = evaluate_run(

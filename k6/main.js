@@ -20,17 +20,18 @@ const CATALOG = loadCatalog(env.ENDPOINTS_FILE || './config/endpoints.json');
 const SLOS = Object.assign({ p95_ms: 500, error_rate: 0.01, apdex_t_ms: 500 }, CATALOG.slos || {});
 
 // ---- options ---------------------------------------------------------------------
+// Judged on Luna's per-call metrics (lib/metrics.js): a call is one logical request
+// however many redirect hops it took; k6's http_req_* metrics see every hop.
 function thresholds() {
   const t = {
-    http_req_duration: [`p(95)<${SLOS.p95_ms}`],
-    http_req_failed: [`rate<=${SLOS.error_rate}`],
+    luna_call_duration: [`p(95)<${SLOS.p95_ms}`],
+    luna_call_failed: [`rate<=${SLOS.error_rate}`],
   };
   for (const ep of CATALOG.endpoints) {
     const slo = Object.assign({}, SLOS, ep.slos || {});
-    t[`http_req_duration{name:${ep.name}}`] = [`p(95)<${slo.p95_ms}`];
-    t[`http_req_failed{name:${ep.name}}`] = [`rate<=${slo.error_rate}`];
-    // Not gates: these register per-endpoint submetrics so the summary holds their values.
-    t[`http_reqs{name:${ep.name}}`] = ['count>=0'];
+    t[`luna_call_duration{name:${ep.name}}`] = [`p(95)<${slo.p95_ms}`];
+    t[`luna_call_failed{name:${ep.name}}`] = [`rate<=${slo.error_rate}`];
+    // Not a gate: it registers the per-endpoint submetric so the summary holds its value.
     t[`checks{name:${ep.name}}`] = ['rate>=0'];
   }
   return t;
@@ -39,13 +40,14 @@ function thresholds() {
 export const options = {
   scenarios: { [PROFILE]: Object.assign({ exec: 'run' }, buildScenario(PROFILE, MODEL)) },
   thresholds: thresholds(),
-  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
+  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
   setupTimeout: '60s',
   // Test-wide tags (run_id, service, profile) come from `--tag`: k6 lets the command line
   // replace options.tags, and drops a `service` set here.
 };
 
-// ---- custom metrics: apdex_satisfied_<i> / apdex_tolerating_<i>, see lib/metrics.js -
+// ---- custom metrics: luna_call_duration, luna_call_failed and per-endpoint counters,
+// see lib/metrics.js
 
 const COMPILED = compileCatalog(CATALOG, BASE_URL);
 

@@ -27,7 +27,9 @@ class Latency(BaseModel):
 
 
 class Stats(BaseModel):
-    requests: int = Field(0, description="Requests sent (k6 `http_reqs` count).")
+    requests: int = Field(
+        0, description="Calls made: one per endpoint call, its redirect hops not counted (k6 `luna_call_failed`)."
+    )
     rps: float = Field(0.0, description="Requests per second over the whole run.")
     latency_ms: Latency = Field(default_factory=Latency)
     error_rate: float | None = Field(None, description="Share of requests k6 counted as failed.")
@@ -37,6 +39,10 @@ class Stats(BaseModel):
     checks_failed: int = 0
     apdex_satisfied: int = Field(0, description="Successful responses within the Apdex T.")
     apdex_tolerating: int = Field(0, description="Successful responses within 4 T (and over T).")
+    redirects: int = Field(0, description="Same-origin redirect hops Luna followed within those calls.")
+    offsite_redirects: int = Field(
+        0, description="Calls whose final answer was a redirect to another origin, which Luna does not follow."
+    )
 
 
 class CheckTally(BaseModel):

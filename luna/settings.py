@@ -162,7 +162,13 @@ class LunaSettings(BaseSettings):
         description="Targets agents (MCP) and webhooks may aim at: loopback, origins or hosts, comma-separated; unset = loopback only for MCP.",
     )
     luna_prefect_port: int = Field(4200, ge=1, le=65535, description="Port of the server `luna up` starts.")
-    # Reports (docs/REPORTS.md): where the links in artifacts point
+    # Reports (docs/REPORTS.md): the live dashboard, and where the links in artifacts point
+    luna_live_dashboard: bool = Field(
+        True, description="Serve k6's live web dashboard on a loopback port during each run (its URL is logged)."
+    )
+    luna_live_dashboard_port: int = Field(
+        0, ge=0, le=65535, description="Port of the live dashboard; 0 = a free port per run."
+    )
     luna_reports_port: int = Field(
         4280, ge=1, le=65535, description="Port `luna up` serves the results folder on (loopback)."
     )

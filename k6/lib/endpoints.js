@@ -8,8 +8,9 @@ import { SharedArray } from 'k6/data';
 import { compileChecks, failedChecks } from './checks.js';
 import { compilePath, compileJson, compileHeaders } from './template.js';
 import { mask } from './auth.js';
-import { apdexCounter } from './metrics.js';
-import { originOf, followSameOrigin } from './origin.js';
+import { apdexCounter, endpointCounter, callDuration, callFailed } from './metrics.js';
+import { originOf } from './origin.js';
+import { follow, isRedirect } from './redirects.js';
 
 const BODY_EXCERPT = 300;
 
@@ -59,16 +60,20 @@ function compileEndpoint(ep, index, baseUrl, slos) {
     checks: compileChecks(ep),
     hasChecks: Object.keys(ep.checks || {}).some((k) => ep.checks[k] !== null && ep.checks[k] !== undefined),
     tags: { name: ep.name, group: ep.group },
+    hopTags: { name: ep.name, group: ep.group, redirect: 'hop' },
     checkTags: { name: ep.name },
     failuresLeft: FAILURES_PER_ENDPOINT,
     authRef: undefined, // no params cached yet
     params: null,
-    responseCallback: statuses ? http.expectedStatuses(...statuses) : undefined,
+    // k6's own http_req_failed sees each hop: a 3xx that Luna follows is no failure there.
+    responseCallback: statuses ? http.expectedStatuses(...statuses, { min: 300, max: 399 }) : undefined,
     statuses: statuses,
     apdexT: apdexT,
     apdexT4: 4 * apdexT,
     satisfied: apdexCounter('apdex_satisfied', index),
     tolerating: apdexCounter('apdex_tolerating', index),
+    redirects: endpointCounter('luna_redirects', index),
+    offsite: endpointCounter('luna_offsite', index),
   };
 }
 
@@ -108,7 +113,7 @@ export function pick(compiled) {
 // total); a broken endpoint cannot hide another one's failures.
 const FAILURES_PER_ENDPOINT = parseInt(__ENV.LUNA_FAILURES_PER_VU || '3', 10);
 
-function sampleFailure(ep, res, failed, url, method) {
+function sampleFailure(ep, res, failed, url, method, call) {
   ep.failuresLeft -= 1;
   const body = typeof res.body === 'string' ? res.body.slice(0, BODY_EXCERPT) : '';
   const record = {
@@ -120,7 +125,9 @@ function sampleFailure(ep, res, failed, url, method) {
     error: res.error || null,
     error_code: res.error_code || null,
     failed_checks: failed,
-    duration_ms: Math.round(res.timings.duration * 1000) / 1000,
+    duration_ms: Math.round(call.duration * 1000) / 1000,
+    redirects: call.hops,
+    redirect_not_followed: call.offsite,
     body_excerpt: mask(body),
     vu: exec.vu.idInTest,
     iteration: exec.vu.iterationInScenario,
@@ -133,7 +140,7 @@ function paramsFor(ep, headers, authHeaders) {
   if (headers === ep.headers && ep.authRef === authHeaders) return ep.params;
   const params = { headers: authHeaders ? Object.assign({}, headers, authHeaders) : headers, tags: ep.tags };
   if (ep.responseCallback) params.responseCallback = ep.responseCallback;
-  if (authHeaders) params.redirects = 0; // hops followed by followSameOrigin (lib/origin.js)
+  params.redirects = 0; // hops are followed by lib/redirects.js
   if (headers === ep.headers) {
     ep.authRef = authHeaders;
     ep.params = params;
@@ -156,17 +163,24 @@ export function call(compiled, ep, authHeaders) {
   const auth = authHeaders && same ? authHeaders : null;
   const params = paramsFor(ep, headers, auth);
   let res = http.request(ep.method, url, body, params);
-  if (auth && res.status >= 300 && res.status < 400) res = followSameOrigin(res, ep.method, url, body, params, compiled.origin);
+  // One call, judged on its final response (lib/redirects.js follows same-origin hops).
+  const call = isRedirect(res)
+    ? follow(res, ep.method, url, body, params, ep.hopTags, compiled.origin)
+    : { res: res, hops: 0, duration: res.timings.duration, offsite: null };
+  res = call.res;
   const ok = ep.hasChecks ? check(res, ep.checks, ep.checkTags) : true;
   const status = res.status;
   const failed = status === 0 || (ep.statuses === null ? status >= 400 : ep.statuses.indexOf(status) < 0);
+  callDuration.add(call.duration, ep.checkTags);
+  callFailed.add(failed, ep.checkTags);
+  if (call.hops > 0) ep.redirects.add(call.hops);
+  if (call.offsite !== null) ep.offsite.add(1);
   if (!failed) {
-    const d = res.timings.duration;
-    if (d <= ep.apdexT) ep.satisfied.add(1);
-    else if (d <= ep.apdexT4) ep.tolerating.add(1);
+    if (call.duration <= ep.apdexT) ep.satisfied.add(1);
+    else if (call.duration <= ep.apdexT4) ep.tolerating.add(1);
   }
   if ((failed || !ok) && ep.failuresLeft > 0) {
-    sampleFailure(ep, res, ok ? [] : failedChecks(ep.checks, res), url, ep.method);
+    sampleFailure(ep, res, ok ? [] : failedChecks(ep.checks, res), url, ep.method, call);
   }
   return res;
 }

@@ -12,13 +12,15 @@ function fmt(v) {
 
 export function textSummary(data, names) {
   const m = data.metrics;
+  const seconds = ((data.state && data.state.testRunDurationMs) || 0) / 1000;
   const lines = ['', '  endpoint                          reqs      rps    p50ms    p95ms    p99ms   failed'];
   for (const name of names) {
-    const reqs = m[`http_reqs{name:${name}}`];
-    const dur = m[`http_req_duration{name:${name}}`];
-    const fail = m[`http_req_failed{name:${name}}`];
-    if (!reqs) continue;
-    lines.push(`  ${pad(name, 30)} ${pad(reqs.values.count, 8)} ${pad(fmt(reqs.values.rate), 8)} ${pad(fmt(dur && dur.values.med), 8)} ${pad(fmt(dur && dur.values['p(95)']), 8)} ${pad(fmt(dur && dur.values['p(99)']), 8)} ${fail ? (fail.values.rate * 100).toFixed(2) + '%' : '-'}`);
+    // Calls, not requests: a call's redirect hops are one call (lib/metrics.js).
+    const dur = m[`luna_call_duration{name:${name}}`];
+    const fail = m[`luna_call_failed{name:${name}}`];
+    const count = fail ? fail.values.passes + fail.values.fails : 0;
+    if (!count) continue;
+    lines.push(`  ${pad(name, 30)} ${pad(count, 8)} ${pad(fmt(seconds ? count / seconds : null), 8)} ${pad(fmt(dur && dur.values.med), 8)} ${pad(fmt(dur && dur.values['p(95)']), 8)} ${pad(fmt(dur && dur.values['p(99)']), 8)} ${fail ? (fail.values.rate * 100).toFixed(2) + '%' : '-'}`);
   }
   const crossed = [];
   for (const key of Object.keys(m)) {

@@ -67,7 +67,7 @@ class Merged:
             **{key: self.percentile(p) for key, p in PERCENTILES.items()},
         )
 
-    def stats(self, window_s: float | None, apdex: tuple[int, int]) -> Stats:
+    def stats(self, window_s: float | None, counters: dict[str, int]) -> Stats:
         checks = self.checks_passed + self.checks_failed
         return Stats(
             requests=self.requests,
@@ -78,8 +78,10 @@ class Merged:
             check_pass_rate=self.checks_passed / checks if checks else None,
             checks_passed=self.checks_passed,
             checks_failed=self.checks_failed,
-            apdex_satisfied=apdex[0],
-            apdex_tolerating=apdex[1],
+            apdex_satisfied=counters["apdex_satisfied"],
+            apdex_tolerating=counters["apdex_tolerating"],
+            redirects=counters["luna_redirects"],
+            offsite_redirects=counters["luna_offsite"],
         )
 
 
@@ -99,22 +101,24 @@ def common_window(shards: Sequence[ShardOutcome]) -> tuple[datetime | None, floa
     return datetime.fromtimestamp(start_us / 1e6, UTC), max(end_us - start_us, 1) / 1e6
 
 
-def _apdex(shards: Sequence[ShardOutcome], indexes: Sequence[int]) -> tuple[int, int]:
-    sat = tol = 0
+def _counters(shards: Sequence[ShardOutcome], indexes: Sequence[int]) -> dict[str, int]:
+    """The per-endpoint counters (k6/lib/metrics.js) of these endpoint indexes, summed."""
+    kinds = ("apdex_satisfied", "apdex_tolerating", "luna_redirects", "luna_offsite")
+    out = dict.fromkeys(kinds, 0)
     for shard in shards:
         counters = shard.samples.apdex if shard.samples else {}
-        sat += sum(counters.get(f"apdex_satisfied_{i}", 0) for i in indexes)
-        tol += sum(counters.get(f"apdex_tolerating_{i}", 0) for i in indexes)
-    return sat, tol
+        for kind in kinds:
+            out[kind] += sum(counters.get(f"{kind}_{i}", 0) for i in indexes)
+    return out
 
 
 def _value(aggregate: str, p: str | None, merged: Merged, base: str, window_s: float | None) -> float | None:
-    if base == "http_req_duration":
+    if base == "luna_call_duration":
         if aggregate.startswith("p(") and p is not None:
             return merged.percentile(float(p))
         latency = merged.latency()
         return {"avg": latency.avg, "min": latency.min, "max": latency.max, "med": latency.p50}.get(aggregate)
-    if base == "http_req_failed" and aggregate == "rate":
+    if base == "luna_call_failed" and aggregate == "rate":
         return merged.failed / merged.requests if merged.requests else None
     if base == "http_reqs":
         return {"count": float(merged.requests), "rate": merged.requests / window_s if window_s else None}.get(
@@ -162,14 +166,16 @@ def merge_outcomes(plan: RunPlan, shards: Sequence[ShardOutcome], finished_at: d
         merged[name] = Merged([one.endpoints[name] for one in samples if name in one.endpoints])
     start, window_s = common_window(shards)
     indexes = list(range(len(plan.catalog.endpoints)))
-    total = merged[""].stats(window_s, _apdex(shards, indexes))
+    total = merged[""].stats(window_s, _counters(shards, indexes))
     endpoints = [
         EndpointStats(
             name=ep.name,
             group=ep.group,
             method=ep.method or "GET",
             path=ep.path,
-            **(merged[ep.name] if ep.name in merged else Merged([])).stats(window_s, _apdex(shards, [i])).model_dump(),
+            **(merged[ep.name] if ep.name in merged else Merged([]))
+            .stats(window_s, _counters(shards, [i]))
+            .model_dump(),
         )
         for i, ep in enumerate(plan.catalog.endpoints)
     ]

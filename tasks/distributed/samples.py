@@ -1,9 +1,10 @@
 """A shard's raw k6 samples (`--out csv=...`, or `--out json=...`) -> its exact tallies
 and HDR histograms, per endpoint (k6's `name` tag) and overall.
 
-Only the metrics the result needs are read: http_reqs, http_req_duration, http_req_failed,
-checks, iterations, dropped_iterations, vus_max and Apdex counters (about a third of the
-~15 rows k6 writes per request); every other row is skipped on its first field, before
+Only the metrics the result needs are read: Luna's per-call measure (luna_call_duration,
+luna_call_failed: one row each per endpoint call, whatever its redirect hops; k6/lib/metrics.js),
+checks, iterations, dropped_iterations, vus_max and the per-endpoint counters (Apdex,
+redirects); every other row (k6's ~15 per request) is skipped on its first field, before
 any parsing. CSV with microsecond timestamps parses several times faster than JSON
 (bench/distributed_merge.py), so it is what shards write.
 """
@@ -23,10 +24,8 @@ from pydantic import BaseModel, Field
 from tasks.distributed import hdr
 
 CSV_TIME_FORMAT = "unix_micro"  # K6_CSV_TIME_FORMAT for the shards' CSV output
-WANTED = frozenset(
-    {"http_reqs", "http_req_duration", "http_req_failed", "checks", "iterations", "dropped_iterations", "vus_max"}
-)
-APDEX_PREFIXES = ("apdex_satisfied_", "apdex_tolerating_")
+WANTED = frozenset({"luna_call_duration", "luna_call_failed", "checks", "iterations", "dropped_iterations", "vus_max"})
+COUNTER_PREFIXES = ("apdex_satisfied_", "apdex_tolerating_", "luna_redirects_", "luna_offsite_")
 
 
 class Tally(BaseModel):
@@ -40,7 +39,7 @@ class Tally(BaseModel):
     duration_sum_ms: float = 0.0
     min_ms: float | None = None
     max_ms: float | None = None
-    histogram: str = Field("", description="Encoded HdrHistogram of http_req_duration in µs.")
+    histogram: str = Field("", description="Encoded HdrHistogram of luna_call_duration in µs.")
 
 
 class ShardSamples(BaseModel):
@@ -48,12 +47,15 @@ class ShardSamples(BaseModel):
 
     overall: Tally = Field(default_factory=Tally)
     endpoints: dict[str, Tally] = Field(default_factory=dict, description="By k6 `name` tag.")
-    apdex: dict[str, int] = Field(default_factory=dict, description="apdex_satisfied_<i> / apdex_tolerating_<i> sums.")
+    apdex: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per-endpoint counter sums: apdex_satisfied_<i>, apdex_tolerating_<i>, luna_redirects_<i>, luna_offsite_<i>.",
+    )
     iterations: int = 0
     dropped_iterations: int = 0
     vus_max: int = 0
-    first_request_us: int | None = Field(None, description="Earliest http_reqs sample, µs since the epoch.")
-    last_request_us: int | None = Field(None, description="Latest http_reqs sample, µs since the epoch.")
+    first_request_us: int | None = Field(None, description="Earliest call sample, µs since the epoch.")
+    last_request_us: int | None = Field(None, description="Latest call sample, µs since the epoch.")
     rows_read: int = Field(0, description="Rows of the wanted metrics that were parsed.")
 
 
@@ -112,20 +114,20 @@ class Accumulator:
 
     def add(self, metric: str, time_us: int, value: float, name: str) -> None:
         self.rows += 1
-        if metric == "http_req_duration":
+        if metric == "luna_call_duration":
             self.overall.duration(value)
             self._endpoint(name).duration(value)
-        elif metric == "http_reqs":
-            self.overall.requests += 1
-            self._endpoint(name).requests += 1
             if self.first is None or time_us < self.first:
                 self.first = time_us
             if self.last is None or time_us > self.last:
                 self.last = time_us
-        elif metric == "http_req_failed":
+        elif metric == "luna_call_failed":
+            acc = self._endpoint(name)
+            self.overall.requests += 1
+            acc.requests += 1
             if value:
                 self.overall.failed += 1
-                self._endpoint(name).failed += 1
+                acc.failed += 1
         elif metric == "checks":
             acc = self._endpoint(name)
             if value:
@@ -140,7 +142,7 @@ class Accumulator:
             self.dropped += int(value)
         elif metric == "vus_max":
             self.vus_max = max(self.vus_max, int(value))
-        else:  # apdex_satisfied_<i> / apdex_tolerating_<i>
+        else:  # the per-endpoint counters (COUNTER_PREFIXES)
             self.apdex[metric] += int(value)
 
     def result(self) -> ShardSamples:
@@ -158,7 +160,7 @@ class Accumulator:
 
 
 def _wanted(metric: str) -> bool:
-    return metric in WANTED or metric.startswith(APDEX_PREFIXES)
+    return metric in WANTED or metric.startswith(COUNTER_PREFIXES)
 
 
 def _csv_rows(lines: Iterable[str]) -> Iterator[tuple[str, int, float, str]]:
@@ -192,7 +194,7 @@ def _json_rows(lines: Iterable[str]) -> Iterator[tuple[str, int, float, str]]:
         if not _wanted(metric):
             continue
         data = json.loads(line)["data"]
-        when = _json_time_us(data["time"]) if metric == "http_reqs" else 0
+        when = _json_time_us(data["time"]) if metric == "luna_call_duration" else 0
         yield metric, when, float(data["value"]), str(data.get("tags", {}).get("name", ""))
 
 

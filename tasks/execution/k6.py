@@ -25,6 +25,7 @@ from luna.masking import Masker
 from luna.results import MetricsStore, RunResult, Status
 from luna.settings import LunaSettings
 from luna.urls import redact
+from tasks.execution.k6_log import RepeatedLines
 from tasks.execution.launcher import output_lines, start_k6, stop_process
 from tasks.execution.plan import RunPlan
 from tasks.execution.summary import parse_summary, run_numbers
@@ -84,6 +85,7 @@ class OutputHandler:
         self.log, self.failures = log, failures
         self.on_line, self.on_progress = on_line, on_progress
         self.banner_done = False
+        self.repeats = RepeatedLines(on_line)  # k6's warnings, counted per message per second
 
     def handle(self, stream: str, raw: str) -> None:
         line = self.mask(raw)
@@ -135,7 +137,7 @@ class OutputHandler:
             self.state.last_error = text
             if "test aborted" in msg.lower() or msg.startswith("auth:"):
                 self.state.abort_reason = text
-        self.on_line(level, f"k6 {level}: {text}")
+        self.repeats.emit(level, text)
 
     def _failure(self, payload: str) -> None:
         try:
@@ -266,7 +268,8 @@ def influx_output(settings: LunaSettings, on_line: LineSink) -> tuple[MetricsSto
 def check_completeness(store: MetricsStore, settings: LunaSettings, result: RunResult, errors: int) -> None:
     """Count what InfluxDB holds for this run against k6's own request count."""
     store.errors = errors
-    expected = result.total.requests if result.total else None
+    # InfluxDB holds k6's http_reqs: one per request sent, a call's redirect hops included.
+    expected = result.total.requests + result.total.redirects if result.total else None
     store.samples_expected = expected
     client = Influx.from_settings(settings)
     try:
@@ -289,8 +292,15 @@ def check_completeness(store: MetricsStore, settings: LunaSettings, result: RunR
     )
 
 
-def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress: ProgressSink) -> RunResult:
-    """Run k6 to the end (or until interrupted) and return the typed result."""
+def run_k6(
+    plan: RunPlan,
+    settings: LunaSettings,
+    on_line: LineSink,
+    on_progress: ProgressSink,
+    extra_env: dict[str, str] | None = None,
+) -> RunResult:
+    """Run k6 to the end (or until interrupted) and return the typed result. `extra_env`
+    goes to k6 last (the live dashboard's K6_WEB_DASHBOARD_PORT, tasks/execution/live.py)."""
     total_s = planned_seconds(plan)
     store, influx_out, influx_env = influx_output(settings, on_line)
     # ~300 dashboard snapshots whatever the run length (report.html's build time stays flat);
@@ -308,7 +318,7 @@ def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress
         proc = start_k6(
             k6_command(plan, influx_out),
             plan.script.parent,
-            {**k6_process_env(plan, settings, period_ms), **influx_env},
+            {**k6_process_env(plan, settings, period_ms), **influx_env, **(extra_env or {})},
         )
         try:
             for stream, line in output_lines(proc):
@@ -320,6 +330,7 @@ def run_k6(plan: RunPlan, settings: LunaSettings, on_line: LineSink, on_progress
             raise
         finally:
             stop_process(proc)
+            handler.repeats.flush()
             for written in ("k6-summary.json", "k6-report.html"):  # what k6 wrote itself
                 mask.file(run_dir / written)
             result = collect_result(plan, proc.returncode, state, interrupted)

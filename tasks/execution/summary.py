@@ -15,19 +15,18 @@ def _values(metrics: Metrics, key: str) -> dict[str, float]:
     return dict(metric.get("values", {})) if isinstance(metric, dict) else {}
 
 
-def _apdex_counts(metrics: Metrics, indexes: list[int]) -> tuple[int, int]:
-    """k6/lib/metrics.js counts per endpoint index: apdex_satisfied_<i>, apdex_tolerating_<i>."""
-    sat = sum(int(_values(metrics, f"apdex_satisfied_{i}").get("count", 0)) for i in indexes)
-    tol = sum(int(_values(metrics, f"apdex_tolerating_{i}").get("count", 0)) for i in indexes)
-    return sat, tol
+def _counts(metrics: Metrics, kind: str, indexes: list[int]) -> int:
+    """k6/lib/metrics.js counts per endpoint index: apdex_satisfied_<i>, luna_redirects_<i>, ..."""
+    return sum(int(_values(metrics, f"{kind}_{i}").get("count", 0)) for i in indexes)
 
 
-def _stats(metrics: Metrics, tag: str = "", apdex_indexes: list[int] | None = None) -> Stats:
-    reqs = _values(metrics, f"http_reqs{tag}")
-    dur = _values(metrics, f"http_req_duration{tag}")
-    failed = _values(metrics, f"http_req_failed{tag}")
+def _stats(metrics: Metrics, seconds: float | None, tag: str = "", indexes: list[int] | None = None) -> Stats:
+    """One endpoint's (tag `{name:X}`) or the run's figures from Luna's per-call metrics:
+    a call is one logical request however many redirect hops it took (k6/lib/metrics.js)."""
+    dur = _values(metrics, f"luna_call_duration{tag}")
+    failed = _values(metrics, f"luna_call_failed{tag}")
     checks = _values(metrics, f"checks{tag}")
-    count = int(reqs.get("count", 0))
+    count = int(failed.get("passes", 0)) + int(failed.get("fails", 0))
     latency = (
         Latency(
             avg=dur.get("avg"),
@@ -42,17 +41,20 @@ def _stats(metrics: Metrics, tag: str = "", apdex_indexes: list[int] | None = No
         else Latency()
     )
     checks_total = int(checks.get("passes", 0)) + int(checks.get("fails", 0))
+    idx = indexes or []
     return Stats(
         requests=count,
-        rps=float(reqs.get("rate", 0.0)),
+        rps=count / seconds if seconds else 0.0,
         latency_ms=latency,
         error_rate=failed.get("rate") if count else None,
         failed_requests=int(failed.get("passes", 0)),
         check_pass_rate=checks.get("rate") if checks_total else None,
         checks_passed=int(checks.get("passes", 0)),
         checks_failed=int(checks.get("fails", 0)),
-        apdex_satisfied=_apdex_counts(metrics, apdex_indexes or [])[0],
-        apdex_tolerating=_apdex_counts(metrics, apdex_indexes or [])[1],
+        apdex_satisfied=_counts(metrics, "apdex_satisfied", idx),
+        apdex_tolerating=_counts(metrics, "apdex_tolerating", idx),
+        redirects=_counts(metrics, "luna_redirects", idx),
+        offsite_redirects=_counts(metrics, "luna_offsite", idx),
     )
 
 
@@ -75,7 +77,8 @@ def check_tallies(data: dict[str, Any]) -> dict[str, list[CheckTally]]:
 def parse_summary(data: dict[str, Any], catalog: Catalog) -> tuple[Stats, list[EndpointStats], list[Threshold]]:
     """Global stats, per-endpoint stats (in catalog order) and every threshold's result."""
     metrics: Metrics = data.get("metrics", {})
-    total = _stats(metrics, apdex_indexes=list(range(len(catalog.endpoints))))
+    seconds = run_numbers(data)[0]
+    total = _stats(metrics, seconds, indexes=list(range(len(catalog.endpoints))))
     tallies = check_tallies(data)
     endpoints = [
         EndpointStats(
@@ -84,7 +87,7 @@ def parse_summary(data: dict[str, Any], catalog: Catalog) -> tuple[Stats, list[E
             method=ep.method or "GET",
             path=ep.path,
             check_tallies=tallies.get(ep.name, []),
-            **_stats(metrics, f"{{name:{ep.name}}}", [i]).model_dump(),
+            **_stats(metrics, seconds, f"{{name:{ep.name}}}", [i]).model_dump(),
         )
         for i, ep in enumerate(catalog.endpoints)
     ]

@@ -17,6 +17,7 @@ from luna.keys import artifact_key
 from luna.results import RunResult
 from luna.settings import LunaSettings, apply_overrides, load_settings
 from tasks.execution.k6 import run_k6
+from tasks.execution.live import live_dashboard
 from tasks.execution.plan import LoadTestParams, RunPlan, prepare_run
 
 LEVELS = {
@@ -32,13 +33,14 @@ class Progress:
     """Feeds one fraction to the Prefect progress artifact (throttled) and, in a terminal,
     to a rich progress bar on stderr."""
 
-    def __init__(self, plan: RunPlan) -> None:
+    def __init__(self, plan: RunPlan, live_url: str | None = None) -> None:
+        live = f"; live dashboard while it runs: {live_url}" if live_url else ""
         self.artifact = cast(
             UUID,
             create_progress_artifact(
                 progress=0.0,
                 key=artifact_key("luna-progress", plan.catalog.service, plan.profile),
-                description=f"k6 {plan.profile} against {plan.target} (run {plan.run_id})",
+                description=f"k6 {plan.profile} against {plan.target} (run {plan.run_id}){live}",
             ),
         )
         self.sent = 0.0
@@ -109,15 +111,20 @@ def prepare(params: LoadTestParams) -> RunPlan:
 def execute(plan: RunPlan) -> RunResult:
     """Run k6, streaming each output line into the run log."""
     logger = get_run_logger()
-    progress = Progress(plan)
+    settings = run_settings(plan.auth_block)
 
     def line(level: str, text: str) -> None:
         logger.log(LEVELS.get(level, logging.INFO), text, extra={"luna_k6_line": True})
 
-    try:
-        result = run_k6(plan, run_settings(plan.auth_block), on_line=line, on_progress=progress)
-    finally:
-        progress.close()
+    with live_dashboard(settings) as live:
+        if live is not None:
+            logger.info("live dashboard: %s (while k6 runs; LUNA_LIVE_DASHBOARD=false turns it off)", live.url)
+        progress = Progress(plan, live.url if live else None)
+        try:
+            extra = live.k6_env if live else None
+            result = run_k6(plan, settings, on_line=line, on_progress=progress, extra_env=extra)
+        finally:
+            progress.close()
     logger.log(
         logging.INFO if result.status == "passed" else logging.WARNING, "%s: %s", result.status.upper(), result.message
     )

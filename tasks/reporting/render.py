@@ -23,11 +23,14 @@ from luna.urls import UrlRejected
 from luna.urls import web_url as checked_url
 from luna.verdict import Verdict
 from tasks.reporting import charts
+from tasks.reporting.summary import summarize
 from tasks.reporting.timeseries import TimeSeries
 from tasks.reporting.view import (
     ALL_ENDPOINTS,
+    THRESHOLD_LIMIT,
     ReportLinks,
     baseline_text,
+    crossed_thresholds,
     delta_rows,
     endpoint_rows,
     latency_bars,
@@ -93,22 +96,19 @@ def _epoch_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def grafana_link(grafana_url: str, service: str | None, run_id: str, start: datetime, end: datetime | None) -> str:
-    """The luna-k6 dashboard filtered to this run, from 30 s before it to 30 s after."""
+def grafana_link(
+    grafana_url: str, service: str | None, run_id: str, start: datetime, end: datetime | None, live: bool = False
+) -> str:
+    """The luna-k6 dashboard filtered to this run, from 30 s before it to 30 s after; with
+    `live`, from 30 s before it to now, refreshed every 5 s (the link published at the start)."""
     if web_url(grafana_url) is None:
         raise ConfigError(
             f"Grafana URL {grafana_url!r} is not an http(s) URL",
             tip="pass the Grafana base URL, e.g. http://localhost:3000",
         )
-    query = urlencode(
-        {
-            "var-service": service or "",
-            "var-run_id": run_id,
-            "from": _epoch_ms(start) - 30_000,
-            "to": _epoch_ms(end or start) + 30_000,
-        },
-        quote_via=quote,
-    )
+    window: dict[str, str | int] = {"from": _epoch_ms(start) - 30_000}
+    window.update({"to": "now", "refresh": "5s"} if live else {"to": _epoch_ms(end or start) + 30_000})
+    query = urlencode({"var-service": service or "", "var-run_id": run_id, **window}, quote_via=quote)
     return f"{grafana_url.rstrip('/')}/d/luna-k6/luna-k6-load-runs?{query}"
 
 
@@ -136,6 +136,9 @@ def _context(result: RunResult, verdict: Verdict, links: ReportLinks) -> dict[st
         "grafana": web_url(links.grafana),
         "started": when(result.started_at),
         "summary": run_summary(result),
+        "box": summarize(result, verdict),
+        "thresholds": crossed_thresholds(result),
+        "threshold_limit": THRESHOLD_LIMIT,
     }
 
 

@@ -14,6 +14,7 @@ from luna.keys import artifact_key
 from luna.results import RunResult
 from luna.settings import load_settings
 from luna.verdict import Verdict
+from tasks.execution.plan import RunPlan
 from tasks.reporting.links import publish_files
 from tasks.reporting.render import badge_svg, endpoint_table, grafana_link, html_report, markdown_report, md, md_url
 from tasks.reporting.timeseries import read_series
@@ -24,6 +25,28 @@ def report_keys(service: str | None, profile: str) -> dict[str, str]:
     """Artifact keys: lowercase letters, digits and dashes only."""
     kinds = ("report", "endpoints", "grafana", "html")
     return {kind: artifact_key(f"luna-{kind}", service, profile) for kind in kinds}
+
+
+@task(name="publish-live-links")
+def publish_live_links(plan: RunPlan, grafana_url: str | None = None) -> str | None:
+    """At the start of a run, with InfluxDB and Grafana configured: the Grafana link for
+    this run id (a live time window), as the `luna-grafana-...` link artifact (the final
+    report publishes the closed window under the same key). Returns the link."""
+    settings = load_settings()
+    grafana_url = grafana_url or settings.grafana_url
+    if not grafana_url or not settings.influxdb_url:
+        return None
+    service = plan.catalog.service
+    link = grafana_link(grafana_url, service, plan.run_id, plan.started_at, None, live=True)
+    what = f"{service or 'service'} · {plan.profile}"
+    create_link_artifact(
+        link=md_url(link),
+        link_text=md(f"Grafana, live: {what}, run {plan.run_id}"),
+        key=report_keys(service, plan.profile)["grafana"],
+        description=md(f"Grafana dashboard luna-k6 for {what}, run {plan.run_id} (live while it runs)"),
+    )
+    get_run_logger().info("Grafana, live: %s", link)
+    return link
 
 
 @task(name="publish-reports")

@@ -303,6 +303,22 @@ def _local_name(name: str) -> bool:
     return bool(name) and all(c.isalnum() or c in "._-" for c in name) and not name.startswith(".")
 
 
+THRESHOLD_LIMIT = 20  # crossed k6 thresholds listed in the report's details
+
+
+def short_outcome(result: RunResult) -> str:
+    """k6's outcome without its raw threshold list (the report's details keep that)."""
+    message = result.message or ""
+    if message.startswith("thresholds crossed:"):
+        n = sum(1 for t in result.thresholds if not t.ok) or message.count(";") + 1
+        message = f"{n} k6 threshold{'s' if n != 1 else ''} crossed (listed at the end of the report)"
+    return result.status + (f": {message}" if message else "")
+
+
+def crossed_thresholds(result: RunResult) -> list[str]:
+    return [f"{t.metric} {t.expression}" for t in result.thresholds if not t.ok]
+
+
 def run_facts(result: RunResult) -> list[tuple[str, str]]:
     return [
         ("Service", result.service or DASH),
@@ -314,7 +330,7 @@ def run_facts(result: RunResult) -> list[tuple[str, str]]:
         ("Duration", duration(result.duration_s)),
         ("VUs (max)", count(result.vus_max)),
         ("Iterations", count(result.iterations)),
-        ("k6 outcome", f"{result.status}" + (f": {result.message}" if result.message else "")),
+        ("k6 outcome", short_outcome(result)),
     ]
 
 

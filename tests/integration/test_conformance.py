@@ -153,10 +153,6 @@ def test_httpbin_generated_suite_fails_exactly_by_design(httpbin_run: tuple[Run,
     assert failing == expected, {"unexpected": failing - expected, "missing": expected - failing}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='issue 12 items 2 (runner): redirect hops are judged and counted, 3 (discovery): /cache gets an empty If-Modified-Since, 7 (verdict): endpoints with no requests are FAIL, not "not exercised"',
-)
 def test_httpbin_verdict_names_exactly_what_fails_by_design(httpbin_run: tuple[Run, Counter[str], str]) -> None:
     run, seen, _ = httpbin_run
     want = {
@@ -172,9 +168,6 @@ def test_httpbin_verdict_names_exactly_what_fails_by_design(httpbin_run: tuple[R
     assert set(run.verdict["not_exercised"]) == {n for n, s in want.items() if s == "not_exercised"}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 12 item 2 (runner): each redirect hop is counted as a request of the endpoint"
-)
 def test_httpbin_counts_one_request_per_call_whatever_the_redirects(httpbin_run: tuple[Run, Counter[str], str]) -> None:
     run, seen, _ = httpbin_run
     assert any(k.startswith(("GET /redirect/", "GET /cookies/set")) for k in seen)  # hops happened

@@ -110,11 +110,13 @@ def test_summary_agrees_with_k6_and_with_the_server(demo: Demo, tmp_path: Path, 
     assert result.total.requests == sum(served.values())
     raw = json.loads((Path(result.run_dir) / "k6-summary.json").read_text())["metrics"]
     for name, stats in by_name.items():
-        duration = raw[f"http_req_duration{{name:{name}}}"]["values"]
+        duration = raw[f"luna_call_duration{{name:{name}}}"]["values"]  # Luna's per-call measure
         assert stats.latency_ms.p95 == duration["p(95)"]
         assert stats.latency_ms.p50 == duration["med"]
         assert stats.latency_ms.p99 == duration["p(99)"]
-        assert stats.requests == raw[f"http_reqs{{name:{name}}}"]["values"]["count"]
+        assert stats.requests == duration["count"]
+        failed = raw[f"luna_call_failed{{name:{name}}}"]["values"]
+        assert stats.requests == failed["passes"] + failed["fails"]
     weights_ratio = by_name["Users"].requests / by_name["Search"].requests
     assert 2.0 < weights_ratio < 4.5
 
@@ -224,7 +226,7 @@ def test_target_returning_500s_is_a_failed_verdict_with_samples(demo: Demo, tmp_
     lines: list[str] = []
     result = load_run(demo.url, catalog, "smoke", smoke_duration="2s", lines=lines)
     assert result.status == "failed" and result.exit_code == 1
-    assert "http_req_failed" in result.message
+    assert "luna_call_failed" in result.message
     assert result.total is not None and result.total.error_rate == 1.0
     assert result.failure_samples > 0
     assert any("failed request" in line and "-> 500" in line for line in lines)

@@ -283,6 +283,11 @@ def test_badge_is_valid_svg(tmp_path: Path, status: str, color: str) -> None:
 # ---- Grafana link and artifact keys ------------------------------------------------------
 
 
+def test_the_live_grafana_link_runs_to_now_and_refreshes() -> None:
+    link = grafana_link("http://127.0.0.1:3000", "s", "run-1", STARTED, None, live=True)
+    assert "var-run_id=run-1" in link and "&to=now&refresh=5s" in link
+
+
 def test_grafana_link_encodes_values() -> None:
     link = grafana_link(
         "https://grafana.example/", "Shop & Co/EU #1?", "run 1&x=2", STARTED, STARTED + timedelta(seconds=60)

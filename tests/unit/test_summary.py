@@ -41,21 +41,21 @@ def trend(avg: float, p95: float) -> dict[str, float]:
 K6_SUMMARY: dict[str, Any] = {
     "state": {"testRunDurationMs": 3012.5},
     "metrics": {
-        "http_reqs": {"type": "counter", "values": {"count": 100, "rate": 33.2}},
-        "http_reqs{name:ListItems}": {"values": {"count": 70, "rate": 23.2}, "thresholds": {"count>=0": {"ok": True}}},
-        "http_reqs{name:Search}": {"values": {"count": 30, "rate": 10.0}, "thresholds": {"count>=0": {"ok": True}}},
-        "http_reqs{name:Idle}": {"values": {"count": 0, "rate": 0}, "thresholds": {"count>=0": {"ok": True}}},
-        "http_req_duration": {"values": trend(12.0, 40.0), "thresholds": {"p(95)<500": {"ok": True}}},
-        "http_req_duration{name:ListItems}": {"values": trend(10.0, 30.0), "thresholds": {"p(95)<500": {"ok": True}}},
-        "http_req_duration{name:Search}": {"values": trend(20.0, 600.0), "thresholds": {"p(95)<500": {"ok": False}}},
-        "http_req_duration{name:Idle}": {"values": trend(0.0, 0.0), "thresholds": {"p(95)<500": {"ok": True}}},
-        "http_req_failed": {"values": {"rate": 0.05, "passes": 5, "fails": 95}},
-        "http_req_failed{name:ListItems}": {"values": {"rate": 0.0, "passes": 0, "fails": 70}},
-        "http_req_failed{name:Search}": {
+        # k6's own http_reqs sees every redirect hop; Luna's figures come from its per-call metrics.
+        "http_reqs": {"type": "counter", "values": {"count": 112, "rate": 37.2}},
+        "luna_redirects_0": {"values": {"count": 12, "rate": 4.0}},
+        "luna_offsite_1": {"values": {"count": 2, "rate": 0.7}},
+        "luna_call_duration": {"values": trend(12.0, 40.0), "thresholds": {"p(95)<500": {"ok": True}}},
+        "luna_call_duration{name:ListItems}": {"values": trend(10.0, 30.0), "thresholds": {"p(95)<500": {"ok": True}}},
+        "luna_call_duration{name:Search}": {"values": trend(20.0, 600.0), "thresholds": {"p(95)<500": {"ok": False}}},
+        "luna_call_duration{name:Idle}": {"values": trend(0.0, 0.0), "thresholds": {"p(95)<500": {"ok": True}}},
+        "luna_call_failed": {"values": {"rate": 0.05, "passes": 5, "fails": 95}},
+        "luna_call_failed{name:ListItems}": {"values": {"rate": 0.0, "passes": 0, "fails": 70}},
+        "luna_call_failed{name:Search}": {
             "values": {"rate": 5 / 30, "passes": 5, "fails": 25},
             "thresholds": {"rate<=0.01": {"ok": False}},
         },
-        "http_req_failed{name:Idle}": {"values": {"rate": 0, "passes": 0, "fails": 0}},
+        "luna_call_failed{name:Idle}": {"values": {"rate": 0, "passes": 0, "fails": 0}},
         "checks": {"values": {"rate": 0.9, "passes": 180, "fails": 20}},
         "checks{name:ListItems}": {
             "values": {"rate": 1.0, "passes": 140, "fails": 0},
@@ -76,8 +76,9 @@ K6_SUMMARY: dict[str, Any] = {
 
 def test_totals() -> None:
     total, _, _ = parse_summary(K6_SUMMARY, make_catalog())
-    assert total.requests == 100
-    assert total.rps == 33.2
+    assert total.requests == 100  # calls, not the 112 requests k6 sent with the redirect hops
+    assert total.rps == pytest.approx(100 / 3.0125)
+    assert (total.redirects, total.offsite_redirects) == (12, 2)
     assert total.error_rate == 0.05
     assert total.failed_requests == 5
     assert (total.check_pass_rate, total.checks_passed, total.checks_failed) == (0.9, 180, 20)
@@ -92,7 +93,13 @@ def test_endpoints_in_catalog_order() -> None:
         ("Idle", "items", "DELETE", "/items/1"),
     ]
     items, search, _ = endpoints
-    assert (items.requests, items.rps, items.error_rate, items.failed_requests) == (70, 23.2, 0.0, 0)
+    assert (items.requests, items.rps, items.error_rate, items.failed_requests) == (
+        70,
+        pytest.approx(70 / 3.0125),
+        0.0,
+        0,
+    )
+    assert (items.redirects, items.offsite_redirects, search.redirects, search.offsite_redirects) == (12, 0, 0, 2)
     assert (items.latency_ms.p95, items.latency_ms.p50, items.check_pass_rate) == (30.0, 9.0, 1.0)
     assert (search.requests, search.failed_requests, search.error_rate) == (30, 5, pytest.approx(5 / 30))
     assert (search.latency_ms.p95, search.latency_ms.p99) == (600.0, 610.0)
@@ -110,7 +117,7 @@ def test_endpoint_with_zero_requests() -> None:
 
 
 def test_endpoint_missing_from_summary() -> None:
-    data = {"metrics": {"http_reqs": {"values": {"count": 1, "rate": 1.0}}}}
+    data = {"metrics": {"luna_call_failed": {"values": {"rate": 0.0, "passes": 0, "fails": 1}}}}
     _, endpoints, thresholds = parse_summary(data, make_catalog())
     assert [e.requests for e in endpoints] == [0, 0, 0]
     assert all(e.error_rate is None and e.rps == 0.0 for e in endpoints)
@@ -129,11 +136,11 @@ def test_thresholds_skip_registrations() -> None:
     _, _, thresholds = parse_summary(K6_SUMMARY, make_catalog())
     listed = [(t.metric, t.expression, t.ok) for t in thresholds]
     assert listed == [
-        ("http_req_duration", "p(95)<500", True),
-        ("http_req_duration{name:Idle}", "p(95)<500", True),
-        ("http_req_duration{name:ListItems}", "p(95)<500", True),
-        ("http_req_duration{name:Search}", "p(95)<500", False),
-        ("http_req_failed{name:Search}", "rate<=0.01", False),
+        ("luna_call_duration", "p(95)<500", True),
+        ("luna_call_duration{name:Idle}", "p(95)<500", True),
+        ("luna_call_duration{name:ListItems}", "p(95)<500", True),
+        ("luna_call_duration{name:Search}", "p(95)<500", False),
+        ("luna_call_failed{name:Search}", "rate<=0.01", False),
     ]
     assert all(t.expression not in ("count>=0", "rate>=0") for t in thresholds)
 
@@ -418,7 +425,7 @@ def test_collect_result_names_crossed_thresholds(tmp_path: Path) -> None:
     result = collect_result(make_plan(tmp_path), 99, OutputState(failure_cap=5, failures_kept=2), None)
     assert result.status == "failed"
     assert result.message == (
-        "thresholds crossed: http_req_duration{name:Search} p(95)<500; http_req_failed{name:Search} rate<=0.01"
+        "thresholds crossed: luna_call_duration{name:Search} p(95)<500; luna_call_failed{name:Search} rate<=0.01"
     )
     assert (result.service, result.k6_exit_code, result.failure_samples) == ("Shop", 99, 2)
     assert (result.duration_s, result.vus_max, result.iterations) == (3.0125, 4, 100)

@@ -1,0 +1,58 @@
+"""What a user can open while a `load_test` flow runs: the live dashboard's URL in the
+progress artifact, and (with InfluxDB and Grafana configured) the Grafana link for the run
+id, published at the start and closed by the final report under the same key."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from luna.keys import artifact_key
+from luna.results import RunResult
+from tests.conftest import Demo, write_catalog
+from tests.fixtures_influx import InfluxServer
+
+pytestmark = pytest.mark.e2e
+
+
+def _versions(key: str) -> list[object]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    async def read() -> list[object]:
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC
+            )
+            return list(reversed(found))  # oldest first
+
+    return asyncio.run(read())
+
+
+def test_live_links_are_published_at_the_start(
+    harness: None, demo: Demo, tmp_path: Path, clean_env: Path, influxd: InfluxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.load_test import load_test
+    from tasks.execution.plan import LoadTestParams
+
+    monkeypatch.setenv("INFLUXDB_URL", influxd.url)
+    catalog = write_catalog(
+        tmp_path / "e.json", [{"name": "Users", "group": "u", "path": "/api/users"}], service="Live"
+    )
+    params = LoadTestParams(
+        profile="smoke", target=demo.url, config=str(catalog), smoke_duration="2s", grafana_url="http://127.0.0.1:3000"
+    )
+    state = load_test(params, return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert isinstance(result, RunResult)
+    grafana = [str(a.data) for a in _versions(artifact_key("luna-grafana", "Live", "smoke"))]  # type: ignore[attr-defined]
+    assert len(grafana) == 2, grafana
+    live, final = grafana
+    assert f"var-run_id={result.run_id}" in live and "to=now" in live and "refresh=5s" in live
+    assert f"var-run_id={result.run_id}" in final and "to=now" not in final
+    progress = _versions(artifact_key("luna-progress", "Live", "smoke"))[-1]
+    assert "live dashboard while it runs: http://127.0.0.1:" in str(progress.description)  # type: ignore[attr-defined]
