@@ -137,10 +137,10 @@ def _context(result: RunResult, verdict: Verdict, links: ReportLinks) -> dict[st
         "grafana": web_url(links.grafana),
         "started": when(result.started_at),
         "summary": run_summary(result),
-        "change_points": change_point_lines(verdict),
         "box": summarize(result, verdict),
         "thresholds": crossed_thresholds(result),
         "threshold_limit": THRESHOLD_LIMIT,
+        "change_points": change_point_lines(verdict),
     }
 
 
