@@ -156,6 +156,12 @@ def test_no_form_of_any_canary_is_found_anywhere(
     print("canary: seconds per command", luna.seconds)
     found = sorted({(str(where), s) for where, text in places for s in secrets if s in text})
     assert found == []
+    # Not just masked: no credential is in k6's setup data at all (k6 writes it into its summary).
+    k6_summaries = list((tmp_path / "out").rglob("k6-summary*.json"))
+    assert k6_summaries  # the smoke's and the pipeline's load runs at least
+    for path in k6_summaries:
+        setup = json.dumps(json.loads(path.read_text()).get("setup_data") or {})
+        assert "***" not in setup and "uthorization" not in setup and "token" not in setup.lower(), path
     # Each place was really searched: the echo's answers and the runs are in them.
     assert (tmp_path / "out" / "runs").is_dir() and any((tmp_path / "suites").iterdir())
     assert "Echo" in influx_text(influx) and "Echo" in prefect_text(prefect_server)
