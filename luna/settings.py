@@ -109,6 +109,9 @@ class LunaSettings(BaseSettings):
     visual_qa_max_retries: int = Field(4, ge=0, le=10, description="Retries of a 429/5xx call (honours retry-after).")
     visual_qa_timeout_s: float = Field(120.0, gt=0, le=900, description="Timeout of one model call, in seconds.")
     luna_chromium: str | None = Field(None, description="Chromium executable (default: Debian's chromium).")
+    luna_vqa_fail_on: Literal["critical", "high", "medium", "low", "info", "never"] = Field(
+        "high", description="Visual-QA findings of this severity or worse fail the run; never = findings never fail it."
+    )
     luna_lighthouse_concurrency: int = Field(2, ge=1, le=16, description="Lighthouse audits run at once.")
     # -- end audits and visual QA --
 

@@ -23,6 +23,7 @@ from luna.results import EndpointStats, Latency, RunResult, Stats, Threshold
 from tasks.distributed import hdr
 from tasks.distributed.model import ShardOutcome
 from tasks.distributed.samples import Tally
+from tasks.execution.generator import load_shape
 from tasks.execution.plan import RunPlan
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
@@ -216,4 +217,5 @@ def merge_outcomes(plan: RunPlan, shards: Sequence[ShardOutcome], finished_at: d
         thresholds=thresholds,
         failure_samples=sum(s.failure_samples for s in shards),
         run_dir=str(plan.run_dir),
+        load_shape={**load_shape(plan.profile, plan.k6_env), "shards": str(len(shards))},  # compare like with like
     )

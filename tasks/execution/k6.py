@@ -25,6 +25,7 @@ from luna.masking import Masker
 from luna.results import MetricsStore, RunResult, Status
 from luna.settings import LunaSettings
 from luna.urls import redact
+from tasks.execution import generator
 from tasks.execution.k6_log import RepeatedLines
 from tasks.execution.launcher import output_lines, start_k6, stop_process
 from tasks.execution.plan import RunPlan
@@ -320,6 +321,7 @@ def run_k6(
             plan.script.parent,
             {**k6_process_env(plan, settings, period_ms), **influx_env, **(extra_env or {})},
         )
+        watch = generator.GeneratorWatch(proc.pid)  # k6's and the machine's CPU (generator.py)
         try:
             for stream, line in output_lines(proc):
                 handler.handle(stream, line)
@@ -334,6 +336,9 @@ def run_k6(
             for written in ("k6-summary.json", "k6-report.html"):  # what k6 wrote itself
                 mask.file(run_dir / written)
             result = collect_result(plan, proc.returncode, state, interrupted)
+            result.generator, result.load_shape = generator.finish(
+                watch, plan.profile, plan.load_model, plan.k6_env, run_dir
+            )
             if store is not None and influx_out is not None:
                 check_completeness(store, settings, result, state.influx_errors)
             result.influxdb = store
