@@ -42,6 +42,9 @@ def use_prefect(api_url: str | None = None, *, announce: bool = True) -> str | N
         os.environ["PREFECT_API_URL"] = api
         return api
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect waits 20 s for its temporary server by default; on a busy 2-core machine (a
+    # shared CI runner) its start takes longer, and the run would fail before any load.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if announce:
         print(
             "luna: no Prefect server running: using a temporary one (adds ~15 s; `luna up` starts a lasting one)",

@@ -287,6 +287,7 @@ def storage_text(result: RunResult) -> tuple[bool, str]:
 
 FILE_LABELS = {
     "summary": "Run summary",
+    "k6_options": "k6 options (what k6 ran)",
     "k6_summary": "k6 end-of-test summary",
     "k6_report": "k6 web dashboard",
     "k6_log": "k6 log",

@@ -42,7 +42,7 @@ def test_flow_passes_and_leaves_results_and_artifacts(
     assert state.is_completed(), state.message
     result = state.result()
     assert isinstance(result, RunResult) and result.status == "passed"
-    assert {"summary", "k6_summary", "k6_report", "k6_log"} <= set(result.files)
+    assert {"summary", "k6_options", "k6_report", "k6_log"} <= set(result.files)
     assert RunResult.read(Path(result.run_dir)).run_id == result.run_id
     progress = _artifacts(artifact_key("luna-progress", "Flow Test", "smoke"))
     assert progress and progress[0].type == "progress" and progress[0].data == 100.0  # type: ignore[attr-defined]
