@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field, model_validator
 
 SLOName = Literal["p95_ms", "error_rate", "apdex_score", "check_pass_rate"]
 EndpointState = Literal["ok", "fail", "not_exercised"]
+# A run's outcome, the one vocabulary for it: the verdict, the pipeline, notify's RunEvent.
+VerdictStatus = Literal["pass", "fail"]
 # The three answers of a comparison (tasks/evaluation/baseline.py; docs/VERDICTS.md).
 Outcome = Literal["ok", "regressed", "inconclusive"]
 
@@ -149,7 +151,7 @@ class Verdict(BaseModel):
     run_id: str
     service: str | None
     profile: str
-    status: Literal["pass", "fail"]
+    status: VerdictStatus
     reason: str
     headline: str = Field(description="Short value for the badge, e.g. 'p95 123 ms'.")
     overall: list[SLOCheck]

@@ -19,7 +19,7 @@ from luna.errors import ConfigError
 from luna.settings import Profile, load_settings
 from luna.text import printable
 from luna.urls import require_allowed
-from luna.verdict import Comparison
+from luna.verdict import Comparison, EndpointState
 from tasks.audit.model import LighthouseResult
 from tasks.evaluation.compare import RunRecord
 from tasks.generation.results import SuiteRun
@@ -61,7 +61,7 @@ class EndpointNumbers(BaseModel):
     p95_ms: float | None
     error_rate: float | None
     slo_ok: bool | None = Field(None, description="The endpoint's SLOs held; None when it was not judged.")
-    state: Literal["ok", "fail", "not_exercised"] | None = Field(
+    state: EndpointState | None = Field(
         None, description="not_exercised: no requests reached it (named in the reason, fails only if asked)."
     )
 
@@ -71,7 +71,7 @@ class LoadTestOutcome(BaseModel):
     service: str | None
     profile: str
     target: str
-    verdict: Literal["pass", "fail", "error"]
+    verdict: Literal["pass", "fail", "error"]  # VerdictStatus, or error when no verdict was reached
     reason: str
     requests: int | None
     rps: float | None

@@ -7,14 +7,14 @@ gives a well-formed payload."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from luna.verdict import Verdict
+from luna.verdict import Verdict, VerdictStatus
 
 EVENT = "run.finished"
-Outcome = Literal["pass", "fail"]
+Outcome = VerdictStatus
 
 
 class RunEvent(BaseModel):
