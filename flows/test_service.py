@@ -245,6 +245,7 @@ def test_service(
         started_at=datetime.now(UTC),
         out_dir=str(out),
     )
+    pipeline.write()  # at once: a pipeline killed before its end still leaves its record (no finished_at)
     endpoints_file, discoveries, ready = _discover(pipeline, discover, source, config, include_destructive)
     _generate(
         pipeline,

@@ -24,8 +24,9 @@ DEFAULTS = VisualQAParams()
 def visual_qa(params: VisualQAParams = DEFAULTS) -> State[VisualQAResult]:
     """Capture the page once per viewport, run the probes, ask each persona, report.
 
-    Completed with the VisualQAResult (findings are results, not failures); Failed with
-    the same result when the page could not be loaded.
+    Completed with the VisualQAResult when no finding is at LUNA_VQA_FAIL_ON severity or
+    worse (default high); Failed with the same result when one is, or when the page could
+    not be loaded.
     """
     prep = prepare(params.url, params.agents, params.run_id)
     captured = capture(prep)
@@ -33,4 +34,6 @@ def visual_qa(params: VisualQAParams = DEFAULTS) -> State[VisualQAResult]:
     result = publish(prep, captured, asked)
     if result.probe.load_error:
         return Failed(message=f"page did not load: {result.probe.load_error}", data=result)
+    if not result.passed:
+        return Failed(message=result.verdict_line(), data=result)
     return Completed(message=result.summary_line(), data=result)

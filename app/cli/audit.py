@@ -1,8 +1,8 @@
 """`luna lighthouse`, `luna vqa`, `vqa-list`, `vqa-show`, `vqa-agents`: the audit commands.
 
 Importing this module is cheap: Prefect, Playwright and the SDK load inside the handlers.
-Exit codes: 0 passed (lighthouse) or the review ran (vqa), 1 a budget was crossed or a
-page could not be audited / loaded, 2 bad input.
+Exit codes: 0 passed, 1 a budget was crossed (lighthouse), a finding at LUNA_VQA_FAIL_ON
+severity or worse (vqa, default high), or a page could not be audited / loaded, 2 bad input.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def visual_qa(args: argparse.Namespace) -> int:
     agents = [a for a in re.split(r"[,\s]+", args.agents or "") if a]
     result = operations.visual_qa(args.url, agents, args.run_id)
     _print_run(result)
-    return 1 if result.probe.load_error else 0
+    return 0 if result.passed else 1
 
 
 def _print_run(result: Any) -> None:

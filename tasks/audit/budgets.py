@@ -4,7 +4,11 @@ Scores are minimums (0-100), metrics are maximums. The defaults are Lighthouse's
 band (a green score is 90 or more) and the Core Web Vitals "good" thresholds (LCP 2.5 s,
 CLS 0.1, INP 200 ms) with Lighthouse's TBT "good" limit (200 ms) standing in for INP in a
 navigation audit, where no interaction happens. A value Lighthouse could not measure is
-reported as such and does not fail the budget. `null` switches a budget off.
+`not_measured`: reported as such, neither a pass nor a failure. `null` switches a budget off.
+
+One model for `luna lighthouse` and the generated Lighthouse suite: the suite's
+`lighthouse.json` stores each page's Budgets (the defaults, with performance, LCP and server
+response time from the page's SLOs), and its runner judges them with `evaluate` below.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from luna.errors import ConfigError, did_you_mean
 from tasks.audit.model import BudgetCheck, PageAudit
 
 SCORE_BUDGETS = ("performance", "accessibility", "best_practices", "seo")
-METRIC_BUDGETS = ("lcp_ms", "cls", "tbt_ms", "inp_ms", "fcp_ms")
+METRIC_BUDGETS = ("lcp_ms", "cls", "tbt_ms", "inp_ms", "fcp_ms", "server_response_ms")
 
 
 class Budgets(BaseModel):
@@ -36,6 +40,28 @@ class Budgets(BaseModel):
     tbt_ms: float | None = Field(200, ge=0, description="Maximum Total Blocking Time, ms.")
     inp_ms: float | None = Field(200, gt=0, description="Maximum Interaction to Next Paint, ms (when measured).")
     fcp_ms: float | None = Field(None, gt=0, description="Maximum First Contentful Paint, ms.")
+    server_response_ms: float | None = Field(
+        None, gt=0, description="Maximum server response time of the document (Lighthouse server-response-time), ms."
+    )
+
+    @classmethod
+    def from_suite(cls, data: dict[str, Any], where: str = "lighthouse.json") -> Budgets:
+        """A generated suite's page budgets; suites written before the shared model used
+        Lighthouse ids (`categories:performance` as 0-1, audit ids in ms): translated."""
+        legacy = {k: v for k, v in data.items() if ":" in k or "-" in k}
+        if not legacy:
+            return cls.parse(data, where)
+        from tasks.audit.model import CATEGORIES, METRIC_AUDITS
+
+        out: dict[str, Any] = {k: v for k, v in data.items() if k not in legacy}
+        for key, value in legacy.items():
+            if key.startswith("categories:") and key.split(":", 1)[1] in CATEGORIES:
+                out[CATEGORIES[key.split(":", 1)[1]]] = None if value is None else float(value) * 100
+            elif key in METRIC_AUDITS:
+                out[METRIC_AUDITS[key]] = value
+            else:
+                out[key] = value  # parse() names it and the nearest valid budget
+        return cls.parse(out, where)
 
     @classmethod
     def parse(cls, data: dict[str, Any], where: str = "budgets") -> Budgets:
@@ -74,7 +100,7 @@ class Budgets(BaseModel):
 
 
 def evaluate(page: PageAudit, budgets: Budgets) -> list[BudgetCheck]:
-    """Each enabled budget as a check. An unmeasured value passes with a note."""
+    """Each enabled budget as a check. An unmeasured value is `not_measured` (not a pass)."""
     checks = []
     for name in SCORE_BUDGETS + METRIC_BUDGETS:
         limit = getattr(budgets, name)
@@ -84,8 +110,11 @@ def evaluate(page: PageAudit, budgets: Budgets) -> list[BudgetCheck]:
         value = page.scores.get(name) if is_score else page.metrics.get(name)
         op = ">=" if is_score else "<="
         if value is None:
-            checks.append(BudgetCheck(name=name, op=op, limit=limit, passed=True, note="not measured"))
+            checks.append(
+                BudgetCheck(name=name, op=op, limit=limit, passed=False, state="not_measured", note="not measured")
+            )
             continue
         passed = value >= limit if is_score else value <= limit
-        checks.append(BudgetCheck(name=name, op=op, limit=limit, value=value, passed=passed))
+        state = "pass" if passed else "fail"
+        checks.append(BudgetCheck(name=name, op=op, limit=limit, value=value, passed=passed, state=state))
     return checks

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 Preset = Literal["desktop", "mobile"]
 # Lighthouse category id -> our score name (0-100).
@@ -25,18 +25,35 @@ METRIC_AUDITS = {
     "interaction-to-next-paint": "inp_ms",
     "first-contentful-paint": "fcp_ms",
     "speed-index": "speed_index_ms",
+    "server-response-time": "server_response_ms",
 }
 
 
+BudgetState = Literal["pass", "fail", "not_measured"]
+
+
 class BudgetCheck(BaseModel):
-    """One budget judged like an SLO: the value, the limit and whether it held."""
+    """One budget judged like an SLO: the value, the limit and whether it held. A value
+    Lighthouse did not measure (INP in a navigation audit, a category that errored) is
+    `not_measured`: not a pass (`passed` is False) and not a failure of the page."""
 
     name: str
     op: Literal[">=", "<="]
     limit: float
     value: float | None = None
     passed: bool
+    state: BudgetState = "pass"
     note: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _state_of_older_checks(cls, data: Any) -> Any:
+        """lighthouse.json files written before `state` existed: derive it."""
+        if isinstance(data, dict) and "state" not in data:
+            unmeasured = data.get("value") is None and data.get("note") == "not measured"
+            state = "not_measured" if unmeasured else "pass" if data.get("passed") else "fail"
+            data = {**data, "state": state, "passed": state == "pass"}
+        return data
 
 
 class PageAudit(BaseModel):
@@ -58,11 +75,16 @@ class PageAudit(BaseModel):
 
     @property
     def passed(self) -> bool:
-        return self.status == "ok" and all(b.passed for b in self.budgets)
+        """Audited, and no budget failed (an unmeasured one is named, not failed)."""
+        return self.status == "ok" and not self.failed_budgets
 
     @property
     def failed_budgets(self) -> list[BudgetCheck]:
-        return [b for b in self.budgets if not b.passed]
+        return [b for b in self.budgets if b.state == "fail"]
+
+    @property
+    def unmeasured_budgets(self) -> list[BudgetCheck]:
+        return [b for b in self.budgets if b.state == "not_measured"]
 
 
 class LighthouseResult(BaseModel):
@@ -94,7 +116,9 @@ class LighthouseResult(BaseModel):
         if failed:
             names = sorted({b.name for p in failed for b in p.failed_budgets})
             parts.append(f"{len(failed)} of {len(self.pages)} audits crossed budgets: {', '.join(names)}")
-        return "; ".join(parts) or f"all {len(self.pages)} audits within budget"
+        unmeasured = sorted({b.name for p in self.pages for b in p.unmeasured_budgets})
+        note = f"; not measured (neither pass nor fail): {', '.join(unmeasured)}" if unmeasured else ""
+        return ("; ".join(parts) or f"all {len(self.pages)} audits within budget") + note
 
     def write(self) -> Path:
         path = Path(self.run_dir) / "lighthouse.json"

@@ -8,6 +8,7 @@ from luna.markdown import md
 from tasks.audit.model import LighthouseResult, PageAudit
 
 SCORE_LABELS = {"performance": "Perf", "accessibility": "A11y", "best_practices": "Best pr.", "seo": "SEO"}
+RESULT_TEXT = {"pass": "pass", "fail": "**FAIL**", "not_measured": "not measured"}
 METRIC_LABELS = {"lcp_ms": "LCP ms", "cls": "CLS", "tbt_ms": "TBT ms", "inp_ms": "INP ms"}
 
 
@@ -18,7 +19,9 @@ def _num(value: float | None, digits: int = 0) -> str:
 def verdict_text(page: PageAudit) -> str:
     if page.status == "error":
         return "error"
-    return "pass" if page.passed else "fail: " + ", ".join(b.name for b in page.failed_budgets)
+    unmeasured = ", ".join(b.name for b in page.unmeasured_budgets)
+    note = f" ({unmeasured} not measured)" if unmeasured else ""
+    return ("pass" if page.passed else "fail: " + ", ".join(b.name for b in page.failed_budgets)) + note
 
 
 def page_rows(result: LighthouseResult) -> list[dict[str, str]]:
@@ -56,9 +59,7 @@ def markdown_report(result: LighthouseResult) -> str:
         lines += ["| budget | value | limit | result |", "|---|---|---|---|"]
         for b in p.budgets:
             value = b.note if b.value is None else f"{b.value:g}"
-            lines.append(
-                f"| {md(b.name)} | {md(value)} | {md(b.op)} {b.limit:g} | {'pass' if b.passed else '**FAIL**'} |"
-            )
+            lines.append(f"| {md(b.name)} | {md(value)} | {md(b.op)} {b.limit:g} | {RESULT_TEXT[b.state]} |")
         for w in p.warnings[:5]:
             lines.append(f"\n> warning: {md(w[:300])}")
         if p.report_html:

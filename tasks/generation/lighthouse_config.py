@@ -59,18 +59,22 @@ def lighthouse_presets() -> dict[str, dict[str, Any]]:
 
 
 def lighthouse_index(spec: SuiteSpec) -> dict[str, Any]:
-    """lighthouse.json: the page URLs and each page's budgets from its SLOs (server response
-    time <= p95, LCP <= 4 x Apdex T, performance score >= Apdex score)."""
+    """lighthouse.json: the page URLs and each page's budgets in the audit stage's model
+    (tasks/audit/budgets.py, the same as `luna lighthouse`): its defaults (accessibility, best
+    practices, SEO, CLS, TBT, INP), with server response time <= p95, LCP <= 4 x Apdex T and
+    performance score >= 100 x Apdex score from the page's SLOs."""
+    from tasks.audit.budgets import Budgets
+
     pages = [
         {
             "name": p.name,
             "path": p.path,
             "url": spec.base_url + p.path,
-            "budgets": {
-                "server-response-time": p.slos.p95_ms,
-                "largest-contentful-paint": 4 * p.slos.apdex_t_ms,
-                "categories:performance": p.slos.apdex_score,
-            },
+            "budgets": Budgets(
+                server_response_ms=p.slos.p95_ms,
+                lcp_ms=4 * p.slos.apdex_t_ms,
+                performance=round(100 * p.slos.apdex_score, 1),
+            ).model_dump(exclude_none=True),
         }
         for p in spec.pages
     ]

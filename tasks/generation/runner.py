@@ -220,19 +220,19 @@ def _metric_value(info: dict[str, Any]) -> str:
 # ---- Lighthouse --------------------------------------------------------------------------
 
 
-def check_budgets(lhr: dict[str, Any], budgets: dict[str, float]) -> list[tuple[str, bool, str]]:
-    """(budget, ok, detail) per budget: ``categories:<id>`` is a minimum score (0-1), any
-    other key an audit whose numericValue (ms) must not exceed the budget."""
+def check_budgets(lhr: dict[str, Any], budgets: dict[str, Any], preset: str = "mobile") -> list[tuple[str, str, str]]:
+    """(budget, outcome, detail) per budget, judged by the audit stage's model
+    (tasks/audit/budgets.py, as `luna lighthouse` judges them): outcome passed, failed, or
+    skipped for a value Lighthouse did not measure."""
+    from tasks.audit.budgets import Budgets, evaluate
+    from tasks.audit.lighthouse import parse_report
+
+    page = parse_report(lhr, str(lhr.get("finalDisplayedUrl") or ""), "desktop" if preset == "desktop" else "mobile")
+    outcomes = {"pass": "passed", "fail": "failed", "not_measured": "skipped"}
     out = []
-    for key, limit in budgets.items():
-        if key.startswith("categories:"):
-            score = ((lhr.get("categories") or {}).get(key.split(":", 1)[1]) or {}).get("score")
-            ok = score is not None and score >= limit
-            out.append((f"{key} >= {limit:g}", ok, f"score {score}"))
-        else:
-            value = ((lhr.get("audits") or {}).get(key) or {}).get("numericValue")
-            ok = value is not None and value <= limit
-            out.append((f"{key} <= {limit:g} ms", ok, "no value" if value is None else f"{value:.0f} ms"))
+    for b in evaluate(page, Budgets.from_suite(budgets)):
+        detail = "not measured" if b.value is None else f"{b.value:g}"
+        out.append((f"{b.name} {b.op} {b.limit:g}", outcomes[b.state], detail))
     return out
 
 
@@ -273,14 +273,14 @@ def run_lighthouse_kind(
                 )
                 cases.append(CaseResult(test=f"{name}: audit", kind="lighthouse", outcome="failed", message=why[:300]))
                 continue
-            for budget, ok, detail in check_budgets(lhr, page.get("budgets", {})):
+            for budget, outcome, detail in check_budgets(lhr, page.get("budgets", {}), preset):
                 cases.append(
                     CaseResult(
                         test=f"{name}: {budget}",
                         kind="lighthouse",
-                        outcome="passed" if ok else "failed",
+                        outcome=outcome,
                         duration_s=took,
-                        message="" if ok else detail,
+                        message="" if outcome == "passed" else detail,
                     )
                 )
     return cases, out_dir

@@ -7,10 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from luna.settings import LunaSettings, load_settings
 from tasks.pipeline.model import PipelineResult
-from tasks.reporting.render import md
+from tasks.pipeline.view import build_view
+from tasks.reporting.render import TEMPLATES as REPORT_TEMPLATES
+from tasks.reporting.render import md, md_url
 
 TEMPLATES = Path(__file__).parent / "templates"
 MARK = {"passed": "✅", "warning": "🔶", "failed": "❌", "error": "⚠️", "skipped": "⏭️"}
@@ -28,13 +31,14 @@ def _value(value: Any) -> str:
 
 def _env(autoescape: bool) -> Environment:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=ChoiceLoader([FileSystemLoader(TEMPLATES), FileSystemLoader(REPORT_TEMPLATES)]),  # the chart macros
         undefined=StrictUndefined,
         autoescape=select_autoescape(["html"]) if autoescape else False,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters["md"] = md
+    env.filters["md_url"] = md_url
     env.filters["value"] = _value
     env.globals["mark"] = MARK
     return env
@@ -44,9 +48,11 @@ def _scalars(details: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in details.items() if not isinstance(v, dict) and k != "warnings"}
 
 
-def markdown_report(pipeline: PipelineResult) -> str:
-    return _env(False).get_template("pipeline.md").render(p=pipeline, scalars=_scalars)
+def markdown_report(pipeline: PipelineResult, settings: LunaSettings | None = None) -> str:
+    view = build_view(pipeline, settings or load_settings())
+    return _env(False).get_template("pipeline.md").render(p=pipeline, scalars=_scalars, v=view)
 
 
-def html_report(pipeline: PipelineResult) -> str:
-    return _env(True).get_template("pipeline.html").render(p=pipeline, scalars=_scalars)
+def html_report(pipeline: PipelineResult, settings: LunaSettings | None = None) -> str:
+    view = build_view(pipeline, settings or load_settings())
+    return _env(True).get_template("pipeline.html").render(p=pipeline, scalars=_scalars, v=view)

@@ -284,8 +284,8 @@ def lighthouse_outcome(result: LighthouseResult) -> StageOutcome:
 
 
 def visual_qa_outcome(result: VisualQAResult) -> StageOutcome:
-    """The visual-QA stage from the `visual_qa` subflow's result. Findings are results: the
-    stage errors only when the page could not be loaded."""
+    """The visual-QA stage from the `visual_qa` subflow's result: error when the page could
+    not be loaded, failed with a finding at LUNA_VQA_FAIL_ON severity or worse, else passed."""
     counts = {f"findings_{k}": v for k, v in result.counts().items() if v}
     asked = [p for p in result.personas if p.status != "skipped"]
     details: dict[str, Any] = {
@@ -299,8 +299,8 @@ def visual_qa_outcome(result: VisualQAResult) -> StageOutcome:
         details["ai"] = result.ai_note
     return StageOutcome(
         name="visual_qa",
-        status="error" if result.probe.load_error else "passed",
-        reason=result.summary_line(),
+        status="error" if result.probe.load_error else "passed" if result.passed else "failed",
+        reason=result.verdict_line(),
         details=details,
         links={"run_dir": result.run_dir},
     )

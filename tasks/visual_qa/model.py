@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
+FailOn = Literal["critical", "high", "medium", "low", "info", "never"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 PROBE = "probes"  # the `source` of findings from the deterministic probes
 
@@ -94,6 +95,22 @@ class VisualQAResult(BaseModel):
     probe: PageProbe = Field(default_factory=PageProbe)
     personas: list[PersonaOutcome] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    fail_on: FailOn = Field(
+        "high", description="Findings of this severity or worse fail the run (LUNA_VQA_FAIL_ON); never = none do."
+    )
+
+    @property
+    def blocking(self) -> list[Finding]:
+        """The findings that fail the run: severity `fail_on` or worse (docs/AUDITS.md)."""
+        if self.fail_on == "never":
+            return []
+        limit = SEVERITIES.index(self.fail_on)
+        return [f for f in self.findings if SEVERITIES.index(f.severity) <= limit]
+
+    @property
+    def passed(self) -> bool:
+        """The page loaded and no finding is at or above `fail_on`."""
+        return not self.probe.load_error and not self.blocking
 
     @property
     def findings(self) -> list[Finding]:
@@ -111,6 +128,19 @@ class VisualQAResult(BaseModel):
         if self.probe.load_error:
             return "error"
         return "findings" if self.findings else "clean"
+
+    @property
+    def verdict(self) -> Literal["pass", "fail", "error"]:
+        return "error" if self.probe.load_error else "pass" if self.passed else "fail"
+
+    def verdict_line(self) -> str:
+        """The summary line, led by why the run fails when it does."""
+        if self.blocking:
+            n = len(self.blocking)
+            return (
+                f"FAIL: {n} finding{'s' if n != 1 else ''} at {self.fail_on} severity or worse; {self.summary_line()}"
+            )
+        return self.summary_line()
 
     def summary_line(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)

@@ -45,9 +45,13 @@ def markdown_report(result: VisualQAResult) -> str:
     names = {p.persona: p.name for p in result.personas} | {PROBE: "Deterministic probes"}
     counts = result.counts()
     lines = [
-        f"# Visual QA of {md(result.url)}",
+        f"# Visual QA of {md(result.url)}: {result.verdict.upper()}",
         "",
-        md(result.summary_line()),
+        md(result.verdict_line()),
+        "",
+        f"Findings of {result.fail_on} severity or worse fail the run (LUNA_VQA_FAIL_ON)."
+        if result.fail_on != "never"
+        else "Findings do not fail the run (LUNA_VQA_FAIL_ON=never).",
         "",
         "| " + " | ".join(SEVERITIES) + " |",
         "|" + "---|" * len(SEVERITIES),

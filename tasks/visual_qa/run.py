@@ -82,6 +82,7 @@ def finish(
         probe=probe,
         personas=outcomes,
         usage=total,
+        fail_on=settings.luna_vqa_fail_on,
     )
     result.write()
     (run_dir / "report.md").write_text(markdown_report(result), encoding="utf-8")

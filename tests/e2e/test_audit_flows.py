@@ -47,9 +47,11 @@ def test_visual_qa_flow_asks_personas_and_publishes(
         state = visual_qa(
             VisualQAParams(url=f"{demo.url}/qa-lab", agents=["mobile-user", "first-time-visitor"]), return_state=True
         )
-    assert state.is_completed(), state.message
-    result = state.result()
+    # /qa-lab has planted problems: findings of high severity or worse fail the run (LUNA_VQA_FAIL_ON)
+    assert state.is_failed() and (state.message or "").startswith("FAIL: 3 findings at high severity or worse")
+    result = state.result(raise_on_failure=False)
     assert isinstance(result, VisualQAResult) and [p.status for p in result.personas] == ["ok", "ok"]
+    assert {f.severity for f in result.blocking} == {"critical", "high"}
     assert len(fake.requests) == 2 and result.usage.input_tokens > 0
     assert "Mobile user saw 2 screenshots" in artifact("luna-vqa-report")
     assert "first-time-visitor" in artifact("luna-vqa-personas")
@@ -83,7 +85,7 @@ def test_cli_lighthouse_exit_code_and_vqa_commands(
     out = capsys.readouterr().out
     assert "ERROR" in out and "connection refused" in out
 
-    assert main(["vqa", "--url", f"{demo.url}/qa-lab", "--agents", "mobile-user", "--run-id", "cli-run"]) == 0
+    assert main(["vqa", "--url", f"{demo.url}/qa-lab", "--agents", "mobile-user", "--run-id", "cli-run"]) == 1
     out = capsys.readouterr().out
     assert "AI personas skipped: VISUAL_QA_AI_KEY is not set" in out and "horizontal-overflow" in out
     assert main(["vqa", "--url", dead, "--agents", "mobile-user"]) == 1

@@ -66,8 +66,11 @@ def test_budgets_judge_scores_as_minimums_and_metrics_as_maximums() -> None:
     assert not checks["lcp_ms"].passed and checks["lcp_ms"].value == 2612.3 and checks["lcp_ms"].op == "<="
     assert checks["cls"].passed  # boundary holds
     assert not checks["tbt_ms"].passed
-    assert checks["seo"].passed and checks["seo"].note == "not measured" and checks["seo"].value is None
-    assert checks["inp_ms"].passed and checks["inp_ms"].note == "not measured"
+    # not measured is neither a pass nor a failure of the page (issue 17: it used to read "pass")
+    assert not checks["seo"].passed and checks["seo"].state == "not_measured" and checks["seo"].value is None
+    assert not checks["inp_ms"].passed and checks["inp_ms"].note == "not measured"
+    page.budgets = [checks["seo"], checks["inp_ms"], checks["performance"]]
+    assert page.passed and page.failed_budgets == [] and len(page.unmeasured_budgets) == 2
     assert "fcp_ms" not in checks  # off by default
     page.budgets = list(checks.values())
     assert not page.passed and {b.name for b in page.failed_budgets} == {"lcp_ms", "tbt_ms"}
@@ -155,7 +158,9 @@ def test_markdown_and_rows_show_each_page_and_escape_user_text() -> None:
     result = result_with([ok, broken])
     rows = page_rows(result)
     assert rows[0]["Perf"] == "87" and rows[0]["LCP ms"] == "2612" and rows[0]["INP ms"] == "–"
-    assert rows[0]["verdict"] == "fail: performance, lcp_ms" and rows[1]["verdict"] == "error"
+    assert (
+        rows[0]["verdict"] == "fail: performance, lcp_ms (seo, inp_ms not measured)" and rows[1]["verdict"] == "error"
+    )
     text = markdown_report(result)
     assert "\\|" in text and "<b>" not in text  # a pipe cannot break the table, no raw HTML
     assert "**FAIL**" in text and "Could not audit: page did not load\\: HTTP 404" in text

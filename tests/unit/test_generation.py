@@ -330,13 +330,30 @@ def test_junit_rows(tmp_path: Path) -> None:
 
 
 def test_lighthouse_budgets() -> None:
+    """The suite judges with the audit stage's budget model (the same as `luna lighthouse`);
+    budgets of suites written before it (Lighthouse ids) are translated."""
     lhr = {"categories": {"performance": {"score": 0.9}}, "audits": {"server-response-time": {"numericValue": 12.0}}}
     results = check_budgets(
         lhr,
         {"categories:performance": 0.85, "server-response-time": 10, "largest-contentful-paint": 2000},
     )
-    assert [ok for _, ok, _ in results] == [True, False, False]
-    assert results[1][2] == "12 ms" and results[2][2] == "no value"
+    rows = {budget: (outcome, detail) for budget, outcome, detail in results}
+    assert rows["performance >= 85"] == ("passed", "90")
+    assert rows["server_response_ms <= 10"] == ("failed", "12")
+    assert rows["lcp_ms <= 2000"] == ("skipped", "not measured")  # no value is not a pass
+    assert rows["accessibility >= 90"] == ("skipped", "not measured")  # the shared defaults apply
+    assert rows["inp_ms <= 200"] == ("skipped", "not measured")
+
+
+def test_the_generated_lighthouse_suite_has_the_audit_budgets() -> None:
+    from tasks.audit.budgets import Budgets
+    from tasks.generation.render import render_lighthouse
+
+    spec = _spec()  # one page: /
+    index = json.loads(next(r.text for r in render_lighthouse(spec) if r.path.endswith("lighthouse.json")))
+    budgets = Budgets.from_suite(index["pages"][0]["budgets"])
+    assert budgets.accessibility == 90 and budgets.inp_ms == 200 and budgets.cls == 0.1
+    assert budgets.server_response_ms == spec.pages[0].slos.p95_ms
 
 
 def test_regenerating_one_part_leaves_the_others(tmp_path: Path) -> None:
