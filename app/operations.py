@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from pydantic import ValidationError
 
-from app import prechecks
+from app import prechecks, unfinished
+from app.prechecks import field_error  # re-exported: the front ends name their flags with it
 from luna.errors import ConfigError, FlowFailed, LunaError, RunFailed
 from luna.settings import load_settings
 
@@ -85,6 +86,9 @@ def use_prefect(api_url: str | None = None, *, announce: bool = True) -> str | N
         os.environ["PREFECT_API_URL"] = api
         return api
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect waits 20 s for its temporary server by default; on a busy 2-core machine (a
+    # shared CI runner) its start takes longer, and the run would fail before any load.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if announce:
         print(
             "luna: no Prefect server running: using a temporary one (adds ~15 s; `luna up` starts a lasting one)",
@@ -102,6 +106,7 @@ class Prefect:
 
     def use(self) -> None:
         use_prefect(self.api_url, announce=self.announce)
+        unfinished.sweep()  # flow runs a killed luna left Running become Crashed (app/unfinished.py)
 
 
 DEFAULT_PREFECT = Prefect()
@@ -127,13 +132,6 @@ def unwrap(
             tip="LUNA_DEBUG=1 and the Prefect logs say more",
         )
     raise FlowFailed(f"the {flow_name} flow returned {type(outcome).__name__}, not a {expected.__name__}")
-
-
-def field_error(exc: ValidationError, flag: Callable[[str], str] = str, tip: str | None = None) -> ConfigError:
-    """A parameter ValidationError as one ConfigError naming the field (as the front end spells it)."""
-    err = exc.errors()[0]
-    where = flag(str(err["loc"][0])) if err["loc"] else "parameters"
-    return ConfigError(f"{where}: {err['msg'].removeprefix('Value error, ')}", tip=tip)
 
 
 # ---- load runs and the pipeline ------------------------------------------------------
@@ -171,7 +169,8 @@ def load_test(
 
     if before_run is not None:
         before_run()
-    state = flow(params, return_state=True)
+    with unfinished.started(plan.run_dir, run_id=plan.run_id, profile=plan.profile, target=plan.target):
+        state = flow(params, return_state=True)
     failed: Any = state.result(raise_on_failure=False)
     if isinstance(failed, RunFailed):  # the run finished but did not pass: a result, not an error
         return LoadRun(failed.result, failed.verdict, int(failed.exit_code))
@@ -203,7 +202,9 @@ def test_service(
     def carried(exc: BaseException) -> PipelineResult | None:
         return exc.result if isinstance(exc, PipelineFailed) else None
 
-    return unwrap(flow(target, profile=profile, return_state=True, **options), "test-service", PipelineResult, carried)
+    with unfinished.started():
+        state = flow(target, profile=profile, return_state=True, **options)
+    return unwrap(state, "test-service", PipelineResult, carried)
 
 
 # ---- discovery and suites ------------------------------------------------------------
@@ -340,19 +341,24 @@ def visual_qa(
 def history(
     service: str, profile: str | None = None, limit: int = 50, *, prefect: Prefect = DEFAULT_PREFECT
 ) -> list[RunRecord]:
-    """Past runs of a service with their verdicts, newest first (Prefect's history artifacts)."""
+    """Past runs of a service with their verdicts, newest first (Prefect's history artifacts),
+    each with the change points that start at it (Apache Otava, within comparable runs)."""
     prefect.use()
+    from tasks.evaluation.changes import mark_change_points
     from tasks.evaluation.history import read_history
 
-    return read_history(service, profile, limit=limit)
+    return mark_change_points(read_history(service, profile, limit=limit))
 
 
 def diff(run_a: str, run_b: str, *, prefect: Prefect = DEFAULT_PREFECT) -> Comparison:
-    """Per-endpoint differences of run_b against run_a (the baseline), from the run folders
-    or, for runs not on this machine, from Prefect's history."""
+    """run_b against run_a (the baseline) with the regression model: the change per endpoint
+    and metric, its noise from the spread of the comparable runs in Prefect's history, and
+    ok / regressed / inconclusive. Two runs that are not comparable (different endpoints,
+    profile, VUs or rate) come back with `comparable=False` and the reason, not compared."""
     from luna.results import RunResult
     from luna.verdict import Verdict
-    from tasks.evaluation.compare import RunRecord, compare
+    from tasks.evaluation.baseline import compare, not_comparable, select_window
+    from tasks.evaluation.compare import RunRecord
 
     out_dir = load_settings().luna_out_dir
     records: dict[str, RunRecord] = {}
@@ -368,20 +374,26 @@ def diff(run_a: str, run_b: str, *, prefect: Prefect = DEFAULT_PREFECT) -> Compa
                 location=str(folder),
                 tip="compare two runs that finished; `luna history SERVICE` lists them",
             )
-    if len(records) < len({run_a, run_b}):
-        prefect.use()
-        from tasks.evaluation.history import read_history
+    prefect.use()
+    from tasks.evaluation.history import read_history
 
-        for record in read_history(None, limit=200):
-            if record.run_id in (run_a, run_b) and record.run_id not in records:
-                records[record.run_id] = record
+    known = {r.run_id: r for r in read_history(None, limit=200)}
     for run_id in (run_a, run_b):
+        if run_id not in records and run_id in known:
+            records[run_id] = known[run_id]
         if run_id not in records:
             raise LunaError(
                 f"run {run_id} not found in {out_dir}/runs nor in Prefect history",
                 tip="`luna history SERVICE` lists the run ids",
             )
-    return compare(records[run_b], records[run_a], pinned=True)
+    base, current = records[run_a], records[run_b]
+    refused = not_comparable(current, base)
+    if refused is not None:
+        return refused
+    history = read_history(current.service, current.profile)  # the window's spread
+    window = select_window([r for r in history if r.run_id != base.run_id] + [base], current, pinned=base.run_id)
+    window.pinned = base
+    return compare(current, window, pinned=True)
 
 
 def list_runs(

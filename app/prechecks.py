@@ -15,8 +15,11 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
 
 from luna.errors import ConfigError, K6RunError, ToolMissingError
 from luna.settings import load_settings
@@ -108,3 +111,10 @@ def check_auth_block(name: str | None) -> None:
     from tasks.execution.tasks import run_settings
 
     run_settings(name)  # raises ConfigError naming the block when it is not found
+
+
+def field_error(exc: ValidationError, flag: Callable[[str], str] = str, tip: str | None = None) -> ConfigError:
+    """A parameter ValidationError as one ConfigError naming the field (as the front end spells it)."""
+    err = exc.errors()[0]
+    where = flag(str(err["loc"][0])) if err["loc"] else "parameters"
+    return ConfigError(f"{where}: {err['msg'].removeprefix('Value error, ')}", tip=tip)

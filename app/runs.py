@@ -18,7 +18,9 @@ class RunInfo(BaseModel):
     service: str | None
     profile: str | None
     target: str | None
-    status: str = Field(description="pass, fail or error; 'unjudged' when no verdict was written.")
+    status: str = Field(
+        description="pass, fail or error; 'unjudged' when no verdict was written; 'unfinished' for a pipeline that never ended."
+    )
     started_at: str | None
     folder: str
 
@@ -61,7 +63,7 @@ def _info(kind: Literal["load", "pipeline"], folder: Path) -> RunInfo | None:
             service=data.get("service"),
             profile=data.get("profile"),
             target=data.get("target"),
-            status="fail" if failed else "pass",
+            status="unfinished" if not data.get("finished_at") else "fail" if failed else "pass",
             started_at=data.get("started_at"),
             folder=str(folder),
         )

@@ -35,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import machine, table, write_results  # noqa: E402
 
-from tasks.distributed import hdr  # noqa: E402
-from tasks.distributed.merge import Merged  # noqa: E402
-from tasks.distributed.samples import Tally, parse_file  # noqa: E402
+from tasks.distributed.samples import parse_file  # noqa: E402
+from tasks.execution import hdr  # noqa: E402
+from tasks.execution.reduce import Merged  # noqa: E402
+from tasks.execution.tallies import Tally  # noqa: E402
 
 HEADER = (
     "metric_name,timestamp,metric_value,check,error,error_code,expected_response,group,method,name,proto,"

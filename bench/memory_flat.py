@@ -175,6 +175,9 @@ def main() -> int:
         growth = ((per_d[hi]["peak_rss_mib"] or 0) - (per_d[lo]["peak_rss_mib"] or 0)) / (hi - lo) * 30
         k6_growth = ((per_d[hi]["k6_peak_rss_mib"] or 0) - (per_d[lo]["k6_peak_rss_mib"] or 0)) / (hi - lo) * 30
         print(f"\nPython peak RSS growth per extra 30 s of test: {growth:+.2f} MiB (k6 child: {k6_growth:+.2f} MiB)")
+        if per_d[lo]["k6_peak_rss_mib"]:
+            ratio = (per_d[hi]["k6_peak_rss_mib"] or 0) / per_d[lo]["k6_peak_rss_mib"]
+            print(f"k6 peak RSS, {hi} s run / {lo} s run: {ratio:.3f} (issue 15 goal: <= 1.2 for 600 s / 60 s)")
     path = write_results(
         "memory_flat",
         {

@@ -5,14 +5,21 @@ log) serving a ~200-byte static JSON file at /api/users, then runs these load ge
 after the other, never two at once, alternating them round by round:
 
   minimal  a hand-written k6 script: http.get(url) plus one status check (constant VUs)
-  runner   Luna's k6/main.js, PROFILE=smoke with SMOKE_VUS/SMOKE_DURATION, an endpoints file
-           holding one endpoint with checks {status: 200}: the same one check as minimal
+  runner   Luna's k6/main.js as Luna runs it (--no-thresholds --no-summary, the VUs' measure
+           lines added up by tasks/execution/measure.py), PROFILE=smoke with
+           SMOKE_VUS/SMOKE_DURATION, an endpoints file of N endpoints (--endpoints, default 1),
+           each with checks {status: 200}: the same one check as minimal, N names, one URL
   wrk      wrk -t2 -c<VUs> -d<duration>: the machine's ceiling for this server
+
+With `--endpoints 1,20,200` every runner variant runs once per endpoint count, named
+`runner@20` etc.; `minimal` and the probes do not depend on it.
 
 Profiling variants (add them with --variants) isolate what the runner costs:
 
   runner+body_path  runner, checks {status: 200, body_path: "data"} (a JSON lookup per response)
   runner-nochecks   runner, endpoint without checks (no check() call at all)
+  runner+k6summary  runner with k6's end-of-test summary on (no --no-summary/--no-thresholds):
+                    what k6's metrics engine costs when it ingests every sample
   minimal-nocheck   minimal without its check() call: what one check costs
   minimal+tags      minimal + name/group tags on the request and check, a global service tag
   minimal+global-th minimal + the two global thresholds of main.js (no tags, no submetrics)
@@ -24,8 +31,8 @@ Profiling variants (add them with --variants) isolate what the runner costs:
   minimal-luna-opts all of the above plus main.js's summaryTrendStats: main.js's options
                     around the minimal code path
 
-k6 RPS is metrics.http_reqs.values.rate of a handleSummary JSON (LUNA_SUMMARY_FILE for the
-runner). Reports the median RPS per variant, runner/minimal (goal >= 0.9) and each as a
+k6 RPS is metrics.http_reqs.values.rate of a handleSummary JSON for minimal and the probes,
+and Luna's own count of calls over k6's clock for the runner. Reports the median RPS per variant, runner/minimal (goal >= 0.9) and each as a
 fraction of wrk, and requests per CPU-second of the load generator (k6 or wrk), which
 is what a request costs the generator and is far less disturbed by other load. Writes bench/results/runner_efficiency-<date>.json.
 
@@ -37,6 +44,7 @@ other processes used meanwhile (`foreign_cores`; see _common.CpuWatch). Round or
     .venv/bin/python bench/runner_efficiency.py                      # 3 rounds x 10 s x 20 VUs
     .venv/bin/python bench/runner_efficiency.py --rounds 5 --duration 15
     .venv/bin/python bench/runner_efficiency.py --variants minimal,runner,runner-nochecks,wrk
+    .venv/bin/python bench/runner_efficiency.py --variants minimal,runner --endpoints 1,20,200
 """
 
 from __future__ import annotations
@@ -201,8 +209,9 @@ RUNNER_CHECKS: dict[str, dict[str, Any] | None] = {
     "runner": {"status": 200},
     "runner+body_path": {"status": 200, "body_path": "data"},
     "runner-nochecks": None,
+    "runner+k6summary": {"status": 200},
 }
-ALL_VARIANTS = ("minimal", "runner", "wrk", "runner+body_path", "runner-nochecks", *PROBES)
+ALL_VARIANTS = ("minimal", "runner", "wrk", "runner+body_path", "runner-nochecks", "runner+k6summary", *PROBES)
 
 
 def clean_env() -> dict[str, str]:
@@ -228,6 +237,32 @@ def k6_rps(summary: Path) -> dict[str, Any]:
     }
 
 
+def runner_rps(log: Path, catalog: Path) -> dict[str, Any]:
+    """Calls and RPS from the runner's own measure lines (what Luna reads) and k6's clock."""
+    from luna.catalog import parse_catalog
+    from tasks.execution.measure import AGG_PREFIX, Measure, elapsed_seconds
+
+    measure = Measure(parse_catalog(json.loads(catalog.read_text(encoding="utf-8")), source=str(catalog)))
+    elapsed = None
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if AGG_PREFIX in line[:80] and line.startswith("{"):
+            msg = json.loads(line).get("msg", "")
+            if msg.startswith(AGG_PREFIX):
+                measure.add_line(msg.removeprefix(AGG_PREFIX))
+        elif "running (" in line:
+            clock = re.search(r"running \(([^)]+)\)", line)
+            elapsed = elapsed_seconds(clock.group(1)) if clock else elapsed
+    samples = measure.result()
+    requests = samples.overall.requests
+    return {
+        "rps": requests / elapsed if elapsed else 0.0,
+        "requests": requests,
+        "failed_rate": samples.overall.failed / requests if requests else None,
+        "test_s": elapsed,
+        "measure_lines": samples.rows_read,
+    }
+
+
 def run_k6(args: list[str], env: dict[str, str], log: Path, limit_s: float) -> None:
     with log.open("w", encoding="utf-8") as out:
         done = subprocess.run(
@@ -241,8 +276,14 @@ def run_k6(args: list[str], env: dict[str, str], log: Path, limit_s: float) -> N
         raise RuntimeError(f"k6 exited {done.returncode}; see {log}:\n{log.read_text()[-2000:]}")
 
 
+def variant_base(variant: str) -> tuple[str, int]:
+    """'runner@20' -> ('runner', 20); other names have one endpoint."""
+    base, _, count = variant.partition("@")
+    return base, int(count) if count else 1
+
+
 class Bench:
-    def __init__(self, tmp: Path, url: str, vus: int, duration_s: int) -> None:
+    def __init__(self, tmp: Path, url: str, vus: int, duration_s: int, endpoint_counts: list[int]) -> None:
         self.tmp, self.url, self.vus, self.duration_s = tmp, url, vus, duration_s
         self.base_url = url.rsplit("/api/", 1)[0]
         self.limit_s = duration_s + 60
@@ -250,17 +291,21 @@ class Bench:
         (tmp / "minimal.js").write_text(MINIMAL_JS, encoding="utf-8")
         (tmp / "probe.js").write_text(PROBE_JS, encoding="utf-8")
         for name, checks in RUNNER_CHECKS.items():
-            ep: dict[str, Any] = {
-                "name": "ListUsers",
-                "group": "users",
-                "type": "rest",
-                "method": "GET",
-                "path": "/api/users",
-            }
-            if checks is not None:
-                ep["checks"] = checks
-            catalog = {"service": "bench", "endpoints": [ep]}
-            (tmp / f"{name}.endpoints.json").write_text(json.dumps(catalog), encoding="utf-8")
+            for n in endpoint_counts:
+                eps: list[dict[str, Any]] = []
+                for i in range(n):
+                    ep: dict[str, Any] = {
+                        "name": "ListUsers" if n == 1 else f"ListUsers{i:03d}",
+                        "group": "users",
+                        "type": "rest",
+                        "method": "GET",
+                        "path": "/api/users",
+                    }
+                    if checks is not None:
+                        ep["checks"] = checks
+                    eps.append(ep)
+                catalog = {"service": "bench", "endpoints": eps}
+                (tmp / f"{name}@{n}.endpoints.json").write_text(json.dumps(catalog), encoding="utf-8")
 
     def run(self, variant: str) -> dict[str, Any]:
         self.n += 1
@@ -277,17 +322,25 @@ class Bench:
             script = "minimal.js" if variant == "minimal" else "probe.js"
             run_k6([str(self.tmp / script)], env, log, self.limit_s)
         else:
+            base, count = variant_base(variant)
+            catalog = self.tmp / f"{base}@{count}.endpoints.json"
             env.update(
                 {
-                    "ENDPOINTS_FILE": str(self.tmp / f"{variant}.endpoints.json"),
+                    "ENDPOINTS_FILE": str(catalog),
                     "BASE_URL": self.base_url,
                     "PROFILE": "smoke",
                     "SMOKE_VUS": str(self.vus),
                     "SMOKE_DURATION": f"{self.duration_s}s",
-                    "LUNA_SUMMARY_FILE": str(summary),
                 }
             )
-            run_k6([str(ROOT / "k6" / "main.js")], env, log, self.limit_s)
+            if base == "runner+k6summary":  # k6's summary on: read its handleSummary-less export
+                run_k6(["--summary-export", str(summary), str(ROOT / "k6" / "main.js")], env, log, self.limit_s)
+                data = json.loads(summary.read_text(encoding="utf-8"))
+                return {"rps": data["metrics"]["http_reqs"]["rate"], "requests": data["metrics"]["http_reqs"]["count"]}
+            # As tasks/execution/k6.py runs it: no thresholds, no summary, JSON log lines.
+            flags = ["--no-thresholds", "--no-summary", "--log-format", "json"]
+            run_k6([*flags, str(ROOT / "k6" / "main.js")], env, log, self.limit_s)
+            return runner_rps(log, catalog)
         return k6_rps(summary)
 
     def wrk(self, log: Path) -> dict[str, Any]:
@@ -319,9 +372,16 @@ def main() -> int:
         help="before each run, wait at most this long for other load < 0.25 cores (default 15; 0 = off)",
     )
     p.add_argument("--out-dir", type=Path, default=None, help="where the JSON goes (default bench/results)")
+    p.add_argument("--endpoints", default="1", help="endpoint counts for the runner variants, e.g. 1,20,200")
     args = p.parse_args()
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = [v for v in variants if v not in ALL_VARIANTS]
+    counts = sorted({int(c) for c in args.endpoints.split(",") if c.strip()})
+    asked = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in asked if v not in ALL_VARIANTS]
+    if not counts or min(counts) < 1 or max(counts) > 500:
+        p.error("--endpoints: counts from 1 to 500")
+    variants = [
+        f"{v}@{n}" if v.startswith("runner") else v for v in asked for n in (counts if v.startswith("runner") else [0])
+    ]
     if unknown or not 1 <= args.rounds <= 20 or not 1 <= args.duration <= 300 or not 1 <= args.vus <= 500:
         p.error(f"bad options (unknown variants: {unknown}); rounds 1-20, duration 1-300, vus 1-500")
     if "wrk" in variants and not shutil.which("wrk"):
@@ -350,7 +410,7 @@ def main() -> int:
             f"{args.vus} VUs",
             flush=True,
         )
-        bench = Bench(tmp, url, args.vus, args.duration)
+        bench = Bench(tmp, url, args.vus, args.duration, counts)
         for rnd in range(1, args.rounds + 1):
             order = variants if rnd % 2 else list(reversed(variants))
             for variant in order:
@@ -419,21 +479,35 @@ def main() -> int:
             rows,
         )
     )
-    ratio = (med["runner"] / base) if base and med.get("runner") else None
+
     # Per-round ratios pair runs made seconds apart: less sensitive to slow background drift.
-    paired = (
-        [
-            next(r["rps"] for r in runs if r["round"] == n and r["variant"] == "runner")
-            / next(r["rps"] for r in runs if r["round"] == n and r["variant"] == "minimal")
-            for n in range(1, args.rounds + 1)
-        ]
-        if "runner" in variants and "minimal" in variants
-        else []
-    )
-    if ratio is not None:
+    def per_round(v: str, key: str) -> list[float]:
+        out = []
+        for n in range(1, args.rounds + 1):
+            mine = [r[key] for r in runs if r["round"] == n and r["variant"] == v and r.get(key)]
+            ref = [r[key] for r in runs if r["round"] == n and r["variant"] == "minimal" and r.get(key)]
+            if mine and ref:
+                out.append(mine[0] / ref[0])
+        return out
+
+    ratios = {
+        v: {
+            "rps_of_medians": (med[v] / base) if base else None,
+            "per_cpu_of_medians": (eff_med[v] / eff_base) if eff_base and eff_med.get(v) else None,
+            "per_cpu_median_of_rounds": median(per_round(v, "req_per_gen_cpu_s"))
+            if per_round(v, "req_per_gen_cpu_s")
+            else None,
+        }
+        for v in variants
+        if v.startswith("runner") and "minimal" in variants
+    }
+    for v, r in ratios.items():
+        per_cpu = r["per_cpu_median_of_rounds"]
         print(
-            f"\nrunner/minimal = {ratio:.3f} of medians, {median(paired):.3f} median of per-round ratios "
-            f"(goal >= 0.90): {'OK' if ratio >= 0.9 else 'BELOW GOAL'}"
+            f"{v}/minimal: requests per k6 CPU-second {per_cpu:.3f} (median of per-round ratios; goal >= 0.90: "
+            f"{'OK' if per_cpu and per_cpu >= 0.9 else 'BELOW GOAL'}), RPS {r['rps_of_medians']:.3f}"
+            if per_cpu is not None and r["rps_of_medians"] is not None
+            else f"{v}: no ratio"
         )
     path = write_results(
         "runner_efficiency",
@@ -443,12 +517,9 @@ def main() -> int:
             "options": {"duration_s": args.duration, "vus": args.vus, "rounds": args.rounds, "variants": variants},
             "body_bytes": body_bytes,
             "median_rps": med,
-            "runner_over_minimal": ratio,
-            "runner_over_minimal_per_round": paired,
+            "endpoint_counts": counts,
+            "runner_over_minimal": ratios,
             "median_req_per_gen_cpu_s": eff_med,
-            "runner_over_minimal_per_cpu": (eff_med["runner"] / eff_base)
-            if eff_base and eff_med.get("runner")
-            else None,
             "median_foreign_cores": {
                 v: median([r["foreign_cores"] for r in runs if r["variant"] == v]) for v in variants
             },

@@ -42,7 +42,7 @@ def load_test(params: LoadTestParams = DEFAULTS, notify: bool = True) -> State[R
     record_history(result, verdict)
     links = publish_reports(result, verdict, params.grafana_url)
     if notify:
-        notify_webhooks(run_event(result, verdict.model_dump(mode="json"), links))
+        notify_webhooks(run_event(result, verdict, links))
     run_hooks("finish", HookContext.at_finish(result, verdict.model_dump(mode="json")))
     if verdict.passed:
         return Completed(message=verdict.reason, data=result)

@@ -164,7 +164,7 @@ def _report_and_notify(pipeline: PipelineResult, notify: bool) -> None:
     if not notify:
         pipeline.stages.append(skipped("notify", "switched off"))
         return
-    event = run_event(pipeline.event_result(), {"status": pipeline.status}, pipeline.event_links())
+    event = run_event(pipeline.event_result(), pipeline.status, pipeline.event_links())
     started = time.monotonic()
     delivered, notify_failed = settle("notify", notify_webhooks(event, return_state=True), started)
     if notify_failed is not None:
@@ -245,6 +245,7 @@ def test_service(
         started_at=datetime.now(UTC),
         out_dir=str(out),
     )
+    pipeline.write()  # at once: a pipeline killed before its end still leaves its record (no finished_at)
     endpoints_file, discoveries, ready = _discover(pipeline, discover, source, config, include_destructive)
     _generate(
         pipeline,

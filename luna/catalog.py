@@ -106,6 +106,13 @@ class Endpoint(_Strict):
         description="Marked by discovery (a DELETE, or a write against a production-looking target): "
         "left out of load runs unless the run includes destructive operations.",
     )
+    needs_input: str | None = Field(
+        None,
+        min_length=1,
+        description="Marked by discovery: why Luna cannot call it with values of its own (a value the server "
+        "issues, an operation that issues an anti-forgery token). Load runs and generated suites leave it out; give it "
+        "real values and remove the mark to run it.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -158,6 +165,9 @@ class Catalog(_Strict):
 
     def destructive(self) -> list[str]:
         return [e.name for e in self.endpoints if e.destructive]
+
+    def needs_input(self) -> list[str]:
+        return [e.name for e in self.endpoints if e.needs_input]
 
     @field_validator("endpoints")
     @classmethod

@@ -81,6 +81,28 @@ class MetricsStore(BaseModel):
     note: str = ""
 
 
+class GeneratorLoad(BaseModel):
+    """How hard the load generator worked (tasks/execution/generator.py): k6's own CPU and the
+    machine's, sampled during the run, and in an open model whether the target rate was met.
+    When `saturated`, latencies measure k6, not the service, and no comparison counts."""
+
+    cpu_count: int = Field(description="CPUs this process may use.")
+    samples: int = Field(0, description="CPU samples taken during the run.")
+    k6_cores_mean: float | None = Field(None, description="k6's CPU use, in cores (1.0 = one core busy), mean.")
+    k6_cores_p90: float | None = Field(None, description="k6's CPU use in cores, 90th percentile of the samples.")
+    k6_wait_cores_mean: float | None = Field(
+        None, description="k6 threads ready to run but waiting for a CPU, in cores (Linux schedstat), mean."
+    )
+    machine_cpu_mean: float | None = Field(None, description="The whole machine's CPU use, 0..1, mean.")
+    machine_cpu_p90: float | None = Field(None, description="The whole machine's CPU use, 0..1, 90th percentile.")
+    load_average: float | None = Field(None, description="1-minute load average at the end of the run.")
+    saturated: bool = False
+    reason: str = Field("", description="Why the generator counts as saturated (empty when it was not).")
+    target_rate: float | None = Field(None, description="Open model: iterations/s k6 was asked to start.")
+    achieved_rate: float | None = Field(None, description="Open model: iterations/s k6 did start.")
+    dropped_iterations: int | None = Field(None, description="Open model: iterations k6 could not start in time.")
+
+
 class RunResult(BaseModel):
     """What one load run produced. `status` is the outcome; `message` says why in one line."""
 
@@ -104,6 +126,11 @@ class RunResult(BaseModel):
     influxdb: MetricsStore | None = Field(None, description="Sample streaming to InfluxDB; None when not configured.")
     run_dir: str
     files: dict[str, str] = Field(default_factory=dict, description="Artifacts in the run folder, by kind.")
+    generator: GeneratorLoad | None = Field(None, description="Load-generator CPU and rate; None when not measured.")
+    load_shape: dict[str, str] = Field(
+        default_factory=dict,
+        description="The load settings that shape this profile (VUs, rate, durations): runs compare only when equal.",
+    )
 
     @property
     def run_dir_path(self) -> Path:

@@ -121,3 +121,28 @@ class ShardSettings(Section):
     shard_engine: Literal["dask", "work-pool"]
     shard_deployment: str
     dask_workers: int | None
+
+
+def masked_by_section(settings: Any) -> dict[str, dict[str, str]]:
+    """`settings.masked()` grouped by section (what `luna env` prints), each setting once, in
+    the first section that reads it; what no section reads (folders, ports, ...) under "general"."""
+    from luna.gateway_settings import GatewaySettings
+
+    flat: dict[str, str] = settings.masked()
+    sections: dict[str, type[Section]] = {
+        "load": LoadSection,
+        "auth": AuthSection,
+        "influx": InfluxSection,
+        "visual_qa": VisualQASection,
+        "notify": NotifySection,
+        "gateway": GatewaySettings,
+        "shards": ShardSettings,
+    }
+    out: dict[str, dict[str, str]] = {}
+    placed: set[str] = set()
+    for title, section in sections.items():
+        names = [section.source_of(field).upper() for field in section.model_fields]
+        out[title] = {name: flat[name] for name in names if name in flat and name not in placed}
+        placed |= set(names)
+    out["general"] = {name: value for name, value in flat.items() if name not in placed}
+    return out

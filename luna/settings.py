@@ -14,7 +14,6 @@ the edge (a CLI command, a flow's first task) and pass it in.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from dotenv import dotenv_values
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from luna.durations import DURATION_HELP, MIN_HOLD_SECONDS, duration_seconds, k6_duration
 from luna.errors import ConfigError, did_you_mean
 from luna.sections import AuthSection, InfluxSection, LoadSection, NotifySection, ShardSettings, VisualQASection
 from luna.urls import LOOPBACK, UrlRejected, allow_list, web_url
@@ -31,20 +31,7 @@ from luna.urls import LOOPBACK, UrlRejected, allow_list, web_url
 if TYPE_CHECKING:
     from luna.gateway_settings import GatewaySettings
 
-K6_DURATION = re.compile(r"(\d+(\.\d+)?(ms|s|m|h))+")
-DURATION_HELP = "a k6 duration such as 30s, 5m, 1h30m or 1500ms"
-# k6 refuses a constant-vus or constant-arrival-rate duration under 1 s (smoke), and a hold
-# shorter than that measures nothing: SMOKE_DURATION, DURATION and SOAK_DURATION are >= 1 s.
-MIN_HOLD_SECONDS = 1.0
-
-
-def _k6_duration(value: str) -> str:
-    if not K6_DURATION.fullmatch(value):
-        raise ValueError(f"expected {DURATION_HELP}")
-    return value
-
-
-Duration = Annotated[str, AfterValidator(_k6_duration)]
+Duration = Annotated[str, AfterValidator(k6_duration)]
 AuthMode = Literal["none", "bearer", "basic", "api_key", "keycloak"]
 # The load profiles, the one list (k6/lib/profiles.js defines their shapes).
 Profile = Literal["smoke", "ramp", "soak", "stress", "spike"]
@@ -63,12 +50,6 @@ def _is_set(value: Any) -> bool:
     if isinstance(value, SecretStr):
         return bool(value.get_secret_value())
     return value not in (None, "")
-
-
-def duration_seconds(value: str) -> float:
-    """Seconds in a k6 duration string (``1m30s`` -> 90.0)."""
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ms|s|m|h)", value))
 
 
 class LunaSettings(BaseSettings):

@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field, model_validator
 
 SLOName = Literal["p95_ms", "error_rate", "apdex_score", "check_pass_rate"]
 EndpointState = Literal["ok", "fail", "not_exercised"]
+# The three answers of a comparison (tasks/evaluation/baseline.py; docs/VERDICTS.md).
+Outcome = Literal["ok", "regressed", "inconclusive"]
 
 
 class SLOCheck(BaseModel):
@@ -47,8 +49,10 @@ class EndpointVerdict(BaseModel):
 
 
 class Delta(BaseModel):
-    """One metric of one endpoint against the baseline. `noise` is the smallest change this
-    pair of runs can tell from chance; `regression`/`improvement` need more than that."""
+    """One metric of one endpoint against the baseline. `baseline` is the median of the
+    comparable runs in the window (or the pinned run's value); `noise` is the smallest change
+    this run can tell from chance (Z x the combined run-to-run and within-run error).
+    `outcome` is ok, regressed or inconclusive, with the `reason` and what to do (`todo`)."""
 
     metric: Literal["p95_ms", "error_rate", "rps"]
     baseline: float | None
@@ -58,6 +62,13 @@ class Delta(BaseModel):
     noise: float | None
     regression: bool = False
     improvement: bool = False
+    outcome: Outcome = "inconclusive"
+    reason: str = ""
+    todo: str = ""
+    spread: float | None = Field(None, description="Run-to-run spread in the window (1.4826 x MAD).")
+    within: float | None = Field(None, description="This run's own sampling error of the metric.")
+    window: int = Field(0, description="Comparable runs the baseline was taken from.")
+    samples: int = Field(0, description="Requests of this endpoint in this run.")
 
 
 class EndpointComparison(BaseModel):
@@ -69,12 +80,53 @@ class EndpointComparison(BaseModel):
         return any(d.regression for d in self.deltas)
 
 
+class ChangePoint(BaseModel):
+    """A shift in a metric's history (E-divisive means with a t-test, Apache Otava)."""
+
+    endpoint: str
+    metric: Literal["p95_ms", "error_rate"]
+    run_id: str = Field(description="The first run after the shift.")
+    started_at: datetime | None = None
+    before: float
+    after: float
+    change_pct: float | None
+    pvalue: float
+
+
+class TrendPoint(BaseModel):
+    run_id: str
+    started_at: datetime
+    value: float | None
+
+
+class Trend(BaseModel):
+    """One endpoint's p95 over the comparable history (oldest first), this run last."""
+
+    endpoint: str
+    metric: Literal["p95_ms", "error_rate"] = "p95_ms"
+    points: list[TrendPoint]
+    change_points: list[ChangePoint] = Field(default_factory=list)
+
+
 class Comparison(BaseModel):
+    """This run against a baseline: a window of comparable past runs (median, MAD), or a
+    pinned run. `outcome` is the run's: regressed if any metric regressed, else inconclusive
+    if any was, else ok. `comparable` is False when the two sides cannot be compared at all
+    (different endpoints, profile, VUs or rate): then `reason` says why and nothing is judged."""
+
     baseline_run_id: str
     baseline_started_at: datetime | None = None
     pinned: bool = False
     endpoints: list[EndpointComparison]
     regressions: list[str] = Field(default_factory=list, description="'endpoint: metric' that regressed.")
+    outcome: Outcome = "inconclusive"
+    reason: str = ""
+    todo: str = ""
+    comparable: bool = True
+    window_run_ids: list[str] = Field(default_factory=list, description="The comparable runs of the baseline window.")
+    skipped: dict[str, int] = Field(default_factory=dict, description="Past runs left out of the window, by reason.")
+    inconclusive: list[str] = Field(default_factory=list, description="'endpoint: metric' that could not be judged.")
+    generator_saturated: bool = False
 
 
 class Verdict(BaseModel):
@@ -91,6 +143,10 @@ class Verdict(BaseModel):
     baseline_note: str = ""
     not_exercised: list[str] = Field(
         default_factory=list, description="Endpoints that got no requests in this run (not judged)."
+    )
+    trends: list[Trend] = Field(default_factory=list, description="p95 over the comparable history, per endpoint.")
+    change_points: list[ChangePoint] = Field(
+        default_factory=list, description="Shifts found over the whole comparable history (Apache Otava)."
     )
 
     @property

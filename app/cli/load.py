@@ -109,12 +109,8 @@ def print_result(result: Any, verdict: Any) -> None:
     else:
         color = "green" if verdict.passed else "red"
         out.print(f"[bold {color}]{verdict.status.upper()}[/]: {verdict.reason}", soft_wrap=True)
-        if verdict.comparison is not None and verdict.comparison.regressions:
-            out.print(
-                f"[yellow]regressed vs {verdict.comparison.baseline_run_id}:[/] "
-                + ", ".join(verdict.comparison.regressions),
-                soft_wrap=True,
-            )
+        if verdict.comparison is not None and verdict.comparison.outcome == "regressed":
+            out.print(f"[yellow]{verdict.comparison.reason}[/]", soft_wrap=True)
         elif verdict.baseline_note:
             out.print(f"baseline: {verdict.baseline_note}", soft_wrap=True)
     if result.influxdb is not None and not result.influxdb.stored:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from luna.sections import masked_by_section
 from luna.settings import load_settings
 
 
@@ -16,8 +17,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def show_env(_: argparse.Namespace) -> int:
-    for name, value in load_settings().masked().items():
-        print(f"{name}={value}")
+    for section, values in masked_by_section(load_settings()).items():
+        print(f"# {section}")
+        for name, value in values.items():
+            print(f"{name}={value}")
     return 0
 
 

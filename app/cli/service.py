@@ -56,6 +56,6 @@ def repl_main(args: argparse.Namespace) -> int:
 
 
 def health_main(args: argparse.Namespace) -> int:
-    from app.repl import health_report
+    from app.repl.health import health_report
 
     return health_report(args.target, timeout=args.timeout)

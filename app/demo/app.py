@@ -30,6 +30,15 @@ from app.demo.state import _SECURITY_SCHEMES, STATIC_DIR, DemoState, RequestCoun
 __all__ = ["DemoState", "RequestCounterMiddleware", "create_app", "serve"]
 
 
+def _check_knobs(error_rate: float, slow_ms: int, token_ttl_s: int) -> None:
+    if not 0.0 <= error_rate <= 1.0:
+        raise ValueError(f"error_rate must be within [0, 1], got {error_rate!r}")
+    if slow_ms < 0:
+        raise ValueError(f"slow_ms must be >= 0, got {slow_ms!r}")
+    if token_ttl_s < 1:
+        raise ValueError(f"token_ttl_s must be >= 1, got {token_ttl_s!r}")
+
+
 def create_app(
     *,
     error_rate: float = 0.2,
@@ -44,12 +53,7 @@ def create_app(
     api_key_header: str = "X-API-Key",
 ) -> FastAPI:
     """Build a fresh demo app with its own in-memory state (``app.state.demo``)."""
-    if not 0.0 <= error_rate <= 1.0:
-        raise ValueError(f"error_rate must be within [0, 1], got {error_rate!r}")
-    if slow_ms < 0:
-        raise ValueError(f"slow_ms must be >= 0, got {slow_ms!r}")
-    if token_ttl_s < 1:
-        raise ValueError(f"token_ttl_s must be >= 1, got {token_ttl_s!r}")
+    _check_knobs(error_rate, slow_ms, token_ttl_s)
     state = DemoState()
     creds = Credentials(
         static_token=static_token.encode("utf-8"),

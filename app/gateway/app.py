@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -52,6 +52,51 @@ def parse_json(body: bytes, content_type: str) -> Any:
         raise Rejected(400, "the body is not valid JSON") from None
 
 
+def _secret(settings: GatewaySettings, source: str) -> str:
+    value = {"generic": settings.generic_secret, "github": settings.github_secret, "gitlab": settings.gitlab_token}
+    chosen = value[source]
+    return chosen.get_secret_value() if chosen is not None else ""
+
+
+def verified_event(
+    settings: GatewaySettings,
+    replays: ReplayCache,
+    allowed: Any,
+    source: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float,
+) -> tuple[LunaEvent, str]:
+    """The event of a delivery whose signature (or token) checks out, and its replay key;
+    raises Rejected or Ignored."""
+    secret = _secret(settings, source)
+    ctype = headers.get("content-type", "")
+    common: dict[str, Any] = {"default_target": settings.default_target, "allowed": allowed}
+    delivery: str | None
+    if source == "generic":
+        nonce = verify_generic(
+            body, headers.get("x-luna-signature"), secret, tolerance_s=settings.tolerance_seconds, now=now
+        )
+        delivery = headers.get("x-luna-delivery") or nonce[:32]
+        event = from_generic(parse_json(body, ctype), delivery=delivery, **common)
+        # The event id derives from the delivery id: a second, different delivery under
+        # the same id would be dropped by Prefect as a duplicate, so it is refused here.
+        if headers.get("x-luna-delivery") and not replays.claim(f"generic-delivery:{delivery}"):
+            raise Rejected(409, "this X-Luna-Delivery id was already used; give each delivery its own id")
+        return event, f"generic:{nonce}"
+    if source == "github":
+        verify_github(body, headers.get("x-hub-signature-256"), secret)
+        delivery = headers.get("x-github-delivery")
+        if not delivery:
+            raise Rejected(400, "missing X-GitHub-Delivery header")
+        event = from_github(headers.get("x-github-event"), parse_json(body, ctype), delivery=delivery, **common)
+        return event, f"github:{delivery}"
+    verify_gitlab(headers.get("x-gitlab-token"), secret)
+    delivery = headers.get("x-gitlab-event-uuid") or headers.get("idempotency-key")
+    key = f"gitlab:{delivery or hashlib.sha256(body).hexdigest()}"
+    return from_gitlab(headers.get("x-gitlab-event"), parse_json(body, ctype), delivery=delivery, **common), key
+
+
 def create_app(
     settings: GatewaySettings, emit: Emitter = emit_to_prefect, clock: Callable[[], float] = time.time
 ) -> FastAPI:
@@ -60,40 +105,6 @@ def create_app(
     replays = ReplayCache(settings.replay_ttl_seconds)
     allowed = settings.allowed()
     enabled = settings.enabled_sources()
-
-    def secret_of(source: str) -> str:
-        value = {"generic": settings.generic_secret, "github": settings.github_secret, "gitlab": settings.gitlab_token}
-        chosen = value[source]
-        return chosen.get_secret_value() if chosen is not None else ""
-
-    def verified_event(source: str, request: Request, body: bytes) -> tuple[LunaEvent, str]:
-        headers = request.headers
-        secret = secret_of(source)
-        ctype = headers.get("content-type", "")
-        common: dict[str, Any] = {"default_target": settings.default_target, "allowed": allowed}
-        delivery: str | None
-        if source == "generic":
-            nonce = verify_generic(
-                body, headers.get("x-luna-signature"), secret, tolerance_s=settings.tolerance_seconds, now=clock()
-            )
-            delivery = headers.get("x-luna-delivery") or nonce[:32]
-            event = from_generic(parse_json(body, ctype), delivery=delivery, **common)
-            # The event id derives from the delivery id: a second, different delivery under
-            # the same id would be dropped by Prefect as a duplicate, so it is refused here.
-            if headers.get("x-luna-delivery") and not replays.claim(f"generic-delivery:{delivery}"):
-                raise Rejected(409, "this X-Luna-Delivery id was already used; give each delivery its own id")
-            return event, f"generic:{nonce}"
-        if source == "github":
-            verify_github(body, headers.get("x-hub-signature-256"), secret)
-            delivery = headers.get("x-github-delivery")
-            if not delivery:
-                raise Rejected(400, "missing X-GitHub-Delivery header")
-            event = from_github(headers.get("x-github-event"), parse_json(body, ctype), delivery=delivery, **common)
-            return event, f"github:{delivery}"
-        verify_gitlab(headers.get("x-gitlab-token"), secret)
-        delivery = headers.get("x-gitlab-event-uuid") or headers.get("idempotency-key")
-        key = f"gitlab:{delivery or hashlib.sha256(body).hexdigest()}"
-        return from_gitlab(headers.get("x-gitlab-event"), parse_json(body, ctype), delivery=delivery, **common), key
 
     async def receive(source: str, request: Request) -> JSONResponse:
         if source not in enabled:
@@ -104,7 +115,7 @@ def create_app(
         key = None
         try:
             body = await read_body(request, settings.max_body_bytes)
-            event, key = verified_event(source, request, body)
+            event, key = verified_event(settings, replays, allowed, source, request.headers, body, clock())
             if not replays.claim(key):
                 key = None  # not ours to release
                 raise Rejected(409, "this delivery was already received (replay)")

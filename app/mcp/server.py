@@ -76,6 +76,18 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
         except ValueError as exc:  # pydantic validation of parameters
             raise ToolError(f"bad input: {str(exc).splitlines()[0]}") from None
 
+    _register_runs(server, call, {"fetches": fetches, "loads": loads})
+    _register_pipeline(server, call, loads)
+    _register_reports(server, call, reads)
+    _register_suites_and_audits(server, call, {"loads": loads, "writes": writes, "audits": audits})
+    _register_history(server, call, reads)
+    return server
+
+
+def _register_runs(server: Any, call: Any, hints: dict[str, Any]) -> None:
+    """discover and load_test."""
+    fetches, loads = hints["fetches"], hints["loads"]
+
     @server.tool(annotations=fetches)  # reads a URL; may replace `out` (inside out/, suites/, k6/config/)
     async def discover(
         source: Annotated[
@@ -108,6 +120,10 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
         long as the profile (smoke ~30 s by default)."""
         result: LoadTestOutcome = await call(run_load_test, target, profile, config, vus, duration)
         return result
+
+
+def _register_pipeline(server: Any, call: Any, loads: Any) -> None:
+    """test_service: the whole pipeline."""
 
     @server.tool(annotations=loads)
     async def test_service(
@@ -145,6 +161,10 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
         )
         return result
 
+
+def _register_reports(server: Any, call: Any, reads: Any) -> None:
+    """get_report and list_runs: the results folder read back."""
+
     @server.tool(annotations=reads)
     async def get_report(
         run_id: Annotated[str, Field(description="A run id or pipeline id from list_runs/load_test/test_service.")],
@@ -164,10 +184,6 @@ def build_server(host: str = "127.0.0.1", port: int = 8765) -> Any:
         verdicts; pass an id to get_report for details."""
         result: list[RunInfo] = await call(list_local_runs, service, profile, limit)
         return result
-
-    _register_suites_and_audits(server, call, {"loads": loads, "writes": writes, "audits": audits})
-    _register_history(server, call, reads)
-    return server
 
 
 SuiteKindName = Literal["api", "ui", "k6", "lighthouse"]

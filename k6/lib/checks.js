@@ -1,6 +1,7 @@
-// The seven check types of the endpoints file, compiled once per endpoint into the
-// object k6's check() takes. Labels carry the endpoint name so that the summary's
-// per-check pass/fail counts say which endpoint failed which check.
+// The seven check types of the endpoints file, compiled once per endpoint into an object
+// of label -> function (the form k6's check() takes). Labels carry the endpoint name, so
+// k6's own `checks` samples (InfluxDB) and failure samples say which endpoint failed which
+// check; Luna's measure counts each check by its label (lib/measure.js).
 
 function jsonPath(res, path) {
   try {
@@ -47,19 +48,4 @@ export function compileChecks(ep) {
     };
   }
   return out;
-}
-
-// Names of the checks that fail for this response (only called on the failure path).
-export function failedChecks(checks, res) {
-  const failed = [];
-  for (const label of Object.keys(checks)) {
-    let ok = false;
-    try {
-      ok = checks[label](res);
-    } catch (e) {
-      ok = false;
-    }
-    if (!ok) failed.push(label);
-  }
-  return failed;
 }

@@ -99,6 +99,10 @@ class DiscoveredEndpoint(BaseModel):
         False, description="DELETE, a write named like one (destructive_reason), or a write to production."
     )
     destructive_reason: str | None = Field(None, description="Why it is marked destructive, for the warnings.")
+    needs_input: str | None = Field(
+        None,
+        description="Why Luna cannot call it with values of its own (tasks/discovery/needs.py); left out of loads.",
+    )
     source: str = Field("", description="Where it was found, e.g. 'openapi.yaml#/paths/~1users/get'.")
 
 
@@ -301,6 +305,41 @@ def discovery_note(discoveries: list[Discovery]) -> dict[str, Any]:
     return note
 
 
+def _entry(ep: DiscoveredEndpoint, name: str, include_destructive: bool) -> dict[str, Any]:
+    """One endpoints-file entry: default weight (reads 3, writes 1), the source's fields, marks."""
+    weight = (
+        ep.weight
+        if ep.weight is not None
+        else (
+            READ_WEIGHT
+            if ep.method.upper() in ("GET", "HEAD")
+            or ep.type == "graphql"
+            and not (ep.query or "").lstrip().startswith("mutation")
+            else WRITE_WEIGHT
+        )
+    )
+    entry: dict[str, Any] = {
+        "name": name,
+        "group": ep.group or "default",
+        "type": ep.type,
+        "method": ep.method.upper(),
+        "path": ep.path,
+        "weight": weight,
+    }
+    for field in ("body", "query", "variables"):
+        if getattr(ep, field) is not None:
+            entry[field] = getattr(ep, field)
+    if ep.headers:
+        entry["headers"] = ep.headers
+    if ep.checks:
+        entry["checks"] = ep.checks
+    if ep.destructive and not include_destructive:
+        entry["destructive"] = True
+    if ep.needs_input:
+        entry["needs_input"] = ep.needs_input
+    return entry
+
+
 def merge(
     discoveries: list[Discovery],
     *,
@@ -329,35 +368,7 @@ def merge(
             while name in names:
                 name, n = f"{base}_{n}", n + 1
             names.add(name)
-            weight = (
-                ep.weight
-                if ep.weight is not None
-                else (
-                    READ_WEIGHT
-                    if ep.method.upper() in ("GET", "HEAD")
-                    or ep.type == "graphql"
-                    and not (ep.query or "").lstrip().startswith("mutation")
-                    else WRITE_WEIGHT
-                )
-            )
-            entry: dict[str, Any] = {
-                "name": name,
-                "group": ep.group or "default",
-                "type": ep.type,
-                "method": ep.method.upper(),
-                "path": ep.path,
-                "weight": weight,
-            }
-            for field in ("body", "query", "variables"):
-                if getattr(ep, field) is not None:
-                    entry[field] = getattr(ep, field)
-            if ep.headers:
-                entry["headers"] = ep.headers
-            if ep.checks:
-                entry["checks"] = ep.checks
-            if ep.destructive and not include_destructive:
-                entry["destructive"] = True
-            endpoints.append(entry)
+            endpoints.append(_entry(ep, name, include_destructive))
     data: dict[str, Any] = {"service": service}
     if target:
         data["target"] = target.rstrip("/")

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, urlencode
 
 from tasks.discovery.model import (
     DiscoveredEndpoint,
@@ -28,11 +28,19 @@ from tasks.discovery.model import (
     destructive_reason,
     destructive_summary,
 )
+from tasks.discovery.needs import needs_input_reason, needs_input_summary
 from tasks.discovery.schema_sample import Budget, Inliner, Sampler, declared, jsonable
-from tasks.discovery.spec_document import Resolver, auth_warning, escape_token, origin_of, parse_document
+from tasks.discovery.spec_document import (
+    Resolver,
+    auth_warning,
+    declared_server,
+    escape_token,
+    origin_of,
+    parse_document,
+    spec_kind,
+)
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
-_OPENAPI_VERSION = re.compile(r"^3\.[0-2](\.\d+)?(-[\w.]+)?$")
 
 
 class _Loader:
@@ -54,26 +62,7 @@ class _Loader:
 
     def server(self) -> tuple[str | None, str]:
         """(base URL, path prefix)."""
-        spec = self.spec
-        if self.swagger:
-            host, base_path = spec.get("host"), spec.get("basePath")
-            schemes = spec.get("schemes") if isinstance(spec.get("schemes"), list) else []
-            scheme = "https" if not schemes or "https" in schemes else str(schemes[0])
-            prefix = "/" + base_path.strip("/") if isinstance(base_path, str) and base_path.strip("/") else ""
-            return (f"{scheme}://{host}" if isinstance(host, str) and host else None), prefix
-        servers = spec.get("servers")
-        first = self.deref(servers[0]) if isinstance(servers, list) and servers else None
-        if not isinstance(first, dict) or not isinstance(first.get("url"), str):
-            return None, ""
-        url, variables = first["url"], first.get("variables")
-        for name, var in (variables if isinstance(variables, dict) else {}).items():
-            default = var.get("default") if isinstance(var, dict) else None
-            url = url.replace("{" + str(name) + "}", str(default if default is not None else ""))
-        if urlsplit(self.source).scheme in ("http", "https"):
-            url = urljoin(self.source, url)
-        parts = urlsplit(url)
-        prefix = re.sub(r"/+", "/", "/" + parts.path.strip("/")).rstrip("/") if parts.path else ""
-        return (f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None), prefix
+        return declared_server(self.spec, self.source, self.swagger, self.deref)
 
     def declares(self, param: dict[str, Any]) -> bool:
         """Does the parameter (or its schema) give a value: example(s), default or enum?"""
@@ -199,18 +188,26 @@ class _Loader:
                 merged[(str(param.get("name")), str(param.get("in")))] = param
         return list(merged.values())
 
-    def operation(self, path: str, method: str, item: dict[str, Any], op: Any, prefix: str) -> DiscoveredEndpoint:
-        if not isinstance(op, dict):
-            raise self.invalid(f"operation {method.upper()} {path} is not a mapping")
-        name = str(op["operationId"]) if op.get("operationId") else f"{method.upper()}_{path}"
-        params = self.params(item, op)
+    def parameters(
+        self, params: list[dict[str, Any]], path: str, name: str
+    ) -> tuple[str, list[tuple[str, str]], dict[str, str], list[str]]:
+        """(path with path parameters filled, query pairs, headers, the required parameters
+        whose values were generated because the spec gives none)."""
         url_path = path
         query: list[tuple[str, str]] = []
         headers: dict[str, str] = {}
         cookies: list[str] = []
+        guessed: list[str] = []
         for param in params:
             where, pname = param.get("in"), str(param.get("name"))
-            if where in ("query", "header", "cookie") and not (param.get("required") is True or self.declares(param)):
+            declared = self.declares(param)
+            if (
+                where in ("path", "query", "header", "cookie")
+                and not declared
+                and (where == "path" or param.get("required") is True)
+            ):
+                guessed.append(pname)  # a required value the spec does not give: generated
+            if where in ("query", "header", "cookie") and not (param.get("required") is True or declared):
                 continue  # optional and nothing to send but junk: left out
             if where == "path":
                 value = _text(self.value(param))
@@ -233,6 +230,14 @@ class _Loader:
         if re.search(r"\{[^}/]*\}", url_path):
             self.warnings.append(f"operation {name}: path parameters without a declaration were set to 'sample'")
             url_path = re.sub(r"\{[^}/]*\}", "sample", url_path)
+        return url_path, query, headers, guessed
+
+    def operation(self, path: str, method: str, item: dict[str, Any], op: Any, prefix: str) -> DiscoveredEndpoint:
+        if not isinstance(op, dict):
+            raise self.invalid(f"operation {method.upper()} {path} is not a mapping")
+        name = str(op["operationId"]) if op.get("operationId") else f"{method.upper()}_{path}"
+        params = self.params(item, op)
+        url_path, query, headers, guessed = self.parameters(params, path, name)
         full_path = (prefix + url_path) or "/"
         if query:
             full_path += "?" + urlencode(query)
@@ -268,6 +273,7 @@ class _Loader:
             summary=str(op.get("summary") or ""),
         )
         endpoint.destructive = endpoint.destructive_reason is not None
+        endpoint.needs_input = needs_input_reason(path, guessed)
         if method == "post" and path.rstrip("/").endswith("/graphql"):
             document = body.get("query") if isinstance(body, dict) else None
             variables = body.get("variables") if isinstance(body, dict) else None
@@ -299,9 +305,9 @@ class _Loader:
                 if method in item:
                     self.resolver.where = f"{self.source}#/paths/{escape_token(path)}/{method}"
                     found.append(self.operation(path, method, item, item[method], prefix))
-        summary = destructive_summary(found)
-        if summary:
-            self.warnings.append(summary)
+        for summary in (destructive_summary(found), needs_input_summary(found)):
+            if summary:
+                self.warnings.append(summary)
         self.budget_warnings()
         return base_url, found
 
@@ -354,23 +360,7 @@ def from_openapi(
             location=source,
             tip="pass an OpenAPI spec",
         )
-    if "openapi" in spec:
-        version, swagger = str(spec["openapi"]), False
-        supported = bool(_OPENAPI_VERSION.match(version))
-    elif "swagger" in spec:
-        version, swagger = str(spec["swagger"]), True
-        supported = version in ("2.0", "2")
-    else:
-        raise LoaderError(
-            "format", "no 'openapi' or 'swagger' key", location=source, tip="this is not an OpenAPI/Swagger document"
-        )
-    if not supported:
-        raise LoaderError(
-            "format",
-            f"unsupported {'Swagger' if swagger else 'OpenAPI'} version {version}",
-            location=source,
-            tip="Luna reads OpenAPI 3.0/3.1 and Swagger 2.0; convert older specs (e.g. with swagger2openapi)",
-        )
+    swagger = spec_kind(spec, source)
     resolver = Resolver(spec, source, fetch, allowed_origin)
     loader = _Loader(spec, source, resolver, swagger)
     try:

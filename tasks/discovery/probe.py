@@ -208,6 +208,21 @@ def from_url(
         found[:] = _one_spec_per_api(found, origin, prober, warnings)
     finally:
         prober.close()
+    return _discovery(url, origin, prober, found, pages, len(probed), warnings, graphql_paths)
+
+
+def _discovery(
+    url: str,
+    origin: str,
+    prober: Prober,
+    found: list[Discovery],
+    pages: list[DiscoveredEndpoint],
+    probed: int,
+    warnings: list[str],
+    graphql_paths: set[str],
+) -> Discovery:
+    """What the probe found as one Discovery: the specs' endpoints (introspected GraphQL
+    replacing a spec's generic entry), then crawled pages; LoaderError when nothing."""
     endpoints = [
         ep
         for d in found
@@ -226,7 +241,7 @@ def from_url(
             tip="pass the spec's own URL or file (OpenAPI, Postman, HAR, WSDL, GraphQL SDL)",
         )
     summary = ", ".join(f"{d.kind} at {d.source}" for d in found) or "no spec"
-    warnings.insert(0, f"probed {len(probed)} well-known locations: found {summary}; crawled {len(pages)} pages")
+    warnings.insert(0, f"probed {probed} well-known locations: found {summary}; crawled {len(pages)} pages")
     warnings += [f"{d.source}: {w}" for d in found for w in d.warnings]
     discovery = Discovery(
         source=url,

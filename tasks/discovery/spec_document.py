@@ -1,10 +1,12 @@
 """An OpenAPI/Swagger document as data: parsing (JSON or YAML, YAML alias bombs refused),
 lazy `$ref` resolution with cycle detection, a chain limit and an origin fence, and the Luna
-auth settings that fit a security scheme. Used by `openapi.py`."""
+auth settings that fit a security scheme, the version check and the declared server. Used
+by `openapi.py`."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -17,6 +19,7 @@ from tasks.discovery.schema_sample import expanded_size
 MAX_REF_CHAIN = 10_000  # $ref -> $ref -> ... links followed (iteratively) before giving up
 MAX_REMOTE_DOCUMENTS = 50
 MIN_ALIAS_BUDGET = 1_000_000  # values a YAML document may expand to through aliases (or its size in bytes)
+_OPENAPI_VERSION = re.compile(r"^3\.[0-2](\.\d+)?(-[\w.]+)?$")
 
 
 def escape_token(token: str) -> str:
@@ -176,3 +179,51 @@ def auth_warning(name: str, scheme: Any, swagger: bool) -> str:
             "AUTH_HOST, AUTH_REALM, AUTH_CLIENT_ID and AUTH_CLIENT_SECRET"
         )
     return f"{label} ({kind or 'unknown'}): no Luna auth mode fits; obtain a token yourself and set AUTH_TOKEN"
+
+
+def spec_kind(spec: dict[str, Any], source: str) -> bool:
+    """True for Swagger 2.0, False for OpenAPI 3.0-3.2; LoaderError `format` otherwise."""
+    if "openapi" in spec:
+        version, swagger = str(spec["openapi"]), False
+        supported = bool(_OPENAPI_VERSION.match(version))
+    elif "swagger" in spec:
+        version, swagger = str(spec["swagger"]), True
+        supported = version in ("2.0", "2")
+    else:
+        raise LoaderError(
+            "format", "no 'openapi' or 'swagger' key", location=source, tip="this is not an OpenAPI/Swagger document"
+        )
+    if not supported:
+        raise LoaderError(
+            "format",
+            f"unsupported {'Swagger' if swagger else 'OpenAPI'} version {version}",
+            location=source,
+            tip="Luna reads OpenAPI 3.0/3.1 and Swagger 2.0; convert older specs (e.g. with swagger2openapi)",
+        )
+    return swagger
+
+
+def declared_server(
+    spec: dict[str, Any], source: str, swagger: bool, deref: Callable[[Any], Any]
+) -> tuple[str | None, str]:
+    """(base URL, path prefix) the spec declares: Swagger's host/basePath/schemes, or the
+    first of OpenAPI's `servers` with its variables' defaults, relative to the source URL."""
+    if swagger:
+        host, base_path = spec.get("host"), spec.get("basePath")
+        schemes = spec.get("schemes") if isinstance(spec.get("schemes"), list) else []
+        scheme = "https" if not schemes or "https" in schemes else str(schemes[0])
+        prefix = "/" + base_path.strip("/") if isinstance(base_path, str) and base_path.strip("/") else ""
+        return (f"{scheme}://{host}" if isinstance(host, str) and host else None), prefix
+    servers = spec.get("servers")
+    first = deref(servers[0]) if isinstance(servers, list) and servers else None
+    if not isinstance(first, dict) or not isinstance(first.get("url"), str):
+        return None, ""
+    url, variables = first["url"], first.get("variables")
+    for name, var in (variables if isinstance(variables, dict) else {}).items():
+        default = var.get("default") if isinstance(var, dict) else None
+        url = url.replace("{" + str(name) + "}", str(default if default is not None else ""))
+    if urlsplit(source).scheme in ("http", "https"):
+        url = urljoin(source, url)
+    parts = urlsplit(url)
+    prefix = re.sub(r"/+", "/", "/" + parts.path.strip("/")).rstrip("/") if parts.path else ""
+    return (f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None), prefix

@@ -20,6 +20,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from tasks.discovery.model import DiscoveredEndpoint, Discovery, LoaderError, check_size
+from tasks.discovery.xsd_samples import SAMPLES
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 SOAP11 = "http://schemas.xmlsoap.org/wsdl/soap/"
@@ -28,37 +29,6 @@ XSD = "http://www.w3.org/2001/XMLSchema"
 ENVELOPE = {SOAP11: "http://schemas.xmlsoap.org/soap/envelope/", SOAP12: "http://www.w3.org/2003/05/soap-envelope"}
 MAX_DEPTH = 6  # nested complex types are sampled this deep; deeper (and recursive) ones are left empty
 MAX_OCCURS_SAMPLED = 1
-
-SAMPLES: dict[str, str] = {
-    "string": "string",
-    "normalizedString": "string",
-    "token": "token",
-    "anyURI": "http://example.com",
-    "boolean": "true",
-    "int": "1",
-    "integer": "1",
-    "long": "1",
-    "short": "1",
-    "byte": "1",
-    "unsignedInt": "1",
-    "unsignedLong": "1",
-    "unsignedShort": "1",
-    "unsignedByte": "1",
-    "positiveInteger": "1",
-    "nonNegativeInteger": "0",
-    "negativeInteger": "-1",
-    "nonPositiveInteger": "0",
-    "decimal": "1.0",
-    "float": "1.0",
-    "double": "1.0",
-    "date": "2024-01-01",
-    "dateTime": "2024-01-01T00:00:00Z",
-    "time": "00:00:00",
-    "duration": "PT1S",
-    "base64Binary": "AA==",
-    "hexBinary": "00",
-    "QName": "xs:string",
-}
 
 
 def _q(ns: str, local: str) -> str:
@@ -287,44 +257,51 @@ class _Loader:
                 name = str(op.get("name") or "")
                 if name not in abstract:
                     raise self.fail(f"binding operation '{name}' is not in portType '{port_type_name}'")
-                soap_op = op.find(_q(version, "operation"))
-                action = soap_op.get("soapAction", "") if soap_op is not None else ""
-                style = soap_op.get("style", default_style) if soap_op is not None else default_style
-                body_el = op.find(f"{_q(WSDL, 'input')}/{_q(version, 'body')}")
-                input_el = abstract[name].find(_q(WSDL, "input"))
-                output_el = abstract[name].find(_q(WSDL, "output"))
-                content, ns = self.body_for(
-                    input_el.get("message") if input_el is not None else None,
-                    style,
-                    name,
-                    body_el.get("namespace") if body_el is not None else None,
-                )
-                envelope = (
-                    '<?xml version="1.0" encoding="utf-8"?>'
-                    f'<soap:Envelope xmlns:soap="{ENVELOPE[version]}" xmlns:tns={quoteattr(ns)}>'
-                    f"<soap:Body>{content}</soap:Body></soap:Envelope>"
-                )
-                if version == SOAP11:
-                    headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
-                else:
-                    headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{action}"'}
-                checks: dict[str, Any] = {"status": 200}
-                if output_el is not None:
-                    expected = f"{name}Response" if style == "rpc" else _local_part(self, output_el.get("message"))
-                    checks["body_contains"] = expected or "Envelope"
-                found.append(
-                    DiscoveredEndpoint(
-                        name=name,
-                        group=str(service.get("name") or "soap")[:100],
-                        method="POST",
-                        path=path,
-                        body=envelope,
-                        headers=headers,
-                        checks=checks,
-                        source=f"{self.source}#binding={binding_name}/operation={name}",
-                    )
-                )
+                where = f"{self.source}#binding={binding_name}/operation={name}"
+                group = str(service.get("name") or "soap")[:100]
+                found.append(self.operation(op, abstract[name], version, default_style, path, group, where))
         return base_url, found
+
+    def operation(
+        self, op: Element, abstract: Element, version: str, default_style: str, path: str, group: str, where: str
+    ) -> DiscoveredEndpoint:
+        """One binding operation -> a POST of its sample envelope with the SOAP action."""
+        name = str(op.get("name") or "")
+        soap_op = op.find(_q(version, "operation"))
+        action = soap_op.get("soapAction", "") if soap_op is not None else ""
+        style = soap_op.get("style", default_style) if soap_op is not None else default_style
+        body_el = op.find(f"{_q(WSDL, 'input')}/{_q(version, 'body')}")
+        input_el = abstract.find(_q(WSDL, "input"))
+        output_el = abstract.find(_q(WSDL, "output"))
+        content, ns = self.body_for(
+            input_el.get("message") if input_el is not None else None,
+            style,
+            name,
+            body_el.get("namespace") if body_el is not None else None,
+        )
+        envelope = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<soap:Envelope xmlns:soap="{ENVELOPE[version]}" xmlns:tns={quoteattr(ns)}>'
+            f"<soap:Body>{content}</soap:Body></soap:Envelope>"
+        )
+        if version == SOAP11:
+            headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
+        else:
+            headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{action}"'}
+        checks: dict[str, Any] = {"status": 200}
+        if output_el is not None:
+            expected = f"{name}Response" if style == "rpc" else _local_part(self, output_el.get("message"))
+            checks["body_contains"] = expected or "Envelope"
+        return DiscoveredEndpoint(
+            name=name,
+            group=group,
+            method="POST",
+            path=path,
+            body=envelope,
+            headers=headers,
+            checks=checks,
+            source=where,
+        )
 
 
 def _local_part(loader: _Loader, message_name: str | None) -> str | None:

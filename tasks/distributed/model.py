@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from luna.errors import ShardError  # noqa: F401  (its home is luna/errors.py; re-exported for old imports)
 from luna.results import Status, Threshold
-from tasks.distributed.samples import ShardSamples
+from tasks.execution.tallies import ShardSamples
 
 
 class ShardOutcome(BaseModel):

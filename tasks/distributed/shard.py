@@ -1,11 +1,12 @@
 """Run one shard: k6 on its execution segment, started paused, unpaused when every shard
-is ready, stopped when any other shard fails, its raw samples reduced to tallies and HDR
-histograms on the machine that ran it.
+is ready, stopped when any other shard fails, its VUs' measure (k6/lib/measure.js) added
+up to tallies and HDR histograms on the machine that ran it, as a single run's is.
 
 The k6 process is handled exactly like a single run (tasks/execution/k6.py): its own
 process group, PR_SET_PDEATHSIG, every line to the run log, SIGINT then SIGKILL in
 `finally`. Only the command differs: `--paused`, a REST API on a free loopback port,
-the segment flags and `--out csv=samples.csv`.
+the segment flags and `--out csv=samples.csv` (k6's raw samples, kept as the shard's audit
+trail; the result does not read them when the measure came).
 """
 
 from __future__ import annotations
@@ -245,7 +246,9 @@ def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> Shard
     )
     if not outcome.completed and not outcome.stopped_by_peer:
         barrier.abort(f"{label} on {outcome.host}: {message}")
-    if samples.is_file():
+    if state.measure is not None:  # the VUs' own measure: the same reduction as a single run
+        outcome.samples = state.measure.result(state.iterations, state.vus_max)
+    elif samples.is_file():  # a k6 script without Luna's measure: its raw samples
         began = time.perf_counter()
         outcome.samples = parse_file(samples)
         outcome.samples_parse_s = time.perf_counter() - began

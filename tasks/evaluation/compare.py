@@ -1,28 +1,27 @@
-"""Baseline comparison that tells change from noise.
+"""What history keeps of a run (RunRecord), when two runs can be compared at all, and the
+within-run error of each metric.
 
-A p95 estimated from n samples wobbles by roughly sqrt(p(1-p)/n) / f(p95), where f is the
-latency density at the 95th percentile. The run's own distribution gives f: between its
-p90 and p99 lie 9% of the requests, so f ~ 0.09 / (p99 - p90). A p95 change counts as a
-regression only when it exceeds 3 standard errors of the difference AND 10% of the
-baseline AND 1 ms. Error rates use a two-proportion z-test (3 sigma, and at least 0.1
-point). RPS uses Poisson counting noise (3 sigma) and at least 10%.
+Two runs are comparable when they ran the same service, profile, load model, load shape
+(VUs, rate, durations: `RunResult.load_shape`) and the same endpoints. Two runs overlap
+when their [started, finished] intervals intersect: each loaded the machine and the service
+while the other measured, so neither is the other's baseline.
+
+Within-run error of a p95 estimated from n samples: roughly sqrt(p(1-p)/n) / f(p95), where
+f is the latency density at the 95th percentile. Between p90 and p99 lie 9 % of the
+requests, so f ~ 0.09 / (p99 - p90). An error rate's is binomial, sqrt(p(1-p)/n); a
+throughput's is Poisson, sqrt(n) / duration.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from luna.results import RunResult, Stats
-from luna.verdict import Comparison, Delta, EndpointComparison
+from luna.verdict import ChangePoint
 
-Z = 3.0
-MIN_REL_P95 = 0.10
-MIN_ABS_P95_MS = 1.0
-MIN_ABS_ERROR = 0.001
-MIN_REL_RPS = 0.10
 TOTAL = "_total"
 
 
@@ -46,6 +45,14 @@ class RunRecord(BaseModel):
     verdict: str
     duration_s: float | None
     endpoints: dict[str, EndpointRecord]
+    finished_at: datetime | None = None
+    load_model: str | None = Field(None, description="closed or open; None in history written before it was kept.")
+    load_shape: dict[str, str] | None = Field(None, description="RunResult.load_shape; None when not recorded.")
+    saturated: bool = Field(False, description="The load generator was saturated in this run.")
+    saturation: str = ""
+    change_points: list[ChangePoint] = Field(
+        default_factory=list, description="Shifts that start at this run (set by `luna history`; not stored)."
+    )
 
     @classmethod
     def from_result(cls, result: RunResult, verdict: str) -> RunRecord:
@@ -64,6 +71,7 @@ class RunRecord(BaseModel):
         endpoints = {e.name: record(e.name, e) for e in result.endpoints}
         if result.total is not None:
             endpoints[TOTAL] = record(TOTAL, result.total)
+        gen = result.generator
         return cls(
             run_id=result.run_id,
             service=result.service,
@@ -72,7 +80,50 @@ class RunRecord(BaseModel):
             verdict=verdict,
             duration_s=result.duration_s,
             endpoints=endpoints,
+            finished_at=result.finished_at,
+            load_model=result.load_model,
+            load_shape=result.load_shape or None,
+            saturated=bool(gen and gen.saturated),
+            saturation=gen.reason if gen else "",
         )
+
+    @property
+    def ended_at(self) -> datetime:
+        """When the run finished (older history: started + k6's duration)."""
+        if self.finished_at is not None:
+            return self.finished_at
+        return self.started_at + timedelta(seconds=self.duration_s or 0.0)
+
+
+def overlaps(a: RunRecord, b: RunRecord) -> bool:
+    return a.started_at < b.ended_at and b.started_at < a.ended_at
+
+
+def _shape_text(shape: dict[str, str] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted((shape or {}).items())) or "not recorded"
+
+
+def incomparable(a: RunRecord, b: RunRecord) -> list[str]:
+    """Why run b cannot be compared with run a (empty: comparable)."""
+    reasons = []
+    if a.service != b.service:
+        reasons.append(f"service {a.service!r} vs {b.service!r}")
+    if a.profile != b.profile:
+        reasons.append(f"profile {a.profile} vs {b.profile}")
+    if a.load_shape is None or b.load_shape is None:
+        missing = [r.run_id for r in (a, b) if r.load_shape is None]
+        reasons.append(f"load shape not recorded for {', '.join(missing)} (history from before Luna kept it)")
+    elif a.load_shape != b.load_shape:
+        reasons.append(f"load {_shape_text(a.load_shape)} vs {_shape_text(b.load_shape)}")
+    names_a, names_b = set(a.endpoints) - {TOTAL}, set(b.endpoints) - {TOTAL}
+    if names_a != names_b:
+        only_a, only_b = sorted(names_a - names_b), sorted(names_b - names_a)
+        parts = [
+            f"only in {a.run_id}: {', '.join(only_a[:5])}" if only_a else "",
+            f"only in {b.run_id}: {', '.join(only_b[:5])}" if only_b else "",
+        ]
+        reasons.append("different endpoints (" + "; ".join(p for p in parts if p) + ")")
+    return reasons
 
 
 def p95_standard_error(e: EndpointRecord) -> float | None:
@@ -82,91 +133,14 @@ def p95_standard_error(e: EndpointRecord) -> float | None:
     return math.sqrt(0.95 * 0.05 / e.requests) / density
 
 
-def _p95(base: EndpointRecord, cur: EndpointRecord) -> Delta:
-    if base.p95 is None or cur.p95 is None:
-        return Delta(metric="p95_ms", baseline=base.p95, current=cur.p95, change=None, change_pct=None, noise=None)
-    se = [x for x in (p95_standard_error(base), p95_standard_error(cur)) if x is not None]
-    noise = max(Z * math.sqrt(sum(x * x for x in se)) if se else 0.0, MIN_REL_P95 * base.p95, MIN_ABS_P95_MS)
-    change = cur.p95 - base.p95
-    return Delta(
-        metric="p95_ms",
-        baseline=base.p95,
-        current=cur.p95,
-        change=change,
-        change_pct=change / base.p95 if base.p95 else None,
-        noise=noise,
-        regression=change > noise,
-        improvement=-change > noise,
-    )
+def error_standard_error(e: EndpointRecord, rate: float) -> float | None:
+    if not e.requests:
+        return None
+    p = min(max(rate, 1.0 / e.requests), 1.0 - 1.0 / e.requests) if e.requests > 1 else 0.5
+    return math.sqrt(p * (1 - p) / e.requests)
 
 
-def _errors(base: EndpointRecord, cur: EndpointRecord) -> Delta:
-    if base.error_rate is None or cur.error_rate is None or not base.requests or not cur.requests:
-        return Delta(
-            metric="error_rate",
-            baseline=base.error_rate,
-            current=cur.error_rate,
-            change=None,
-            change_pct=None,
-            noise=None,
-        )
-    pooled = (base.error_rate * base.requests + cur.error_rate * cur.requests) / (base.requests + cur.requests)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / base.requests + 1 / cur.requests))
-    noise = max(Z * se, MIN_ABS_ERROR)
-    change = cur.error_rate - base.error_rate
-    return Delta(
-        metric="error_rate",
-        baseline=base.error_rate,
-        current=cur.error_rate,
-        change=change,
-        change_pct=change / base.error_rate if base.error_rate else None,
-        noise=noise,
-        regression=change > noise,
-        improvement=-change > noise,
-    )
-
-
-def _rps(base: EndpointRecord, cur: EndpointRecord, base_s: float | None, cur_s: float | None) -> Delta:
-    if not base.rps or not base_s or not cur_s:
-        return Delta(metric="rps", baseline=base.rps or None, current=cur.rps, change=None, change_pct=None, noise=None)
-    se = math.sqrt(base.requests / base_s**2 + cur.requests / cur_s**2)
-    noise = max(Z * se, MIN_REL_RPS * base.rps)
-    change = cur.rps - base.rps
-    return Delta(
-        metric="rps",
-        baseline=base.rps,
-        current=cur.rps,
-        change=change,
-        change_pct=change / base.rps,
-        noise=noise,
-        regression=-change > noise,
-        improvement=change > noise,
-    )
-
-
-def compare(current: RunRecord, baseline: RunRecord, *, pinned: bool = False) -> Comparison:
-    endpoints = []
-    regressions = []
-    for name, cur in current.endpoints.items():
-        base = baseline.endpoints.get(name)
-        if base is None:
-            continue
-        deltas = [_p95(base, cur), _errors(base, cur), _rps(base, cur, baseline.duration_s, current.duration_s)]
-        endpoints.append(EndpointComparison(name=name, deltas=deltas))
-        regressions += [f"{name}: {d.metric}" for d in deltas if d.regression]
-    return Comparison(
-        baseline_run_id=baseline.run_id,
-        baseline_started_at=baseline.started_at,
-        pinned=pinned,
-        endpoints=endpoints,
-        regressions=regressions,
-    )
-
-
-def pick_baseline(history: list[RunRecord], current_run_id: str, pinned: str | None) -> RunRecord | None:
-    """The pinned run, else the newest passing run other than this one."""
-    others = [r for r in history if r.run_id != current_run_id]
-    if pinned:
-        return next((r for r in others if r.run_id == pinned), None)
-    passing = [r for r in others if r.verdict == "pass"]
-    return max(passing, key=lambda r: r.started_at) if passing else None
+def rps_standard_error(e: EndpointRecord, duration_s: float | None) -> float | None:
+    if not e.requests or not duration_s:
+        return None
+    return math.sqrt(e.requests) / duration_s

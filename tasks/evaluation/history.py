@@ -5,6 +5,7 @@ the same server finds the baseline."""
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from typing import Any
 
 from luna.keys import artifact_key, legacy_artifact_key, service_key_pattern, slug
@@ -25,6 +26,10 @@ COLUMNS = (
     "duration_s",
     "service",
     "profile",
+    "finished_at",
+    "load_model",
+    "load_shape",
+    "generator",
 )
 
 
@@ -56,6 +61,10 @@ def history_rows(result: RunResult, verdict: str) -> list[dict[str, Any]]:
                 "duration_s": record.duration_s,
                 "service": record.service,
                 "profile": record.profile,
+                "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+                "load_model": record.load_model,
+                "load_shape": json.dumps(record.load_shape, sort_keys=True) if record.load_shape else None,
+                "generator": f"saturated: {record.saturation}" if record.saturated else "ok",
             }
         )
     return rows
@@ -77,6 +86,11 @@ def record_from_rows(rows: list[dict[str, Any]]) -> RunRecord | None:
         )
         for r in rows
     }
+    shape: dict[str, str] | None = None
+    with suppress(TypeError, ValueError):
+        loaded = json.loads(first.get("load_shape") or "null")
+        shape = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else None
+    generator = str(first.get("generator") or "")
     return RunRecord(
         run_id=str(first["run_id"]),
         service=first.get("service"),
@@ -85,6 +99,11 @@ def record_from_rows(rows: list[dict[str, Any]]) -> RunRecord | None:
         verdict=str(first["verdict"]),
         duration_s=first.get("duration_s"),
         endpoints=endpoints,
+        finished_at=first.get("finished_at") or None,
+        load_model=first.get("load_model"),
+        load_shape=shape,
+        saturated=generator.startswith("saturated"),
+        saturation=generator.removeprefix("saturated: ") if generator.startswith("saturated") else "",
     )
 
 

@@ -1,5 +1,7 @@
 """Run-level points for Grafana's cross-run trends: measurement `luna_run`, one point per
-endpoint plus `_total`, tagged service/profile/run_id/endpoint/group/verdict."""
+endpoint plus `_total`, tagged service/profile/run_id/endpoint/group/verdict; and one
+`luna_change_point` per change point the verdict found (tasks/evaluation/changes.py), at the
+start of the first run after the shift, for Grafana annotations."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from luna.verdict import Verdict
 from tasks.evaluation.slo import apdex
 
 MEASUREMENT = "luna_run"
+CHANGE_POINTS = "luna_change_point"
 
 
 def run_points(result: RunResult, verdict: Verdict) -> list[str]:
@@ -39,6 +42,24 @@ def run_points(result: RunResult, verdict: Verdict) -> list[str]:
     lines = [point(e.name, e.group, e, ok.get(e.name, False), apdex(e)) for e in result.endpoints]
     if result.total is not None:
         lines.append(point("_total", "_total", result.total, verdict.passed, verdict.apdex))
+    return lines + change_point_lines(result, verdict)
+
+
+def change_point_lines(result: RunResult, verdict: Verdict) -> list[str]:
+    """One point per change point (idempotent: the same shift is the same series and time)."""
+    lines = []
+    for cp in verdict.change_points:
+        fields: dict[str, float | int] = {"before": cp.before, "after": cp.after, "pvalue": cp.pvalue}
+        if cp.change_pct is not None:
+            fields["change_pct"] = cp.change_pct
+        tags = {
+            "service": result.service or "",
+            "profile": result.profile,
+            "endpoint": cp.endpoint,
+            "metric": cp.metric,
+            "run_id": cp.run_id,
+        }
+        lines.append(line(CHANGE_POINTS, tags, fields, cp.started_at or result.started_at))
     return lines
 
 

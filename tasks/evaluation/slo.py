@@ -16,6 +16,9 @@ from luna.catalog import Catalog, Endpoint, SLOs
 from luna.results import EndpointStats, RunResult, Stats
 from luna.verdict import Comparison, EndpointVerdict, SLOCheck, Verdict
 
+DROPPED_SHARE = 0.01  # an open-model run that started < 99 % of its scheduled iterations fails
+RATE_FIX = "fix: raise MAX_VUS (the VU pool), lower --rate, or split the load (--shards N)"
+SATURATED_NOTE = "comparisons are inconclusive; lower the VUs or rate, or split the load (--shards N)"
 CHECKS_FIX = "fix: failures.jsonl in the run folder has failing responses; fix the service or the check, or lower slos.check_pass_rate"
 NOT_EXERCISED_FIX = "fix: lengthen the run (--smoke-duration, --duration) or raise their weight"
 
@@ -119,6 +122,31 @@ def _run_reasons(result: RunResult, total: Stats | None) -> list[str]:
     return reasons
 
 
+def generator_lines(result: RunResult) -> tuple[list[str], list[str]]:
+    """(reasons that fail the run, notes) from the load generator: an open-model run that did
+    not start its target rate fails (k6 itself does not gate on it); a saturated k6 is named."""
+    gen = result.generator
+    if gen is None:
+        return [], []
+    fails, notes = [], []
+    if gen.dropped_iterations and gen.target_rate and gen.achieved_rate is not None:
+        scheduled = gen.target_rate * (result.duration_s or 0)
+        share = gen.dropped_iterations / scheduled if scheduled else 1.0
+        line = (
+            f"open model: k6 started {gen.achieved_rate:.1f} of the target {gen.target_rate:.1f} iterations/s "
+            f"({gen.dropped_iterations} dropped_iterations, {share:.1%})"
+        )
+        if share > DROPPED_SHARE:
+            fails.append(f"{line}: the target rate was not reached; {RATE_FIX}")
+        else:
+            notes.append(line)
+    if gen.saturated:
+        notes.append(
+            f"load generator saturated ({gen.reason}): latencies measure k6, not the service; {SATURATED_NOTE}"
+        )
+    return fails, notes
+
+
 def evaluate(
     result: RunResult,
     catalog: Catalog,
@@ -144,22 +172,23 @@ def evaluate(
     idle = [e.name for e in endpoints if e.state == "not_exercised"]
     idle_line = f"not exercised: {', '.join(f'{n} (0 requests)' for n in idle)}; {NOT_EXERCISED_FIX}" if idle else ""
 
-    reasons = _run_reasons(result, result.total)
+    rate_fails, generator_notes = generator_lines(result)
+    reasons = _run_reasons(result, result.total) + rate_fails
     reasons += _failed(overall) + [f"{e.name}: {e.reason}" for e in endpoints if e.state == "fail"]
-    if fail_on_regression and comparison is not None and comparison.regressions:
-        reasons.append(
-            "regressed against baseline " + comparison.baseline_run_id + ": " + ", ".join(comparison.regressions)
-        )
+    if fail_on_regression and comparison is not None and comparison.outcome == "regressed":
+        reasons.append(comparison.reason + " (fail_on_regression is on)")
     idle_fails = bool(idle and total.requests and fail_on_not_exercised)
     if idle_fails:
         reasons.append(idle_line + " (fail_on_not_exercised is on)")
     if reasons:
         reason = "; ".join(reasons)
     else:
-        regressed = comparison.regressions if comparison else []
+        regressed = comparison.regressions if comparison and comparison.outcome == "regressed" else []
         reason = "every SLO held" + (f" (regressions vs baseline: {', '.join(regressed)})" if regressed else "")
     if idle and total.requests and not idle_fails:
         reason += f"; {idle_line}"
+    for note in generator_notes:
+        reason += f"; {note}"
     return Verdict(
         run_id=result.run_id,
         service=result.service,

@@ -9,8 +9,10 @@ from luna.catalog import Catalog
 from luna.influx import Influx
 from luna.results import RunResult
 from luna.settings import load_settings
-from luna.verdict import Verdict
-from tasks.evaluation.compare import RunRecord, compare, pick_baseline
+from luna.verdict import Comparison, Verdict
+from tasks.evaluation.baseline import MIN_HISTORY, compare, not_comparable, select_window
+from tasks.evaluation.changes import change_points, trends
+from tasks.evaluation.compare import RunRecord, incomparable
 from tasks.evaluation.history import history_key, history_rows, read_history
 from tasks.evaluation.points import write_run_points
 from tasks.evaluation.slo import evaluate
@@ -24,23 +26,15 @@ def evaluate_run(
     fail_on_regression: bool = False,
     fail_on_not_exercised: bool | None = None,
 ) -> Verdict:
-    """SLO verdict for the run, compared with the pinned or last passing run. An endpoint
+    """SLO verdict for the run, compared with a window of comparable past runs (or the pinned
+    run), with change points over the comparable history. An endpoint
     with no requests fails it only with fail_on_not_exercised (None: the setting)."""
     logger = get_run_logger()
     if fail_on_not_exercised is None:
         fail_on_not_exercised = load_settings().luna_fail_on_not_exercised
     history = read_history(result.service, result.profile)
-    baseline = pick_baseline(history, result.run_id, baseline_run_id)
-    if baseline is not None:
-        comparison = compare(RunRecord.from_result(result, "?"), baseline, pinned=bool(baseline_run_id))
-        note = f"compared with {'pinned' if baseline_run_id else 'the last passing'} run {baseline.run_id}"
-    else:
-        comparison = None
-        note = (
-            f"pinned baseline {baseline_run_id} is not in the history of {result.service} / {result.profile}"
-            if baseline_run_id
-            else "no earlier passing run of this service and profile: nothing to compare"
-        )
+    current = RunRecord.from_result(result, "?")
+    comparison, note = judge_history(history, current, baseline_run_id)
     verdict = evaluate(
         result,
         catalog,
@@ -49,10 +43,37 @@ def evaluate_run(
         fail_on_not_exercised=fail_on_not_exercised,
         baseline_note=note,
     )
+    comparable = [
+        r
+        for r in history
+        if r.run_id != current.run_id and r.started_at <= current.started_at and not incomparable(r, current)
+    ]
+    found = change_points([*comparable, current])
+    verdict.change_points, verdict.trends = found, trends([*comparable, current], found)
     verdict.write(result.run_dir_path)
     # The CLI prints the verdict itself and hides this line on its console (printed once).
     logger.info("verdict %s: %s (%s)", verdict.status.upper(), verdict.reason, note, extra={"luna_verdict_line": True})
     return verdict
+
+
+def judge_history(history: list[RunRecord], current: RunRecord, pinned: str | None) -> tuple[Comparison | None, str]:
+    """The comparison with the window of comparable runs (or the pinned run), and a note."""
+    window = select_window(history, current, pinned)
+    if pinned and window.pinned is None:
+        return None, f"pinned baseline {pinned} is not in the history of {current.service} / {current.profile}"
+    if pinned and window.pinned is not None and (refused := not_comparable(current, window.pinned)):
+        return refused, refused.reason
+    left_out = ", ".join(f"{n} {why}" for why, n in window.skipped.items())
+    if not pinned and not window.runs:
+        return None, (
+            "no earlier comparable run of this service and profile: nothing to compare "
+            f"({MIN_HISTORY} comparable runs are needed before a comparison counts"
+            + (f"; past runs left out: {left_out})" if left_out else ")")
+        )
+    comparison = compare(current, window, pinned=bool(pinned))
+    left = ", ".join(f"{n} {why}" for why, n in window.skipped.items())
+    note = comparison.reason + (f"; {comparison.todo}" if comparison.todo else "")
+    return comparison, note + (f" (past runs left out: {left})" if left else "")
 
 
 @task(name="record-history")

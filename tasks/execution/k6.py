@@ -8,6 +8,7 @@ crash).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -25,9 +26,13 @@ from luna.masking import Masker
 from luna.results import MetricsStore, RunResult, Status
 from luna.settings import LunaSettings
 from luna.urls import redact
+from tasks.execution import generator
 from tasks.execution.k6_log import RepeatedLines
 from tasks.execution.launcher import output_lines, start_k6, stop_process
-from tasks.execution.plan import RunPlan
+from tasks.execution.measure import AGG_PREFIX, Measure, elapsed_seconds, slo_thresholds
+from tasks.execution.measure import crossed as crossed_names
+from tasks.execution.plan import K6_DIR, RunPlan
+from tasks.execution.reduce import judge, reduce_samples
 from tasks.execution.summary import parse_summary, run_numbers
 
 # k6's documented exit codes (errext/exitcodes).
@@ -66,6 +71,9 @@ class OutputState:
     influx_errors: int = 0
     iterations: int | None = None  # from k6's last "running (...), N complete and M interrupted" line
     interrupted: int = 0
+    elapsed_s: float | None = None  # k6's clock on its last progress line
+    vus_max: int = 0
+    measure: Measure | None = None  # Luna's per-call measure (k6/lib/measure.js), added up as it comes
 
 
 class OutputHandler:
@@ -88,12 +96,27 @@ class OutputHandler:
         self.repeats = RepeatedLines(on_line)  # k6's warnings, counted per message per second
 
     def handle(self, stream: str, raw: str) -> None:
+        if stream == "stderr" and AGG_PREFIX in raw[:80] and self._aggregate(raw):
+            return  # numbers only: neither masked nor logged (a line a second per VU)
         line = self.mask(raw)
         self.log.write(line + "\n")
         if stream == "stdout":
             self._stdout(line)
         else:
             self._stderr(line)
+
+    def _aggregate(self, raw: str) -> bool:
+        """A VU's `LUNA_AGG [...]` console line (k6's JSON log record): add it to the measure."""
+        try:
+            msg = str(json.loads(raw).get("msg", ""))
+        except json.JSONDecodeError:
+            return False
+        if not msg.startswith(AGG_PREFIX):
+            return False
+        if self.state.measure is None:
+            self.state.measure = Measure(self.plan.catalog)
+        self.state.measure.add_line(msg.removeprefix(AGG_PREFIX))
+        return True
 
     def _stdout(self, line: str) -> None:
         if not self.banner_done:  # k6's ASCII logo says nothing; start at "execution:"
@@ -103,6 +126,8 @@ class OutputHandler:
         running = RUNNING.search(line)
         if running:
             self.state.iterations, self.state.interrupted = int(running.group(4)), int(running.group(5) or 0)
+            self.state.elapsed_s = elapsed_seconds(running.group(1)) or self.state.elapsed_s
+            self.state.vus_max = max(self.state.vus_max, int(running.group(3)))
         match = PROGRESS.search(line)
         if match:
             self.state.fraction = int(match.group(1)) / 100
@@ -164,11 +189,30 @@ class OutputHandler:
         )
 
 
+@functools.lru_cache(maxsize=8)
+def summary_off(binary: str) -> str:
+    """The flag that turns k6's end-of-test summary off: `--no-summary` on k6 v1,
+    `--summary-mode=disabled` on v2 (which dropped the other)."""
+    try:
+        version = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        version = ""
+    match = re.search(r"v(\d+)\.", version)
+    return "--summary-mode=disabled" if match and int(match.group(1)) >= 2 else "--no-summary"
+
+
 def k6_command(plan: RunPlan, influx_out: str | None = None) -> list[str]:
+    """k6 without thresholds or its end-of-test summary: with either, k6 keeps every Trend
+    sample in memory and matches each one against per-endpoint submetrics. Luna measures
+    each call in the VUs (k6/lib/measure.js) and judges the SLOs on that."""
     outputs = ["--out", f"influxdb={influx_out}"] if influx_out else []
+    # A script of the user's own (LUNA_K6_SCRIPT) keeps k6's thresholds and summary: its
+    # handleSummary() may write LUNA_SUMMARY_FILE, the figures Luna then reads.
+    measured = plan.script.resolve() == (K6_DIR / "main.js").resolve()
     return [
         plan.k6_binary,
         "run",
+        *(["--no-thresholds", summary_off(plan.k6_binary)] if measured else []),
         *outputs,
         "--log-format",
         "json",
@@ -195,7 +239,7 @@ def k6_process_env(plan: RunPlan, settings: LunaSettings, dashboard_period_ms: i
             env[name.upper()] = secret.get_secret_value()
     env.update(
         {
-            "LUNA_SUMMARY_FILE": str(plan.run_dir / "k6-summary.json"),
+            "LUNA_SUMMARY_FILE": str(plan.run_dir / "k6-summary.json"),  # for a script with handleSummary()
             "LUNA_FAILURES_PER_VU": str(min(3, settings.luna_failure_samples)),
             "K6_WEB_DASHBOARD": "true",
             "K6_WEB_DASHBOARD_PORT": "-1",
@@ -203,6 +247,8 @@ def k6_process_env(plan: RunPlan, settings: LunaSettings, dashboard_period_ms: i
             "K6_WEB_DASHBOARD_PERIOD": f"{dashboard_period_ms}ms",
         }
     )
+    if env.get("K6_OUT"):  # an output of the user's own (K6_OUT=csv=...) gets k6's checks samples too
+        env["LUNA_K6_CHECKS"] = "1"
     return env
 
 
@@ -223,6 +269,8 @@ def planned_seconds(plan: RunPlan) -> float | None:
             tip="fix the script or the endpoints file it reads",
         )
     info = json.loads(done.stdout)
+    # What k6 will run (its options, scenarios included): k6 leaves no summary to say it after.
+    (plan.run_dir / "k6-options.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     total = info.get("totalDuration")
     return duration_seconds(total) if total else None
 
@@ -258,7 +306,7 @@ def influx_output(settings: LunaSettings, on_line: LineSink) -> tuple[MetricsSto
         return store, None, {}
     finally:
         client.close()
-    env = dict(INFLUX_ENV)
+    env = dict(INFLUX_ENV) | {"LUNA_K6_CHECKS": "1"}  # Grafana's check panels read k6's `checks`
     if settings.influxdb_token is not None:
         env["K6_INFLUXDB_USERNAME"] = "luna"
         env["K6_INFLUXDB_PASSWORD"] = settings.influxdb_token.get_secret_value()
@@ -320,6 +368,7 @@ def run_k6(
             plan.script.parent,
             {**k6_process_env(plan, settings, period_ms), **influx_env, **(extra_env or {})},
         )
+        watch = generator.GeneratorWatch(proc.pid)  # k6's and the machine's CPU (generator.py)
         try:
             for stream, line in output_lines(proc):
                 handler.handle(stream, line)
@@ -331,9 +380,12 @@ def run_k6(
         finally:
             stop_process(proc)
             handler.repeats.flush()
-            for written in ("k6-summary.json", "k6-report.html"):  # what k6 wrote itself
+            for written in ("k6-options.json", "k6-summary.json", "k6-report.html"):  # what k6 wrote itself
                 mask.file(run_dir / written)
             result = collect_result(plan, proc.returncode, state, interrupted)
+            result.generator, result.load_shape = generator.finish(
+                watch, plan.profile, plan.load_model, plan.k6_env, run_dir
+            )
             if store is not None and influx_out is not None:
                 check_completeness(store, settings, result, state.influx_errors)
             result.influxdb = store
@@ -362,7 +414,20 @@ def collect_result(plan: RunPlan, code: int | None, state: OutputState, interrup
         failure_samples=state.failures_kept,
         run_dir=str(run_dir),
     )
-    if data is not None:
+    if state.measure is None and data is None and code == 0 and interrupted is None:
+        state.measure = Measure(plan.catalog)  # k6 ran to its end and no call completed
+    if state.measure is not None and (code is None or code < 0):
+        state.measure = None  # k6 was killed: its VUs' last lines never came, nothing exact was measured
+    if state.measure is not None:
+        measured(result, plan, state)
+        if result.status == "passed" and crossed_names(result.thresholds):
+            result.status, result.message = (
+                "failed",
+                "thresholds crossed: " + "; ".join(crossed_names(result.thresholds)),
+            )
+        if result.status == "passed" and result.total is not None and result.total.requests == 0:
+            result.status, result.message = "failed", _nothing_completed({}, state)
+    elif data is not None:  # a k6 that ran with its summary (an older run folder)
         result.total, result.endpoints, result.thresholds = parse_summary(data, plan.catalog)
         result.duration_s, result.vus_max, result.iterations = run_numbers(data)
         if status == "failed" and code == 99:
@@ -373,10 +438,13 @@ def collect_result(plan: RunPlan, code: int | None, state: OutputState, interrup
     else:
         result.iterations = state.iterations
         result.message += f" after {state.iterations} iterations" if state.iterations else ""
+        if result.status == "passed":  # k6 exited 0 and no VU sent a measure: nothing was called
+            result.status, result.message = "failed", _nothing_completed({}, state)
     result.files = {
         kind: name
         for kind, name in (
             ("summary", "summary.json"),
+            ("k6_options", "k6-options.json"),
             ("k6_summary", "k6-summary.json"),
             ("k6_report", "k6-report.html"),
             ("k6_log", "k6.log"),
@@ -388,12 +456,23 @@ def collect_result(plan: RunPlan, code: int | None, state: OutputState, interrup
     return result
 
 
+def measured(result: RunResult, plan: RunPlan, state: OutputState) -> None:
+    """The run's figures from Luna's measure: the same reduction as N shards' (merge.py)."""
+    assert state.measure is not None
+    samples = state.measure.result(state.iterations, state.vus_max)  # a shard keeps the same
+    result.duration_s, result.vus_max, result.iterations = state.elapsed_s, state.vus_max or None, state.iterations
+    result.total, result.endpoints, merged = reduce_samples(plan.catalog, [samples], state.elapsed_s)
+    result.thresholds = judge(slo_thresholds(plan.catalog), merged, state.elapsed_s)
+
+
 def _nothing_completed(data: dict[str, Any], state: OutputState) -> str:
-    """k6 exits 0 with no request counted: say whether requests went out and never came back."""
+    """k6 exits 0 with no call counted: say whether calls went out and never came back (an
+    interrupted iteration is one whose call was still waiting when the run ended)."""
     sent = int(((data.get("metrics") or {}).get("data_sent") or {}).get("values", {}).get("count", 0))
-    if sent:
+    if sent or state.interrupted:
+        what = f"k6 sent {sent} bytes but " if sent else ""
         return (
-            f"no request completed: k6 sent {sent} bytes but the target answered none within the run "
+            f"no request completed: {what}the target answered none within the run "
             f"({state.interrupted} iterations interrupted); it hangs or is slower than the run"
         )
     return "no requests were made: the script's iterations sent none"

@@ -203,6 +203,31 @@ def _check_placeholders(catalog: Catalog, source: Path, columns: dict[str, set[s
                     )
 
 
+def _left_out(catalog: Catalog, resolved: dict[str, Any], source: Path, include_destructive: bool) -> Catalog:
+    """Leave out endpoints marked needs_input (discovery could not make their values) and,
+    unless the run includes them, destructive ones; `resolved` is trimmed alike."""
+    keep = [
+        i
+        for i, ep in enumerate(catalog.endpoints)
+        if not ep.needs_input and (include_destructive or not ep.destructive)
+    ]
+    if not keep:
+        if catalog.needs_input() and not catalog.destructive():
+            raise ConfigError(
+                f"every endpoint of {source} is marked needs_input",
+                location=str(source),
+                tip="give them real values and remove 'needs_input' (docs/DISCOVERY.md)",
+            )
+        raise ConfigError(
+            f"every endpoint of {source} is marked destructive" + (" or needs_input" if catalog.needs_input() else ""),
+            location=str(source),
+            tip="run them on purpose with --include-destructive (include_destructive=true), "
+            "or remove 'destructive' from the ones that are safe",
+        )
+    resolved["endpoints"] = [resolved["endpoints"][i] for i in keep]
+    return catalog.model_copy(update={"endpoints": [catalog.endpoints[i] for i in keep]})
+
+
 def check_target(url: str, timeout: float = 3.0) -> None:
     """Fail fast, with the reason, when nothing listens at the target."""
     try:
@@ -281,17 +306,8 @@ def plan_run(params: LoadTestParams, settings: LunaSettings, run_dir: Path) -> R
         target_file.write_text(json.dumps(rows), encoding="utf-8")
         resolved["endpoints"][i]["data_file"] = str(target_file.resolve())
     _check_placeholders(catalog, source, columns)
-    if not params.include_destructive and catalog.destructive():
-        keep = [i for i, ep in enumerate(catalog.endpoints) if not ep.destructive]
-        if not keep:
-            raise ConfigError(
-                f"every endpoint of {source} is marked destructive",
-                location=str(source),
-                tip="run them on purpose with --include-destructive (include_destructive=true), "
-                "or remove 'destructive' from the ones that are safe",
-            )
-        resolved["endpoints"] = [resolved["endpoints"][i] for i in keep]
-        catalog = catalog.model_copy(update={"endpoints": [catalog.endpoints[i] for i in keep]})
+    if catalog.needs_input() or (not params.include_destructive and catalog.destructive()):
+        catalog = _left_out(catalog, resolved, source, params.include_destructive)
     k6 = _k6_binary(settings)
     if settings.luna_k6_script is not None and not settings.luna_k6_script.is_file():
         raise ConfigError(f"LUNA_K6_SCRIPT: {settings.luna_k6_script} does not exist", tip="unset it to use k6/main.js")

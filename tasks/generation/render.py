@@ -14,6 +14,8 @@ from typing import Any
 
 import jinja2
 
+from luna.markdown import md
+from tasks.generation.lighthouse_config import lighthouse_index, lighthouse_presets
 from tasks.generation.model import SuiteEndpoint, SuiteKind, SuiteSpec
 from tasks.generation.safe import (
     JS_RESERVED,
@@ -23,7 +25,6 @@ from tasks.generation.safe import (
     file_slug,
     js_literal,
     js_number,
-    md,
     py_literal,
 )
 
@@ -35,11 +36,6 @@ K6_HELPERS = {"setup", "options", "requestParams", "jsonBody", "hasPath", "gqlBo
 K6_HELPERS |= {"fillAll", "lookup", "nextRow", "parseRows", "DATA", "open"}
 K6_HELPERS |= {"pick", "hex", "FAKER", "FIRST", "LAST", "PLACEHOLDER", "BASE_URL", "VUS", "DURATION", "SLEEP"}
 K6_HELPERS |= {"http", "encoding", "check", "fail", "sleep"}
-DESKTOP_UA = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/126.0.0.0 Safari/537.36"
-)
-CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 
 
 def custom_block(comment: str) -> str:
@@ -333,78 +329,10 @@ def render_k6(env: jinja2.Environment, spec: SuiteSpec, data_files: dict[str, st
 # ---- Lighthouse --------------------------------------------------------------------------
 
 
-def lighthouse_presets() -> dict[str, dict[str, Any]]:
-    """Lighthouse 12 configs (`lighthouse URL --config-path=desktop.json`)."""
-    desktop = {
-        "extends": "lighthouse:default",
-        "settings": {
-            "formFactor": "desktop",
-            "screenEmulation": {
-                "mobile": False,
-                "width": 1350,
-                "height": 940,
-                "deviceScaleFactor": 1,
-                "disabled": False,
-            },
-            "emulatedUserAgent": DESKTOP_UA,
-            "throttlingMethod": "simulate",
-            "throttling": {
-                "rttMs": 40,
-                "throughputKbps": 10240,
-                "cpuSlowdownMultiplier": 1,
-                "requestLatencyMs": 0,
-                "downloadThroughputKbps": 0,
-                "uploadThroughputKbps": 0,
-            },
-            "onlyCategories": CATEGORIES,
-        },
-    }
-    mobile = {
-        "extends": "lighthouse:default",
-        "settings": {
-            "formFactor": "mobile",
-            "screenEmulation": {
-                "mobile": True,
-                "width": 412,
-                "height": 823,
-                "deviceScaleFactor": 1.75,
-                "disabled": False,
-            },
-            "throttlingMethod": "simulate",
-            "onlyCategories": CATEGORIES,
-        },
-    }
-    return {"desktop": desktop, "mobile": mobile}
-
-
 def render_lighthouse(spec: SuiteSpec) -> list[Rendered]:
-    """Presets plus lighthouse.json: the page URLs and each page's budgets in the audit
-    stage's model (tasks/audit/budgets.py, the same as `luna lighthouse`): its defaults
-    (accessibility, best practices, SEO, CLS, TBT, INP), with server response time <= p95,
-    LCP <= 4 x Apdex T and performance score >= 100 x Apdex score from the page's SLOs."""
-    from tasks.audit.budgets import Budgets
-
-    pages = [
-        {
-            "name": p.name,
-            "path": p.path,
-            "url": spec.base_url + p.path,
-            "budgets": Budgets(
-                server_response_ms=p.slos.p95_ms,
-                lcp_ms=4 * p.slos.apdex_t_ms,
-                performance=round(100 * p.slos.apdex_score, 1),
-            ).model_dump(exclude_none=True),
-        }
-        for p in spec.pages
-    ]
-    index = {
-        "service": spec.service,
-        "base_url": spec.base_url,
-        "presets": {"desktop": "desktop.json", "mobile": "mobile.json"},
-        "pages": pages,
-    }
+    """The desktop and mobile presets plus lighthouse.json (pages and budgets)."""
     out = [Rendered(f"lighthouse/{name}.json", _json(config)) for name, config in lighthouse_presets().items()]
-    out.append(Rendered("lighthouse/lighthouse.json", _json(index)))
+    out.append(Rendered("lighthouse/lighthouse.json", _json(lighthouse_index(spec))))
     return out
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from luna.markdown import md
 from tasks.generation.results import SuiteRun
-from tasks.generation.safe import md
 
 
 def table_rows(run: SuiteRun) -> list[dict[str, Any]]:

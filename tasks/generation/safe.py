@@ -15,7 +15,6 @@ import json
 import keyword
 import math
 import re
-import string
 from pathlib import Path
 from typing import Any
 
@@ -178,20 +177,3 @@ JS_RESERVED = frozenset(
         "Infinity",
     ]
 )
-
-
-MD_SPECIAL = set(string.punctuation) - {",", ".", ":", ";", "'", '"', "?", "/", "=", "@", "%"}
-
-
-def md(value: Any) -> str:
-    """Plain text for markdown: punctuation that means something escaped, control
-    characters and line breaks turned into spaces. Safe in a GFM table cell."""
-    out = []
-    for ch in str(value):
-        if ch in MD_SPECIAL:
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            out.append(" ")
-    return "".join(out)

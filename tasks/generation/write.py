@@ -121,14 +121,10 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_suite(
-    spec: SuiteSpec, out_root: Path, kinds: list[SuiteKind], *, now: datetime | None = None
-) -> GeneratedSuite:
-    out_root.mkdir(parents=True, exist_ok=True)
-    suite_dir = inside(out_root, spec.slug)
-    suite_dir.mkdir(exist_ok=True)
+def _previous_manifest(suite_dir: Path, spec: SuiteSpec, warnings: list[str]) -> Manifest | None:
+    """The manifest of the last generation in `suite_dir`, if readable; refuses a folder
+    that holds another service's suite."""
     previous: Manifest | None = None
-    warnings = list(spec.warnings)
     if (suite_dir / "luna-suite.json").exists():
         try:
             previous = Manifest.read(suite_dir)
@@ -140,6 +136,76 @@ def write_suite(
             location=str(suite_dir),
             tip="the two names make the same folder name: rename one service (--service NAME)",
         )
+    return previous
+
+
+def _write_file(
+    f: Rendered, suite_dir: Path, previous: Manifest | None, result: GeneratedSuite, hashes: dict[str, str]
+) -> None:
+    """Write one rendered file, keeping its custom section; a file edited outside it is saved as .bak."""
+    target = inside(suite_dir, f.path)
+    old = target.read_text(encoding="utf-8") if target.is_file() else None
+    if f.once:
+        if old is None:
+            _write(target, f.text)
+            result.written.append(f.path)
+        else:
+            result.unchanged.append(f.path)
+        return
+    text = f.text
+    if old is not None and f.custom is not None:
+        body = custom_body(old, f.custom, str(target))
+        if body is None:
+            result.warnings.append(f"{f.path} had no custom section markers; the new file has them")
+        else:
+            text = with_custom(text, f.custom, body, str(target))
+    hashes[f.path] = generated_hash(text, f.custom, f.path)
+    edited = (
+        old is not None
+        and previous is not None
+        and f.path in previous.files
+        and generated_hash(old, f.custom, str(target)) != previous.files[f.path]
+    )
+    if edited and old != text:
+        shutil.copyfile(target, target.with_name(target.name + ".bak"))
+        result.warnings.append(f"{f.path} was edited outside its custom section: saved as {f.path}.bak")
+    if old == text:
+        result.unchanged.append(f.path)
+    else:
+        _write(target, text)
+        result.written.append(f.path)
+
+
+def _keep_or_remove_stale(
+    previous: Manifest, hashes: dict[str, str], kept_kinds: list[SuiteKind], suite_dir: Path, result: GeneratedSuite
+) -> None:
+    """Files of the last generation not rendered now: kept when their part was not asked for
+    or their custom section has code, removed otherwise."""
+    for path in previous.files:
+        if path not in hashes and part_of(path) in kept_kinds:
+            hashes[path] = previous.files[path]
+    for stale in sorted(set(previous.files) - set(hashes)):
+        target = inside(suite_dir, stale)
+        if not target.is_file():
+            continue
+        comment = "//" if stale.endswith(".js") else "#"
+        body = custom_body(target.read_text(encoding="utf-8"), comment, str(target))
+        if body is not None and body.strip() and body != _default_body(comment):
+            result.warnings.append(f"{stale} is no longer generated but its custom section has code: kept")
+            hashes[stale] = previous.files[stale]
+            continue
+        target.unlink()
+        result.removed.append(stale)
+
+
+def write_suite(
+    spec: SuiteSpec, out_root: Path, kinds: list[SuiteKind], *, now: datetime | None = None
+) -> GeneratedSuite:
+    out_root.mkdir(parents=True, exist_ok=True)
+    suite_dir = inside(out_root, spec.slug)
+    suite_dir.mkdir(exist_ok=True)
+    warnings = list(spec.warnings)
+    previous = _previous_manifest(suite_dir, spec, warnings)
     if not spec.pages and {"ui", "lighthouse"} & set(kinds):
         warnings.append("no pages (text/html responses) found: no UI or Lighthouse part; add pages with --page PATH")
     kinds = [k for k in kinds if k not in ("ui", "lighthouse") or spec.pages]
@@ -151,53 +217,9 @@ def write_suite(
     result = GeneratedSuite(suite_dir=suite_dir, warnings=warnings)
     hashes: dict[str, str] = {}
     for f in rendered:
-        target = inside(suite_dir, f.path)
-        old = target.read_text(encoding="utf-8") if target.is_file() else None
-        if f.once:
-            if old is None:
-                _write(target, f.text)
-                result.written.append(f.path)
-            else:
-                result.unchanged.append(f.path)
-            continue
-        text = f.text
-        if old is not None and f.custom is not None:
-            body = custom_body(old, f.custom, str(target))
-            if body is None:
-                warnings.append(f"{f.path} had no custom section markers; the new file has them")
-            else:
-                text = with_custom(text, f.custom, body, str(target))
-        hashes[f.path] = generated_hash(text, f.custom, f.path)
-        edited = (
-            old is not None
-            and previous is not None
-            and f.path in previous.files
-            and generated_hash(old, f.custom, str(target)) != previous.files[f.path]
-        )
-        if edited and old != text:
-            shutil.copyfile(target, target.with_name(target.name + ".bak"))
-            warnings.append(f"{f.path} was edited outside its custom section: saved as {f.path}.bak")
-        if old == text:
-            result.unchanged.append(f.path)
-        else:
-            _write(target, text)
-            result.written.append(f.path)
+        _write_file(f, suite_dir, previous, result, hashes)
     if previous is not None:
-        for path in previous.files:
-            if path not in hashes and part_of(path) in kept_kinds:
-                hashes[path] = previous.files[path]
-        for stale in sorted(set(previous.files) - set(hashes)):
-            target = inside(suite_dir, stale)
-            if not target.is_file():
-                continue
-            comment = "//" if stale.endswith(".js") else "#"
-            body = custom_body(target.read_text(encoding="utf-8"), comment, str(target))
-            if body is not None and body.strip() and body != _default_body(comment):
-                warnings.append(f"{stale} is no longer generated but its custom section has code: kept")
-                hashes[stale] = previous.files[stale]
-                continue
-            target.unlink()
-            result.removed.append(stale)
+        _keep_or_remove_stale(previous, hashes, kept_kinds, suite_dir, result)
     tests = {k: v for k, v in (previous.tests if previous else {}).items() if k in kept_kinds}
     if "api" in kinds:
         tests["api"] = len(spec.endpoints)

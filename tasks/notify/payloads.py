@@ -1,15 +1,31 @@
-"""Webhook payloads: Luna's JSON event and a Slack Block Kit message, built from
-``{"result": <RunResult as JSON>, "verdict": {...}, "links": {...}}``. Every key of the
-input is optional, so a partial event still gives a well-formed payload."""
+"""Webhook payloads: Luna's JSON event and a Slack Block Kit message, built from one
+:class:`RunEvent` (the run's result as JSON, its outcome and links). The outcome is decided
+by whoever builds the event (:func:`run_event` from a Verdict, "pass"/"fail" or a bool);
+notify never guesses it. Every key of the result is optional, so a partial event still
+gives a well-formed payload."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from luna.verdict import Verdict
 
 EVENT = "run.finished"
+Outcome = Literal["pass", "fail"]
+
+
+class RunEvent(BaseModel):
+    """The one event notify delivers about a run: a load test, a test-service pipeline, or a
+    run that ended before its verdict."""
+
+    result: dict[str, Any] = Field(
+        default_factory=dict, description="The RunResult (or the pipeline's summary) as JSON."
+    )
+    verdict: Outcome | None = Field(None, description="pass or fail; None when the run reached no verdict.")
+    links: dict[str, str] = Field(default_factory=dict, description="Report, Grafana and Prefect links by name.")
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -18,36 +34,44 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def _verdict(value: Any) -> Literal["pass", "fail"] | None:
-    """'pass'/'fail' from a verdict string or dict (keys verdict/status/outcome/passed/ok)."""
-    words = {"pass": "pass", "passed": "pass", "ok": "pass", "fail": "fail", "failed": "fail"}
-    if isinstance(value, bool):
-        return "pass" if value else "fail"
-    if isinstance(value, str):
-        found = words.get(value.strip().lower())
-        return "pass" if found == "pass" else "fail" if found == "fail" else None
-    data = _as_dict(value)
-    for key in ("verdict", "status", "outcome", "passed", "ok"):
-        if isinstance(data.get(key), str | bool):
-            found_verdict = _verdict(data[key])
-            if found_verdict is not None:
-                return found_verdict
-    return None
+def outcome(verdict: Verdict | Outcome | bool | None) -> Outcome | None:
+    """The run's outcome from a Verdict, "pass"/"fail", a bool (passed) or None."""
+    if verdict is None:
+        return None
+    if isinstance(verdict, Verdict):
+        return verdict.status
+    if isinstance(verdict, bool):
+        return "pass" if verdict else "fail"
+    if verdict in ("pass", "fail"):
+        return verdict
+    raise TypeError(f"a run's outcome is a Verdict, 'pass', 'fail', a bool or None, not {verdict!r}")
+
+
+def run_event(
+    result: Any, verdict: Verdict | Outcome | bool | None = None, links: Mapping[str, str | None] | None = None
+) -> RunEvent:
+    """The event for a RunResult (or its dict), its verdict and links (empty links dropped)."""
+    kept = {str(k): str(v) for k, v in (links or {}).items() if v}
+    return RunEvent(result=_as_dict(result), verdict=outcome(verdict), links=kept)
+
+
+def as_event(event: RunEvent | Mapping[str, Any]) -> RunEvent:
+    """A RunEvent, or the same keys as a mapping (a hook's or a test's): validated alike."""
+    if isinstance(event, RunEvent):
+        return event
+    return run_event(event.get("result"), event.get("verdict"), event.get("links"))
 
 
 def _number(value: Any) -> float | int | None:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def build_payload(event: Mapping[str, Any]) -> dict[str, Any]:
-    """Luna's JSON payload from ``{"result": {...}, "verdict": {...}, "links": {...}}``.
-
-    Every key of the input is optional; a missing value becomes None (or {}).
-    """
-    result = _as_dict(event.get("result"))
+def build_payload(event: RunEvent | Mapping[str, Any]) -> dict[str, Any]:
+    """Luna's JSON payload. Every key of the result is optional; a missing value becomes None."""
+    run = as_event(event)
+    result = run.result
     total = _as_dict(result.get("total"))
     latency = _as_dict(total.get("latency_ms"))
-    links = {str(k): str(v) for k, v in _as_dict(event.get("links")).items() if v}
     return {
         "event": EVENT,
         "service": result.get("service"),
@@ -55,7 +79,7 @@ def build_payload(event: Mapping[str, Any]) -> dict[str, Any]:
         "target": result.get("target"),
         "run_id": result.get("run_id"),
         "status": result.get("status"),
-        "verdict": _verdict(event.get("verdict")),
+        "verdict": run.verdict,
         "message": result.get("message"),
         "started_at": result.get("started_at"),
         "finished_at": result.get("finished_at"),
@@ -68,7 +92,7 @@ def build_payload(event: Mapping[str, Any]) -> dict[str, Any]:
             "error_rate": _number(total.get("error_rate")),
             "check_pass_rate": _number(total.get("check_pass_rate")),
         },
-        "links": links,
+        "links": dict(run.links),
     }
 
 
@@ -86,7 +110,7 @@ def _slack_escape(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack_payload(event: Mapping[str, Any]) -> dict[str, Any]:
+def slack_payload(event: RunEvent | Mapping[str, Any]) -> dict[str, Any]:
     """A Slack incoming-webhook message (``text`` fallback + Block Kit ``blocks``)."""
     data = build_payload(event)
     totals = data["totals"]
@@ -117,10 +141,3 @@ def slack_payload(event: Mapping[str, Any]) -> dict[str, Any]:
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"run `{_slack_escape(data['run_id'])}`"}]}
         )
     return {"text": text, "blocks": blocks}
-
-
-def run_event(
-    result: Any, verdict: Mapping[str, Any] | None = None, links: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """The event dict the tasks take, from a RunResult (or its dict), a verdict and links."""
-    return {"result": _as_dict(result), "verdict": dict(verdict) if verdict else None, "links": dict(links or {})}

@@ -19,6 +19,7 @@ from prefect.utilities.urls import url_for
 
 from luna.errors import ConfigError, LunaError
 from tasks.notify.hooks import HookContext, HookOutcome, Phase, call_hooks, check_outcomes, discover_hooks
+from tasks.notify.payloads import RunEvent, as_event, run_event
 from tasks.notify.settings import webhook_settings
 from tasks.notify.webhooks import DeliveryResult, deliver_all
 
@@ -30,7 +31,7 @@ def _prefect_link() -> str | None:
 
 
 @task(name="notify-webhooks")
-def notify_webhooks(event: Mapping[str, Any]) -> list[DeliveryResult]:
+def notify_webhooks(event: RunEvent | Mapping[str, Any]) -> list[DeliveryResult]:
     """POST the run outcome to every LUNA_WEBHOOK_URLS target (retries inside; never fails
     on a delivery failure, which is logged as a warning)."""
     logger = get_run_logger()
@@ -39,13 +40,14 @@ def notify_webhooks(event: Mapping[str, Any]) -> list[DeliveryResult]:
     if not targets:
         logger.info("webhooks: none configured (LUNA_WEBHOOK_URLS)")
         return []
-    links = dict(event.get("links") or {})
+    run = as_event(event)
+    links = dict(run.links)
     if "prefect" not in links and (url := _prefect_link()):
         links["prefect"] = url
     secret = settings.secret()
     if secret is None:
         logger.info("webhooks: LUNA_WEBHOOK_SECRET is unset; deliveries are not signed")
-    results = deliver_all(targets, {**event, "links": links}, secret)
+    results = deliver_all(targets, run.model_copy(update={"links": links}), secret)
     for r in results:
         if r.ok:
             logger.info("webhook %s: delivered (HTTP %s, %d attempt(s))", r.url, r.status, r.attempts)
@@ -110,7 +112,7 @@ def notify_unfinished_run(flow: Any, flow_run: Any, state: Any) -> None:
         "message": message,
     }
     links = {"prefect": url} if (url := url_for("flow-run", obj_id=flow_run.id)) else {}
-    for r in deliver_all(targets, {"result": result, "verdict": "fail", "links": links}, settings.secret()):
+    for r in deliver_all(targets, run_event(result, "fail", links), settings.secret()):
         logging.getLogger("luna.notify").log(
             logging.INFO if r.ok else logging.WARNING, "webhook %s: %s", r.url, "delivered" if r.ok else r.error
         )

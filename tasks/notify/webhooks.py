@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from luna.errors import ConfigError, did_you_mean
 from luna.urls import UrlRejected, web_url
-from tasks.notify.payloads import EVENT, build_payload, run_event, slack_payload
+from tasks.notify.payloads import EVENT, RunEvent, as_event, build_payload, run_event, slack_payload
 
 __all__ = [
     "DeliveryResult",
@@ -36,6 +36,7 @@ __all__ = [
     "build_payload",
     "deliver_all",
     "parse_webhook_urls",
+    "RunEvent",
     "run_event",
     "send_webhook",
     "sign",
@@ -232,29 +233,15 @@ def send_webhook(
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, EVENT_HEADER: event}
         if plain_key:
             headers[SIGNATURE_HEADER] = sign(body, plain_key, int(time.time()))
-        wait: float | None = None
-        try:
-            response = client.post(target.url, content=body, headers=headers, timeout=timeout_s)
-        except RETRY_ERRORS as exc:
-            status, retry = None, True
-            error = _one_line(f"{type(exc).__name__}: {exc}".rstrip(": "), hide=hide)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            status, retry = None, False
-            error = _one_line(f"{type(exc).__name__}: {exc}".rstrip(": "), hide=hide)
-        else:
-            status = response.status_code
-            if 200 <= status < 300:
-                return DeliveryResult(
-                    url=target.masked_url,
-                    ok=True,
-                    status=status,
-                    attempts=attempt,
-                    duration_s=round(time.monotonic() - started, 3),
-                )
-            retry = status == 429 or status >= 500
-            wait = _retry_after(response.headers.get("Retry-After"))
-            snippet = response.text[:120] if 400 <= status < 500 else ""
-            error = _one_line(f"HTTP {status} {response.reason_phrase} {snippet}".strip(), hide=hide)
+        status, retry, wait, error = _attempt(client, target.url, body, headers, timeout_s, hide)
+        if error is None:
+            return DeliveryResult(
+                url=target.masked_url,
+                ok=True,
+                status=status,
+                attempts=attempt,
+                duration_s=round(time.monotonic() - started, 3),
+            )
         if not retry or attempt == attempts:
             break
         delay = backoff_delay(attempt, base_delay, max_delay, wait)
@@ -270,9 +257,28 @@ def send_webhook(
     )
 
 
+def _attempt(
+    client: httpx.Client, url: str, body: bytes, headers: dict[str, str], timeout_s: float, hide: list[str]
+) -> tuple[int | None, bool, float | None, str | None]:
+    """One POST: (status, worth a retry, Retry-After seconds, error line or None when delivered)."""
+    try:
+        response = client.post(url, content=body, headers=headers, timeout=timeout_s)
+    except RETRY_ERRORS as exc:
+        return None, True, None, _one_line(f"{type(exc).__name__}: {exc}".rstrip(": "), hide=hide)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return None, False, None, _one_line(f"{type(exc).__name__}: {exc}".rstrip(": "), hide=hide)
+    status = response.status_code
+    if 200 <= status < 300:
+        return status, False, None, None
+    wait = _retry_after(response.headers.get("Retry-After"))
+    snippet = response.text[:120] if 400 <= status < 500 else ""
+    error = _one_line(f"HTTP {status} {response.reason_phrase} {snippet}".strip(), hide=hide)
+    return status, status == 429 or status >= 500, wait, error
+
+
 def deliver_all(
     targets: Sequence[WebhookTarget],
-    event: Mapping[str, Any],
+    event: RunEvent | Mapping[str, Any],
     secret: SecretStr | str | None = None,
     *,
     client: httpx.Client | None = None,
@@ -284,7 +290,8 @@ def deliver_all(
     """
     if not targets:
         return []
-    payloads = {"json": build_payload(event), "slack": slack_payload(event)}
+    run = as_event(event)
+    payloads = {"json": build_payload(run), "slack": slack_payload(run)}
     own = client is None
     http = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
     try:

@@ -25,6 +25,7 @@ from luna.verdict import Verdict
 from tasks.reporting import charts
 from tasks.reporting.summary import summarize
 from tasks.reporting.timeseries import TimeSeries
+from tasks.reporting.trend import change_point_lines, trend_charts
 from tasks.reporting.view import (
     ALL_ENDPOINTS,
     THRESHOLD_LIMIT,
@@ -139,6 +140,7 @@ def _context(result: RunResult, verdict: Verdict, links: ReportLinks) -> dict[st
         "box": summarize(result, verdict),
         "thresholds": crossed_thresholds(result),
         "threshold_limit": THRESHOLD_LIMIT,
+        "change_points": change_point_lines(verdict),
     }
 
 
@@ -267,4 +269,5 @@ def html_report(result: RunResult, verdict: Verdict, series: TimeSeries | None, 
         unreadable=unreadable,
         failure_total=result.failure_samples,
         files=run_files(result),
+        trends=trend_charts(verdict),
     )

@@ -195,7 +195,7 @@ class DeltaRow:
     current: str
     change: str
     noise: str
-    state: Literal["regression", "improvement", "noise", "unknown"]
+    state: Literal["regression", "improvement", "noise", "inconclusive", "unknown"]
 
 
 def _fmt(metric: str, value: float | None, signed: bool = False) -> str:
@@ -214,11 +214,13 @@ def delta_row(endpoint: str, d: Delta) -> DeltaRow:
     change = _fmt(d.metric, d.change, signed=True)
     if d.change and d.change_pct is not None:
         change += f" ({d.change_pct * 100:+.1f}%)".replace("-", "−")
-    state: Literal["regression", "improvement", "noise", "unknown"] = (
+    state: Literal["regression", "improvement", "noise", "inconclusive", "unknown"] = (
         "regression"
         if d.regression
         else "improvement"
         if d.improvement
+        else "inconclusive"
+        if d.outcome == "inconclusive"
         else "noise"
         if d.change is not None
         else "unknown"
@@ -250,6 +252,8 @@ def baseline_text(verdict: Verdict) -> str:
     note = f" {verdict.baseline_note.rstrip('.')}." if verdict.baseline_note else ""
     if c is None:
         return f"{verdict.baseline_note.rstrip('.')}." if verdict.baseline_note else "No baseline run to compare with."
+    if c.reason:  # the regression model's own sentence (tasks/evaluation/baseline.py)
+        return f"{c.outcome.upper()}: {c.reason}." + (f" To do: {c.todo}." if c.todo else "")
     how = "pinned baseline" if c.pinned else "last passing run"
     started = f", started {when(c.baseline_started_at)}" if c.baseline_started_at else ""
     found = f"{len(c.regressions)} regression(s)" if c.regressions else "no regressions beyond noise"
@@ -283,6 +287,7 @@ def storage_text(result: RunResult) -> tuple[bool, str]:
 
 FILE_LABELS = {
     "summary": "Run summary",
+    "k6_options": "k6 options (what k6 ran)",
     "k6_summary": "k6 end-of-test summary",
     "k6_report": "k6 web dashboard",
     "k6_log": "k6 log",

@@ -184,9 +184,15 @@ def _wait_for(probe, seconds: float):  # type: ignore[no-untyped-def]
     raise AssertionError(f"timed out after {seconds} s")
 
 
+@pytest.mark.timeout(1200)  # ten CLI runs and four CLI reads on a shared 2-core machine
 def test_history_and_diff(prefect_server: str, demo: Demo, tmp_path: Path) -> None:
-    run_ids = []
-    for ms in (5, 60):
+    """Five fast runs then three slow ones of the same endpoint name: the slow run regresses
+    against the window, `luna history` marks the change point, `luna diff` uses the same
+    model, and a run of another load shape is refused as not comparable."""
+    run_ids: list[str] = []
+    outputs: list[str] = []
+
+    def smoke_run(ms: int, vus: str = "8") -> str:
         catalog = write_catalog(
             tmp_path / f"e{ms}.json",
             [{"name": "Slow", "group": "g", "path": f"/api/slow?ms={ms}"}],
@@ -194,27 +200,36 @@ def test_history_and_diff(prefect_server: str, demo: Demo, tmp_path: Path) -> No
             slos={"p95_ms": 1000, "error_rate": 0.01, "apdex_score": 0.1},
         )
         done = luna(
-            "smoke",
-            "--target",
-            demo.url,
-            "--config",
-            str(catalog),
-            "--smoke-duration",
-            "2s",
-            "--smoke-vus",
-            "3",
-            api=prefect_server,
-            out=tmp_path / "out",
-        )
+            "smoke", "--target", demo.url, "--config", str(catalog), "--smoke-duration", "2s", "--smoke-vus", vus,
+            api=prefect_server, out=tmp_path / "out",
+        )  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
         run_ids.append(Path(done.stdout.split("results: ")[1].split()[0]).name)
-    assert "regressed vs" in done.stdout
+        outputs.append(done.stdout)
+        return run_ids[-1]
+
+    other = smoke_run(5, vus="1")  # another load shape: never in the window, refused by diff
+    for _ in range(5):
+        smoke_run(5)
+    assert "too little history (1 comparable runs, 5 needed)" in outputs[2]
+    slow = smoke_run(200)  # far beyond the noise of a loaded machine; 8 VUs x 2 s still give >= 50 requests
+    assert "regressed against the median of 5 comparable runs" in outputs[-1]
+    smoke_run(200)  # one slow run is an outlier; a few in a row make the shift a change point
+    smoke_run(200)
     listed = luna("history", "History Svc", api=prefect_server, out=tmp_path / "out")
     assert listed.returncode == 0, listed.stderr
     assert all(run_id in listed.stdout for run_id in run_ids)
-    compared = luna("diff", *run_ids, api=prefect_server, out=tmp_path / "out")
-    assert compared.returncode == 1 and "regression" in compared.stdout and "p95_ms" in compared.stdout
-    same = luna("diff", run_ids[1], run_ids[1], api=prefect_server, out=tmp_path / "out")
-    assert same.returncode == 0
+    assert f"from run {slow}" in listed.stdout and "change point(s)" in listed.stdout, listed.stdout
+    compared = luna("diff", run_ids[1], slow, api=prefect_server, out=tmp_path / "out")
+    assert compared.returncode == 1 and "regressed" in compared.stdout and "p95_ms" in compared.stdout
+    same = luna("diff", run_ids[3], run_ids[4], api=prefect_server, out=tmp_path / "out")
+    assert same.returncode == 0 and "REGRESSED" not in same.stdout
+    refused = luna("diff", other, run_ids[1], api=prefect_server, out=tmp_path / "out")
+    assert refused.returncode == 2 and "are not comparable: load" in refused.stderr
+    assert (
+        "smoke_vus=1 vs" in refused.stderr
+        and "smoke_vus=8" in refused.stderr
+        and len(refused.stderr.strip().splitlines()) == 1
+    )
     missing = luna("diff", "nope-1", run_ids[0], api=prefect_server, out=tmp_path / "out")
     assert missing.returncode == 2 and "run nope-1 not found" in missing.stderr

@@ -38,7 +38,7 @@ def test_run_id_reuse_is_refused_and_the_verdict_printed_once(prefect_server: st
     both = first.stdout + first.stderr
     assert both.count("every SLO held") == 2  # the CLI's PASS line and Prefect's final flow state, no log copy
     assert first.stdout.count("PASS: every SLO held") == 1 and "verdict PASS" not in both
-    assert both.count("no earlier passing run of this service") == 1
+    assert both.count("no earlier comparable run of this service") == 1
     run_dir = out / "runs" / "nightly-42"
     kept = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
 
@@ -87,7 +87,7 @@ def test_history_is_per_exact_service_name(prefect_server: str, demo: Demo, tmp_
         done = smoke(config, demo, prefect_server, out)
         assert done.returncode == 0, done.stderr[-2000:]
         # each service's first run: no baseline borrowed from another name
-        assert "no earlier passing run of this service" in done.stdout, (service, done.stdout)
+        assert "no earlier comparable run of this service" in done.stdout, (service, done.stdout)
         runs[service] = Path(done.stdout.split("results: ")[1].split()[0]).name
     listed = luna("history", "httpbin", api=prefect_server, out=out)
     assert listed.returncode == 0, listed.stderr

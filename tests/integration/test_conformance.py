@@ -342,10 +342,6 @@ def test_prefect_openapi_31_writes_are_marked_destructive(
     assert {n for n, (m, p) in ops.items() if m == "DELETE" or (m != "GET" and words.search(p))} <= destructive
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 item 3 (discovery): 2 of the safe operations still fail: GET /csrf-token and GET /events/filter/next answer errors to the generated required values (the optional-header 400s are fixed)",
-)
 def test_prefect_safe_operations_load_without_errors(
     work: Path, orchestrator: str, prefect_target: tuple[tp.Service, dict[str, Any], dict[str, Any]]
 ) -> None:

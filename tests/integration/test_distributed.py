@@ -19,11 +19,11 @@ import pytest
 
 from luna.results import RunResult
 from luna.settings import LunaSettings, load_settings
-from tasks.distributed import hdr
 from tasks.distributed.coordinate import barrier_spec, collect, local_cluster_kwargs, shard_jobs
 from tasks.distributed.merge import merge_outcomes
 from tasks.distributed.model import ShardOutcome
 from tasks.distributed.shard import run_shard
+from tasks.execution import hdr
 from tasks.execution.k6 import run_k6
 from tasks.execution.plan import LoadTestParams, RunPlan, prepare_run
 from tests.conftest import Demo, start_demo, write_catalog

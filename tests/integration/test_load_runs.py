@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tasks.execution import hdr
 from tests.conftest import Demo, Runner, write_catalog
 
 pytestmark = pytest.mark.integration
@@ -20,6 +24,29 @@ SHORT = {
     "stress_vus": 4,
     "spike_vus": 4,
 }
+
+
+def raw_calls(path: Path, apdex_t_ms: float = 500.0) -> dict[str, dict[str, Any]]:
+    """Per endpoint, from k6's CSV: each call's duration (its http_req_duration; no redirect
+    hops here), failed / ok counts (http_req_failed, written right after the duration of the
+    same request), check rows, and successful calls within T."""
+    out: dict[str, dict[str, Any]] = {}
+    last: dict[str, float] = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            metric, name, value = row["metric_name"], row["name"], float(row["metric_value"])
+            one = out.setdefault(
+                name, {"durations": [], "failed": 0, "ok": 0, "checks_passed": 0, "checks_failed": 0, "satisfied": 0}
+            )
+            if metric == "http_req_duration":
+                one["durations"].append(value)
+                last[name] = value
+            elif metric == "http_req_failed":
+                one["failed" if value else "ok"] += 1
+                one["satisfied"] += int(not value and last[name] <= apdex_t_ms)
+            elif metric == "checks":
+                one["checks_passed" if value else "checks_failed"] += 1
+    return out
 
 
 @pytest.fixture
@@ -66,8 +93,8 @@ def test_profile_shapes_run(
     result = load_run(demo.url, basic_catalog, profile, load_model=model, rate=20, **SHORT)
     assert result.status == "passed", result.message
     assert result.total is not None and result.total.requests > 0
-    raw = json.loads((Path(result.run_dir) / "k6-summary.json").read_text())
-    scenario = raw["options"]["scenarios"][profile] if "scenarios" in raw.get("options", {}) else None
+    raw = json.loads((Path(result.run_dir) / "k6-options.json").read_text())  # what `k6 inspect` said
+    scenario = raw["scenarios"][profile] if "scenarios" in raw else None
     executor_stages = (scenario or {}).get("stages") or []
     if scenario is not None:
         assert len(executor_stages) == stages
@@ -83,7 +110,13 @@ def test_open_model_runs_the_planned_iterations(demo: Demo, basic_catalog: Path,
     assert result.total is not None and result.total.requests == result.iterations
 
 
-def test_summary_agrees_with_k6_and_with_the_server(demo: Demo, tmp_path: Path, load_run: Runner) -> None:
+def test_summary_agrees_with_k6_and_with_the_server(
+    demo: Demo, tmp_path: Path, load_run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-endpoint figures are exact: counts against the server's own count, and counts,
+    failures, checks, Apdex and HDR percentiles against k6's raw samples of the same run."""
+    raw_csv = tmp_path / "raw.csv"
+    monkeypatch.setenv("K6_OUT", f"csv={raw_csv}")
     catalog = write_catalog(
         tmp_path / "e.json",
         [
@@ -108,15 +141,18 @@ def test_summary_agrees_with_k6_and_with_the_server(demo: Demo, tmp_path: Path, 
     assert by_name["Agents"].requests == served["POST /graphql"]
     assert result.total is not None
     assert result.total.requests == sum(served.values())
-    raw = json.loads((Path(result.run_dir) / "k6-summary.json").read_text())["metrics"]
+    raw = raw_calls(raw_csv)  # k6's own raw samples of the same run (K6_OUT=csv)
     for name, stats in by_name.items():
-        duration = raw[f"luna_call_duration{{name:{name}}}"]["values"]  # Luna's per-call measure
-        assert stats.latency_ms.p95 == duration["p(95)"]
-        assert stats.latency_ms.p50 == duration["med"]
-        assert stats.latency_ms.p99 == duration["p(99)"]
-        assert stats.requests == duration["count"]
-        failed = raw[f"luna_call_failed{{name:{name}}}"]["values"]
-        assert stats.requests == failed["passes"] + failed["fails"]
+        durations = raw[name]["durations"]
+        assert stats.requests == len(durations) == raw[name]["failed"] + raw[name]["ok"]
+        assert stats.failed_requests == raw[name]["failed"]
+        assert (stats.checks_passed, stats.checks_failed) == (raw[name]["checks_passed"], raw[name]["checks_failed"])
+        exact = hdr.from_counts(Counter(hdr.to_us(ms) for ms in durations))
+        assert stats.latency_ms.p50 == hdr.percentile_ms(exact, 50)
+        assert stats.latency_ms.p95 == hdr.percentile_ms(exact, 95)
+        assert stats.latency_ms.p99 == hdr.percentile_ms(exact, 99)
+        assert stats.latency_ms.max == pytest.approx(max(durations), abs=1e-6)  # CSV prints 6 decimals
+        assert stats.apdex_satisfied == raw[name]["satisfied"]
     weights_ratio = by_name["Users"].requests / by_name["Search"].requests
     assert 2.0 < weights_ratio < 4.5
 

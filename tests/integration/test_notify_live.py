@@ -221,7 +221,7 @@ def test_secrets_never_reach_the_result(receiver: Receiver, client: httpx.Client
 def test_deliver_all_sends_each_format(receiver: Receiver, tmp_path: Path) -> None:
     receiver.answer(default=200)
     targets = [target(receiver, "/json"), target(receiver, "/slack", "slack")]
-    event = run_event(result(tmp_path), verdict={"verdict": "pass"}, links={"report": "https://r.example/x"})
+    event = run_event(result(tmp_path), verdict="pass", links={"report": "https://r.example/x"})
     outs = deliver_all(targets, event, SECRET, attempts=1)
     assert [o.ok for o in outs] == [True, True]
     assert outs[1].url == f"{receiver.url}/slack"  # one segment: nothing to hide

@@ -1,5 +1,4 @@
-"""Secrets stay secret in what a k6 run writes: k6-summary.json (k6 writes setup data into
-it), k6.log, failures.jsonl, summary.json and the reports, in every derived form (base64 of
+"""Secrets stay secret in what a k6 run writes: k6-options.json, k6.log, failures.jsonl, summary.json and the reports, in every derived form (base64 of
 ``user:pass``, URL-encoded, JSON-escaped, a Keycloak token learnt at run time), against a
 failing endpoint that echoes every request header back."""
 

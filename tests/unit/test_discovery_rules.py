@@ -322,3 +322,37 @@ def test_gen_tests_from_an_endpoints_file_defaults_to_its_recorded_target(
     assert made.manifest is not None and made.manifest.base_url == "http://127.0.0.1:8798"
     assert 'DEFAULT_BASE_URL = "http://127.0.0.1:8798"' in (made.suite_dir / "conftest.py").read_text()
     assert not (work / ".ruff_cache").exists() and list(work.iterdir()) == []
+
+
+# ---- operations Luna cannot call with values of its own (tasks/discovery/needs.py) ---------
+
+
+def test_a_required_server_issued_value_marks_the_operation_needs_input() -> None:
+    def param(name: str, **extra: Any) -> dict[str, Any]:
+        return {"name": name, "in": "query", "schema": {"type": "string"}, **extra}
+
+    found = from_openapi(
+        spec(
+            {
+                "/events/next": {"get": {"parameters": [param("page-token", required=True)]}},
+                "/books": {"get": {"parameters": [param("cursor"), param("q", required=True)]}},
+                "/given": {"get": {"parameters": [param("nextCursor", required=True, example="abc")]}},
+                "/invites/{inviteToken}": {"get": {"parameters": [{**param("inviteToken"), "in": "path"}]}},
+                "/csrf-token": {"get": {"parameters": [param("client", required=True)]}},
+            }
+        ),
+        source="spec.json",
+    )
+    marks = {e.path.split("?")[0]: e.needs_input for e in found.endpoints}
+    assert marks["/events/next"] == "'page-token' is a value the server issues (token), which cannot be made up"
+    assert marks["/invites/sample"] is not None and "inviteToken" in marks["/invites/sample"]
+    assert marks["/csrf-token"] is not None and "anti-forgery" in marks["/csrf-token"]
+    assert marks["/books"] is None  # an optional cursor is left out, and q can be anything
+    assert marks["/given"] is None  # the spec gives a value
+    (warning,) = [w for w in found.warnings if "needs_input" in w]
+    assert "marked 3 operations needs_input" in warning and "GET /events/next" in warning
+    data = merge([found], service="s")
+    assert {e["path"] for e in data["endpoints"] if e.get("needs_input")} == {
+        e.path for e in found.endpoints if e.needs_input
+    }
+    assert parse_catalog(data, source="s").needs_input()  # the endpoints file keeps the mark

@@ -15,13 +15,14 @@ import pytest
 from luna.catalog import parse_catalog
 from luna.errors import ConfigError
 from luna.results import Threshold
-from tasks.distributed import hdr
 from tasks.distributed.barrier import BarrierSpec
 from tasks.distributed.merge import merge_outcomes
 from tasks.distributed.model import ShardOutcome
-from tasks.distributed.samples import Accumulator, ShardSamples, parse_file, parse_lines
+from tasks.distributed.samples import Accumulator, parse_file, parse_lines
 from tasks.distributed.segments import segments
+from tasks.execution import hdr
 from tasks.execution.plan import RunPlan
+from tasks.execution.tallies import ShardSamples
 
 pytestmark = pytest.mark.unit
 
@@ -81,8 +82,6 @@ def as_csv(rows: list[tuple[str, int, float, str, int]]) -> list[str]:
             f"http_req_duration,{t},{ms:.6f}{tail}",
             f"http_req_blocked,{t},0.001000{tail}",
             f"http_req_failed,{t},{failed}.000000{tail}",
-            f"luna_call_duration,{t},{ms:.6f}{tail}",
-            f"luna_call_failed,{t},{failed}.000000{tail}",
             f"checks,{t},{1 - failed}.000000,status is 200,,,,,,{name},,smoke,,,,,,run_id=r,",
             f"iterations,{t},1.000000,,,,,,,,,smoke,,,,,,run_id=r,",
             f"apdex_satisfied_0,{t},{1 - failed}.000000,,,,,,,,,smoke,,,,,,run_id=r,",
@@ -108,8 +107,6 @@ def as_json(rows: list[tuple[str, int, float, str, int]]) -> list[str]:
             point("http_req_duration", t, float(f"{ms:.6f}"), tags),
             point("http_req_blocked", t, 0.001, tags),
             point("http_req_failed", t, failed, tags),
-            point("luna_call_duration", t, float(f"{ms:.6f}"), tags),
-            point("luna_call_failed", t, failed, tags),
             point("checks", t, 1 - failed, {"name": name, "check": "status is 200"}),
             point("iterations", t, 1, {}),
             point("apdex_satisfied_0", t, 1 - failed, {}),
@@ -131,8 +128,8 @@ def test_csv_and_json_outputs_give_the_same_tallies() -> None:
     assert from_csv.iterations == 3000 and from_csv.vus_max == 7 and from_csv.dropped_iterations == 2
     assert from_csv.apdex["apdex_satisfied_0"] == 3000 - from_csv.overall.failed
     assert from_csv.first_request_us == rows[0][1] and from_csv.last_request_us == rows[-1][1]
-    # k6's http_req_* rows (every hop) and the other timings are skipped, not parsed
-    assert from_csv.rows_read == 3000 * 5 + 2
+    # http_req_blocked and the other timings are skipped, not parsed
+    assert from_csv.rows_read == 3000 * 6 + 2
 
 
 def test_parse_file_reads_csv_and_rejects_a_file_that_is_not_k6_csv(tmp_path: Path) -> None:
@@ -151,8 +148,8 @@ def test_parse_file_reads_csv_and_rejects_a_file_that_is_not_k6_csv(tmp_path: Pa
 def shard_samples(values_ms: list[float], name: str = "E") -> ShardSamples:
     acc = Accumulator()
     for i, ms in enumerate(values_ms):
-        acc.add("luna_call_failed", 1_000_000 + i, 0.0, name)
-        acc.add("luna_call_duration", 1_000_000 + i, ms, name)
+        acc.add("http_reqs", 1_000_000 + i, 1.0, name)
+        acc.add("http_req_duration", 1_000_000 + i, ms, name)
     return acc.result()
 
 
@@ -224,7 +221,7 @@ def outcome(index: int, samples: ShardSamples | None, resumed: datetime, duratio
         "duration_s": duration,
         "samples": samples,
         "run_dir": "x",
-        "thresholds": [Threshold(metric="luna_call_duration", expression="p(95)<50", ok=True)],
+        "thresholds": [Threshold(metric="http_req_duration", expression="p(95)<50", ok=True)],
     }
     values.update(kw)
     return ShardOutcome.model_validate(values)
@@ -233,12 +230,13 @@ def outcome(index: int, samples: ShardSamples | None, resumed: datetime, duratio
 def mixed(a_ms: list[float], b_ms: list[float], failed_b: int = 0) -> ShardSamples:
     acc = Accumulator()
     for i, ms in enumerate(a_ms):
-        acc.add("luna_call_failed", i, 0, "A")
-        acc.add("luna_call_duration", i, ms, "A")
+        acc.add("http_reqs", i, 1, "A")
+        acc.add("http_req_duration", i, ms, "A")
         acc.add("apdex_satisfied_0", i, 1, "")
     for i, ms in enumerate(b_ms):
-        acc.add("luna_call_duration", i, ms, "B")
-        acc.add("luna_call_failed", i, 1 if i < failed_b else 0, "B")
+        acc.add("http_reqs", i, 1, "B")
+        acc.add("http_req_duration", i, ms, "B")
+        acc.add("http_req_failed", i, 1 if i < failed_b else 0, "B")
         acc.add("checks", i, 0 if i < failed_b else 1, "B")
         acc.add("apdex_tolerating_1", i, 1, "")
     return acc.result()
@@ -266,7 +264,7 @@ def test_merge_sums_counts_rejudges_thresholds_and_uses_the_common_window(tmp_pa
     assert a.latency_ms.avg == pytest.approx((240 * 10.0 + 60 * 200.0) / 300)
     assert (a.latency_ms.min, a.latency_ms.max) == (10.0, 200.0)
     assert result.status == "failed" and result.k6_exit_code == 99
-    assert "luna_call_duration p(95)<50" in result.message
+    assert "http_req_duration p(95)<50" in result.message
     assert result.iterations == 0 and result.service == "svc"
 
 

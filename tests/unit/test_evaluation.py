@@ -10,7 +10,6 @@ import pytest
 from luna.catalog import Catalog
 from luna.influx import line
 from luna.results import EndpointStats, Latency, RunResult, Stats
-from tasks.evaluation.compare import EndpointRecord, RunRecord, compare, p95_standard_error, pick_baseline
 from tasks.evaluation.history import history_key, history_rows, record_from_rows
 from tasks.evaluation.points import run_points
 from tasks.evaluation.slo import apdex, evaluate
@@ -108,104 +107,6 @@ def test_errored_run_fails_with_its_message() -> None:
     run.message = "k6 script error: boom"
     verdict = evaluate(run, CATALOG)
     assert "the run did not complete: k6 script error: boom" in verdict.reason
-
-
-def record(
-    run_id: str,
-    p95: float,
-    requests: int = 10_000,
-    err: float = 0.0,
-    rps: float = 1000,
-    verdict: str = "pass",
-    minute: int = 0,
-) -> RunRecord:
-    ep = EndpointRecord(name="A", requests=requests, rps=rps, p90=p95 * 0.9, p95=p95, p99=p95 * 1.3, error_rate=err)
-    return RunRecord(
-        run_id=run_id,
-        service="Svc",
-        profile="smoke",
-        started_at=NOW.replace(minute=minute),
-        verdict=verdict,
-        duration_s=requests / rps,
-        endpoints={"A": ep},
-    )
-
-
-def test_small_p95_change_is_noise_and_big_one_a_regression() -> None:
-    base = record("base", 100)
-    assert not compare(record("cur", 104), base).regressions
-    assert compare(record("cur", 130), base).regressions == ["A: p95_ms"]
-    assert compare(record("cur", 70), base).endpoints[0].deltas[0].improvement
-
-
-def test_noise_grows_when_few_samples() -> None:
-    wide = p95_standard_error(EndpointRecord(name="A", requests=50, rps=5, p90=90, p95=100, p99=200, error_rate=0))
-    narrow = p95_standard_error(
-        EndpointRecord(name="A", requests=50_000, rps=5, p90=90, p95=100, p99=200, error_rate=0)
-    )
-    assert wide is not None and narrow is not None and wide > 10 * narrow
-    # 30% slower but only 40 samples each with a wide spread: not beyond noise.
-    base = EndpointRecord(name="A", requests=40, rps=4, p90=50, p95=100, p99=400, error_rate=0)
-    cur = base.model_copy(update={"p95": 130.0})
-    comparison = compare(
-        RunRecord(
-            run_id="c",
-            service="S",
-            profile="smoke",
-            started_at=NOW,
-            verdict="pass",
-            duration_s=10,
-            endpoints={"A": cur},
-        ),
-        RunRecord(
-            run_id="b",
-            service="S",
-            profile="smoke",
-            started_at=NOW,
-            verdict="pass",
-            duration_s=10,
-            endpoints={"A": base},
-        ),
-    )
-    assert not comparison.regressions
-
-
-def test_error_rate_and_rps_regressions() -> None:
-    base = record("base", 100, err=0.001)
-    assert compare(record("cur", 100, err=0.02), base).regressions == ["A: error_rate"]
-    assert not compare(record("cur", 100, err=0.0015), base).regressions
-    assert compare(record("cur", 100, rps=700), base).regressions == ["A: rps"]
-
-
-def test_baseline_is_last_passing_or_pinned() -> None:
-    history = [
-        record("old", 100, minute=1),
-        record("bad", 100, verdict="fail", minute=3),
-        record("new", 100, minute=2),
-        record("me", 100, minute=4),
-    ]
-    assert pick_baseline(history, "me", None).run_id == "new"  # type: ignore[union-attr]
-    assert pick_baseline(history, "me", "bad").run_id == "bad"  # type: ignore[union-attr]
-    assert pick_baseline(history, "me", "missing") is None
-    assert pick_baseline([record("me", 1)], "me", None) is None
-
-
-def test_fail_on_regression_turns_the_verdict() -> None:
-    run = result(stats(1000, 80), stats(500, 250))
-    comparison = compare(
-        RunRecord.from_result(run, "?"),
-        record("base", 20).model_copy(
-            update={
-                "endpoints": {
-                    "A": EndpointRecord(name="A", requests=1000, rps=100, p90=18, p95=20, p99=25, error_rate=0)
-                }
-            }
-        ),
-    )
-    assert comparison.regressions == ["A: p95_ms"]
-    assert evaluate(run, CATALOG, comparison).passed
-    failed = evaluate(run, CATALOG, comparison, fail_on_regression=True)
-    assert not failed.passed and "regressed against baseline base: A: p95_ms" in failed.reason
 
 
 def test_history_rows_round_trip() -> None:

@@ -16,9 +16,11 @@ import pytest
 
 from luna.errors import ConfigError, LunaError
 from luna.results import Latency, RunResult, Stats
+from luna.verdict import Verdict
 from tasks.notify.hooks import HookContext, HookError, HookOutcome, call_hooks, discover_hooks
 from tasks.notify.settings import webhook_settings
 from tasks.notify.webhooks import (
+    RunEvent,
     backoff_delay,
     build_payload,
     mask_url,
@@ -50,9 +52,9 @@ def sample_result(run_dir: Path, status: str = "passed") -> RunResult:
     )
 
 
-def sample_event(run_dir: Path, **extra: Any) -> dict[str, Any]:
+def sample_event(run_dir: Path) -> RunEvent:
     links = {"report": "https://luna.example/report.html", "grafana": "https://grafana.example/d/k6"}
-    return {**run_event(sample_result(run_dir), verdict={"verdict": "pass", "slos": []}, links=links), **extra}
+    return run_event(sample_result(run_dir), verdict="pass", links=links)
 
 
 # ---- signature -------------------------------------------------------------------------
@@ -106,20 +108,42 @@ def test_json_payload_survives_missing_keys() -> None:
     assert partial["status"] == "failed" and partial["totals"]["p95_ms"] is None and partial["links"] == {}
 
 
+def verdict_of(status: str) -> Verdict:
+    return Verdict(
+        service="s",
+        profile="smoke",
+        run_id="r",
+        status=status,
+        reason="why",
+        headline="",
+        overall=[],
+        apdex=None,
+        endpoints=[],
+    )  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("verdict", "expected"),
     [
-        ({"verdict": "pass"}, "pass"),
-        ({"status": "failed"}, "fail"),
-        ({"passed": True}, "pass"),
-        ({"ok": False}, "fail"),
-        ("FAIL", "fail"),
-        ({"slos": []}, None),
+        (verdict_of("pass"), "pass"),
+        (verdict_of("fail"), "fail"),
+        ("pass", "pass"),
+        ("fail", "fail"),
+        (True, "pass"),
+        (False, "fail"),
         (None, None),
     ],
 )
-def test_verdict_is_normalised_to_pass_fail_or_none(verdict: Any, expected: str | None) -> None:
+def test_the_outcome_comes_from_a_verdict_or_pass_fail(verdict: Any, expected: str | None) -> None:
+    assert run_event({}, verdict).verdict == expected
     assert build_payload({"verdict": verdict})["verdict"] == expected
+
+
+@pytest.mark.parametrize("guess", [{"verdict": "pass"}, {"status": "failed"}, {"ok": False}, "FAIL", "passed"])
+def test_an_outcome_is_never_guessed_from_other_keys_or_words(guess: Any) -> None:
+    """One run-event model (issue 16): whoever builds the event says pass or fail."""
+    with pytest.raises(TypeError, match="a run's outcome is"):
+        run_event({}, guess)
 
 
 def test_slack_payload_is_block_kit_with_the_numbers_and_links(tmp_path: Path) -> None:

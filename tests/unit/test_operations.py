@@ -19,8 +19,8 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = set(operations.PUBLIC_OPERATIONS)
-FRONT_ENDS = [*sorted((ROOT / "app" / "cli").glob("*.py")), ROOT / "app" / "client.py", ROOT / "app" / "repl.py"]
-FRONT_ENDS += sorted((ROOT / "app" / "mcp").glob("*.py"))
+FRONT_ENDS = [*sorted((ROOT / "app" / "cli").glob("*.py")), ROOT / "app" / "client.py"]
+FRONT_ENDS += [p for front in ("repl", "mcp", "gateway") for p in sorted((ROOT / "app" / front).glob("*.py"))]
 
 
 def test_every_public_operation_is_a_function_of_the_application_layer() -> None:

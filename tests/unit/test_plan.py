@@ -407,6 +407,29 @@ def test_destructive_endpoints_are_left_out_unless_included(isolated: Path, targ
     assert [e.name for e in everything.catalog.endpoints] == ["list", "drop"]
 
 
+def test_needs_input_endpoints_are_left_out_even_with_destructive(isolated: Path, target: str) -> None:
+    page = "'page-token' is a value the server issues (token), which cannot be made up"
+    config = write_catalog(
+        isolated / "e.json",
+        [
+            {"name": "list", "group": "g", "path": "/items"},
+            {"name": "next", "group": "g", "path": "/items/next?page-token=sample", "needs_input": page},
+        ],
+    )
+    assert [e.name for e in plan(target, config).catalog.endpoints] == ["list"]
+    everything = prepare_run(
+        LoadTestParams(config=str(config), run_id="unit-run-2", include_destructive=True),
+        load_settings(base_url=target),
+    )
+    assert [e["name"] for e in json.loads(everything.endpoints_file.read_text())["endpoints"]] == ["list"]
+
+
+def test_only_needs_input_endpoints_is_a_clear_error(isolated: Path, target: str) -> None:
+    config = write_catalog(isolated / "e.json", [{"name": "n", "group": "g", "path": "/x", "needs_input": "why"}])
+    error = fails(target, config, ConfigError)
+    assert "every endpoint" in error.one_line() and "needs_input" in error.one_line()
+
+
 def test_only_destructive_endpoints_is_a_clear_error(isolated: Path, target: str) -> None:
     config = write_catalog(
         isolated / "e.json", [{"name": "drop", "group": "g", "method": "DELETE", "path": "/x", "destructive": True}]

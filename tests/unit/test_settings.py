@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from luna.errors import ConfigError
+from luna.sections import masked_by_section
 from luna.settings import LunaSettings, duration_seconds, load_settings
 
 pytestmark = pytest.mark.unit
@@ -279,3 +280,16 @@ def test_a_hold_of_1s_or_more_is_accepted(monkeypatch: pytest.MonkeyPatch, value
 def test_ramp_duration_may_be_short(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAMP_DURATION", "500ms")  # a ramping stage of any length is valid k6
     assert load_settings().ramp_duration == "500ms"
+
+
+def test_env_shows_every_setting_once_grouped_by_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`luna env` prints masked_by_section(): every section of LunaSettings, each setting once."""
+    monkeypatch.setenv("AUTH_TOKEN", "s3cr3t-value")
+    settings = load_settings()
+    grouped = masked_by_section(settings)
+    assert list(grouped) == ["load", "auth", "influx", "visual_qa", "notify", "gateway", "shards", "general"]
+    names = [name for values in grouped.values() for name in values]
+    assert sorted(names) == sorted(settings.masked()) and len(names) == len(set(names))
+    assert grouped["auth"]["AUTH_TOKEN"] == "********" and "s3cr3t-value" not in str(grouped)
+    assert "LUNA_WEBHOOK_PORT" in grouped["gateway"] and "SHARD_ENGINE" in grouped["shards"]
+    assert "LUNA_OUT_DIR" in grouped["general"]

@@ -1,5 +1,5 @@
 """``luna repl`` (alias ``luna cli``): an interactive shell for one-shot API calls, and
-``luna health``.
+``luna health`` (health.py).
 
 The core is :class:`ReplSession`, fed one line at a time (``session.execute(line)``), so
 tests drive it without a terminal; :func:`run_interactive` adds readline (history file,
@@ -41,13 +41,13 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
+from app.repl.health import HealthResult, check_health
 from luna.errors import LunaError
 from luna.masking import Masker
 from luna.settings import LunaSettings, load_settings
 from luna.text import printable
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-HEALTH_PATHS = ("/api/health", "/health", "/healthz", "/")
 PREVIEW_LINES = 40
 PREVIEW_CHARS = 4000
 MASK = "********"
@@ -63,15 +63,6 @@ class Exchange:
     status: int | None
     ms: float
     error: str | None = None
-
-
-@dataclass
-class HealthResult:
-    url: str
-    ok: bool
-    status: int | None
-    ms: float
-    detail: str
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -351,58 +342,6 @@ class ReplSession:
             f"{'healthy' if result.ok else 'UNHEALTHY'}: {result.url} {status} {result.ms:.1f} ms {result.detail}",
             style,
         )
-
-
-def check_health(client: httpx.Client, target: str, *, timeout: float | None = None) -> HealthResult:
-    """Probe the target: the first of HEALTH_PATHS that is not a 404 decides (< 400 = healthy)."""
-    last: HealthResult | None = None
-    for path in HEALTH_PATHS:
-        url = urljoin(target.rstrip("/") + "/", path.lstrip("/"))
-        started = time.perf_counter()
-        try:
-            response = client.get(url, timeout=timeout) if timeout is not None else client.get(url)
-        except httpx.HTTPError as exc:
-            ms = (time.perf_counter() - started) * 1000
-            return HealthResult(url, False, None, ms, f"cannot connect: {type(exc).__name__}")
-        ms = (time.perf_counter() - started) * 1000
-        detail = ""
-        if "json" in response.headers.get("content-type", ""):
-            try:
-                detail = json.dumps(response.json(), separators=(",", ":"))[:200]
-            except ValueError:
-                detail = ""
-        last = HealthResult(url, response.status_code < 400, response.status_code, ms, detail)
-        if response.status_code != 404:
-            return last
-    assert last is not None
-    return last
-
-
-def health_report(target: str | None, *, timeout: float = 5.0, console: Console | None = None) -> int:
-    """`luna health`: the target, and the Prefect API the CLI would use. Exit 1 if the target is not healthy."""
-    from app.operations import prefect_api
-
-    settings = load_settings()
-    console = console or Console()
-    url = (target or settings.base_url).rstrip("/")
-    with httpx.Client() as client:
-        result = check_health(client, url, timeout=timeout)
-    style = "green" if result.ok else "red"
-    console.print(
-        f"[{style}]{'ok ' if result.ok else '!! '}[/]target   {escape(result.url)}  "
-        f"{result.status if result.status is not None else '-'}  {result.ms:.1f} ms  {escape(result.detail)}",
-        soft_wrap=True,
-        highlight=False,
-    )
-    api = prefect_api(settings.luna_prefect_port)
-    if api:
-        console.print(f"[green]ok [/]prefect  {escape(api)}", highlight=False)
-    else:
-        console.print(
-            "[yellow]-- [/]prefect  no server running: flows use a temporary one (`luna up` starts one)",
-            highlight=False,
-        )
-    return 0 if result.ok else 1
 
 
 def run_interactive(target: str | None = None, *, use_auth: bool = True) -> int:

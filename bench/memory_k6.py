@@ -1,0 +1,163 @@
+"""Does k6 itself stay flat in memory as Luna runs it, however long the run?
+
+k6/main.js is run as tasks/execution/k6.py runs it (`--no-thresholds --no-summary`, JSON
+logs), against a private nginx serving a static JSON (bench/runner_efficiency.py's), in the
+open model at a fixed rate (`LOAD_MODEL=open`, `RATE`: the smoke profile starts RATE/10
+iterations/s), so that a short and a long run have exactly the same request rate. The runs
+go at the same time, in pairs of lengths (default 60 s and 600 s), each with k6's web
+dashboard on (Luna's default: `K6_WEB_DASHBOARD_PERIOD` = run length / 300, at least 0.5 s,
+as `tasks/execution/k6.py` sets it) and off, plus `--variants k6summary` for k6 with its
+end-of-test summary on (what Luna turned off). k6's RSS is sampled every --period s.
+Writes bench/results/memory_k6-<date>.json with each run's series.
+
+    .venv/bin/python bench/memory_k6.py                              # 60 s and 600 s, 300 it/s
+    .venv/bin/python bench/memory_k6.py --durations 30,120 --rate 3000 --endpoints 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+from _common import K6, ROOT, free_port, loadavg, machine, stop, table, wait_http, write_results
+from runner_efficiency import BODY, NGINX_CONF, clean_env
+
+MIB = 1024 * 1024
+
+
+def one_run(
+    name: str, tmp: Path, base_url: str, duration_s: int, rate: int, variant: str, period_s: float
+) -> dict[str, Any]:
+    env = clean_env() | {
+        "ENDPOINTS_FILE": str(tmp / "endpoints.json"),
+        "BASE_URL": base_url,
+        "PROFILE": "smoke",
+        "LOAD_MODEL": "open",
+        "RATE": str(rate),
+        "SMOKE_DURATION": f"{duration_s}s",
+        "SMOKE_VUS": "10",
+        "MAX_VUS": "50",
+    }
+    if variant == "dashboard":
+        env |= {
+            "K6_WEB_DASHBOARD": "true",
+            "K6_WEB_DASHBOARD_PORT": "-1",
+            "K6_WEB_DASHBOARD_EXPORT": str(tmp / f"{name}.html"),
+            "K6_WEB_DASHBOARD_PERIOD": f"{max(500, int(duration_s * 1000 / 300))}ms",
+        }
+    flags = [] if variant == "k6summary" else ["--no-thresholds", "--no-summary"]
+    cmd = [K6, "run", "--no-usage-report", "--address", "", "--log-format", "json", *flags]
+    proc = subprocess.Popen(
+        [*cmd, str(ROOT / "k6" / "main.js")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    me = psutil.Process(proc.pid)
+    series: list[tuple[float, float]] = []
+    t0 = time.monotonic()
+    deadline = t0 + duration_s + 120  # bounded: k6's graceful stop is 30 s
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            series.append((round(time.monotonic() - t0, 1), me.memory_info().rss / MIB))
+        except psutil.Error:
+            break
+        time.sleep(period_s)
+    stop(proc, 30)
+    at_1min = [rss for t, rss in series if t <= 60]
+    return {
+        "name": name,
+        "variant": variant,
+        "duration_s": duration_s,
+        "rate_per_s": rate // 10,
+        "peak_rss_mib": max(rss for _, rss in series) if series else None,
+        "peak_first_60s_mib": max(at_1min) if at_1min else None,
+        "exit_code": proc.returncode,
+        "series": series,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--durations", default="60,600", help="run lengths in seconds, run at once (default 60,600)")
+    p.add_argument("--rate", type=int, default=3000, help="RATE: the smoke profile runs RATE/10 it/s (default 3000)")
+    p.add_argument("--endpoints", type=int, default=20, help="endpoints in the file (default 20)")
+    p.add_argument("--variants", default="dashboard,no-dashboard", help="dashboard, no-dashboard, k6summary")
+    p.add_argument("--period", type=float, default=5.0, help="RSS sampling period in seconds (default 5)")
+    p.add_argument("--out-dir", type=Path, default=None, help="where the JSON goes (default bench/results)")
+    args = p.parse_args()
+    durations = [int(d) for d in args.durations.split(",") if d.strip()]
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    if not durations or any(not 5 <= d <= 3600 for d in durations) or not 10 <= args.rate <= 100_000:
+        p.error("durations 5-3600 s; rate 10-100000")
+    if set(variants) - {"dashboard", "no-dashboard", "k6summary"} or not 1 <= args.endpoints <= 500:
+        p.error("variants: dashboard, no-dashboard, k6summary; endpoints 1-500")
+    tmp = Path(tempfile.mkdtemp(prefix="luna-bench-memk6-"))
+    tmp.chmod(0o755)
+    nginx = None
+    runs: list[dict[str, Any]] = []
+    try:
+        port = free_port()
+        (tmp / "users.json").write_text(json.dumps(BODY), encoding="utf-8")
+        (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port), encoding="utf-8")
+        nginx = subprocess.Popen(
+            [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(tmp), "-c", str(tmp / "nginx.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_http(f"http://127.0.0.1:{port}/api/users", 15, nginx)
+        eps = [
+            {"name": f"E{i:03d}", "group": "g", "path": "/api/users", "checks": {"status": 200}}
+            for i in range(args.endpoints)
+        ]
+        (tmp / "endpoints.json").write_text(json.dumps({"service": "bench", "endpoints": eps}), encoding="utf-8")
+        jobs = [(f"{v}-{d}s", v, d) for v in variants for d in durations]
+        print(f"nginx on {port}; {len(jobs)} k6 runs at once, {args.rate // 10} it/s each: {jobs}", flush=True)
+        threads = [
+            threading.Thread(
+                target=lambda n=n, v=v, d=d: runs.append(
+                    one_run(n, tmp, f"http://127.0.0.1:{port}", d, args.rate, v, args.period)
+                )
+            )
+            for n, v, d in jobs
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        stop(nginx, 10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows = []
+    ratios: dict[str, float | None] = {}
+    for v in variants:
+        mine = {r["duration_s"]: r for r in runs if r["variant"] == v}
+        lo, hi = min(durations), max(durations)
+        ratio = mine[hi]["peak_rss_mib"] / mine[lo]["peak_rss_mib"] if mine[lo]["peak_rss_mib"] else None
+        ratios[v] = ratio
+        rows.append([v, mine[lo]["peak_rss_mib"], mine[hi]["peak_rss_mib"], ratio])
+    print()
+    print(table(["variant", f"k6 peak MiB, {min(durations)} s", f"{max(durations)} s", "ratio"], rows))
+    path = write_results(
+        "memory_k6",
+        {
+            "machine": machine(),
+            "loadavg_at_end": loadavg(),
+            "options": vars(args) | {"out_dir": str(args.out_dir)},
+            "peak_ratio_longest_over_shortest": ratios,
+            "runs": sorted(runs, key=lambda r: (r["variant"], r["duration_s"])),
+        },
+        args.out_dir,
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
