@@ -131,15 +131,14 @@ def load_outcome(result: RunResult, verdict: Verdict, links: dict[str, str] | No
     crossed = slo_failures(verdict.model_dump(mode="json"))
     reason = verdict.reason
     if status == "failed" and crossed:
-        where = sorted({f.endpoint for f in crossed})
-        reason = f"{len(crossed)} SLO checks crossed ({', '.join(where[:5])}{', ...' if len(where) > 5 else ''}); {verdict.headline}"
-        # failed checks say which check failed, as in the load verdict
-        checks = [
-            f"{e.name}: {e.reason}"
-            for e in verdict.endpoints
-            if any(c.slo == "check_pass_rate" and not c.ok for c in e.checks)
-        ]
-        reason += "".join(f"; {line}" for line in checks)
+        # the report's verdict box in one line: how many, the worst three (with failing checks)
+        from tasks.reporting.summary import summarize
+
+        box = summarize(result, verdict)
+        worst = "; ".join(f"{o.endpoint}: {o.misses[0].text}" for o in box.worst[:3])
+        more = len(box.worst) + sum(g.count for g in box.rest) - min(3, len(box.worst))
+        reason = f"{len(crossed)} SLO checks crossed, {verdict.headline}. {box.lead}"
+        reason += f" Worst: {worst}" + (f"; and {more} more" if more > 0 else "") if worst else ""
     return StageOutcome(
         name="load",
         status=status,

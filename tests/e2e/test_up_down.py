@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import sync_playwright
 
 from app.server.files import results_server
 from luna.keys import artifact_key
@@ -133,6 +134,36 @@ def test_the_report_link_in_a_real_artifact_opens_the_report(up: Up, demo: Demo,
     assert link.endswith(f"({url.group(1)})")  # the link artifact: [text](url)
     dashboard = re.search(r"k6 web dashboard: \[k6-report\.html\]\((\S+)\)", markdown)
     assert dashboard and httpx.get(dashboard.group(1), timeout=10).status_code == 200
+
+
+def test_the_prefect_ui_shows_the_report_and_its_link_opens_it(up: Up, demo: Demo, tmp_path: Path) -> None:
+    """In real Chromium at desktop and phone widths: the artifact page of Prefect's UI
+    (served by `luna up`) shows the verdict, and its report.html link opens the report."""
+    result = _smoke(up, demo, tmp_path, "Up UI")
+    api = f"http://127.0.0.1:{up.prefect_port}/api"
+    key = artifact_key("luna-report", "Up UI", "smoke")
+    found = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"key": {"any_": [key]}}}, timeout=30).json()
+    page_url = f"http://127.0.0.1:{up.prefect_port}/artifacts/artifact/{found[0]['id']}"
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed for this test"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        try:
+            for width in (1280, 390):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(page_url, wait_until="load", timeout=60_000)
+                page.get_by_text("1 of 1 endpoint missed an SLO", exact=False).first.wait_for(timeout=60_000)
+                link = page.get_by_role("link", name="report.html", exact=True)
+                href = link.get_attribute("href") or ""
+                assert href == f"http://127.0.0.1:{up.reports_port}/runs/{result.run_id}/report.html"
+                page.goto(href, wait_until="load")
+                assert page.get_by_role("heading", name=re.compile(r"^FAIL")).is_visible()
+                assert page.locator("section.verdict").get_by_text("Boom").first.is_visible()
+                page.close()
+        finally:
+            browser.close()
 
 
 def test_a_storage_block_makes_the_link_work_without_the_run_folder(up: Up, demo: Demo, tmp_path: Path) -> None:

@@ -92,7 +92,12 @@ def pipeline_folders(out: Path) -> PipelineResult:
         started_at=NOW,
         out_dir=str(out / "pipelines" / "p1"),
         stages=[
-            StageOutcome(name="load", status="failed", reason="42 SLOs", links={"run_dir": str(load_dir)}),
+            StageOutcome(
+                name="load",
+                status="failed",
+                reason="getFlaky: error rate 19.77% (target <= 1.00%); " * 20,
+                links={"run_dir": str(load_dir)},
+            ),
             StageOutcome(name="lighthouse", status="failed", reason="a11y", links={"run_dir": str(lh_dir)}),
             StageOutcome(name="visual_qa", status="failed", reason="FAIL", links={"run_dir": str(vqa_dir)}),
         ],
