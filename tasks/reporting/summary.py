@@ -137,7 +137,12 @@ def _notes(result: RunResult, verdict: Verdict) -> list[str]:
         shown = ", ".join(c.regressions[:NAMES]) + (
             f" and {len(c.regressions) - NAMES} more" if len(c.regressions) > NAMES else ""
         )
-        notes.append(f"regressed against baseline {c.baseline_run_id}: {shown}")
+        against = (
+            f"the median of {len(c.window_run_ids)} comparable runs"
+            if c.window_run_ids and not c.pinned
+            else f"baseline {c.baseline_run_id}"
+        )
+        notes.append(f"regressed against {against}: {shown}")
     idle = verdict.not_exercised
     if idle:
         more = f" and {len(idle) - NAMES} more" if len(idle) > NAMES else ""

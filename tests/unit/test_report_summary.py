@@ -121,3 +121,19 @@ def test_a_pass_says_so_in_one_line(tmp_path: Path) -> None:
     verdict = evaluate(result, catalog_for(result))
     text = markdown_report(result, verdict, ReportLinks(run_dir=str(tmp_path))).replace("\\", "")
     assert "**PASS**: Every SLO held across 2 endpoints." in text and "Worst" not in text
+
+
+def test_a_regression_names_the_window_it_was_judged_against(tmp_path: Path) -> None:
+    from luna.verdict import Comparison
+
+    result = many_failures(tmp_path)
+    verdict = evaluate(result, catalog_for(result))
+    window = ["w1", "w2", "w3", "w4", "w5"]
+    verdict.comparison = Comparison(
+        baseline_run_id="w5", endpoints=[], window_run_ids=window, regressions=["Slow-1: p95_ms"], outcome="regressed"
+    )
+    assert "regressed against the median of 5 comparable runs: Slow-1: p95_ms" in summarize(result, verdict).notes
+    verdict.comparison = Comparison(
+        baseline_run_id="pinned-1", endpoints=[], pinned=True, regressions=["Slow-1: p95_ms"]
+    )
+    assert "regressed against baseline pinned-1: Slow-1: p95_ms" in summarize(result, verdict).notes
