@@ -60,7 +60,13 @@ def test_interrupted_run_exits_130_and_diff_says_what_it_is(prefect_server: str,
     args = ["smoke", "--target", demo.url, "--config", str(config), "--smoke-duration", "60s", "--run-id", "cut-1"]
     proc = subprocess.Popen([LUNA, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 90
-    while not [p for p in psutil.Process(proc.pid).children(recursive=True) if p.name() == "k6"]:
+    while (
+        not [  # the load run's k6, not the pre-checks' `k6 version` / `k6 inspect`
+            p
+            for p in psutil.Process(proc.pid).children(recursive=True)
+            if p.name() == "k6" and "run" in p.cmdline()[1:2]
+        ]
+    ):
         assert time.monotonic() < deadline and proc.poll() is None, "k6 did not start"
         time.sleep(0.3)
     time.sleep(2)
@@ -115,6 +121,8 @@ def test_test_service_load_stage_fails_on_failed_checks(
     result = LunaClient().test_service(demo.url, config=str(config), **off)
     load = next(s for s in result.stages if s.name == "load")
     assert load.status == "failed" and not result.passed
-    assert "boom: checks 50.00% passed (target >= 100.00%): 'no graphql errors' failed" in load.reason
+    # the stage line names the worst endpoints (tasks/reporting/summary.py) with the failing check
+    assert "Worst: boom: Checks passed 50.00%, target ≥ 100.00%" in load.reason
+    assert "'no graphql errors' failed" in load.reason
     assert [f.endpoint for f in result.slo_failures] == ["boom"]
     assert result.verdict is not None and "'no graphql errors' failed" in result.verdict["reason"]
