@@ -46,13 +46,14 @@ from tasks.execution.k6 import run_k6  # noqa: E402
 from tasks.execution.plan import LoadTestParams, prepare_run  # noqa: E402
 
 # The target: GET /a and /b sleep their delay (x uniform 0.9..1.1) and answer a small JSON;
-# POST /_delay?a=MS&b=MS sets the delays. Threaded, loopback only.
+# POST /_delay?a=MS&b=MS sets the delays. Threaded, TCP_NODELAY, loopback only.
 SERVER = r"""
 import json, random, sys, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 delays = {"a": 30.0, "b": 30.0}
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else headers and body go in two segments: +40 ms (delayed ACK)
     def log_message(self, *a): pass
     def _send(self, code, body):
         data = json.dumps(body).encode()

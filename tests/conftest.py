@@ -31,6 +31,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def artifacts(key: str) -> list[Any]:
+    """The Prefect artifacts with this key, newest first (the API's default order is by id,
+    a random UUID: a session's earlier run of the same key would come first half the time)."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC
+            )
+            return list(found)
+
+    return asyncio.run(read())
+
+
 class Demo:
     """A running demo API: its URL, stats and reset."""
 

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from app.cli.main import main
-from tests.conftest import Demo, free_port
+from tests.conftest import Demo, artifacts, free_port
 from tests.fake_anthropic import API_KEY, FakeAnthropic
 
 pytestmark = pytest.mark.e2e
@@ -21,18 +20,6 @@ def env(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for key in ("VISUAL_QA_AI_KEY", "VISUAL_QA_AI_BASE_URL", "ANTHROPIC_API_KEY"):
         monkeypatch.delenv(key, raising=False)
     return clean_env
-
-
-def artifact(key: str) -> str:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    async def read() -> str:
-        async with get_client() as client:
-            found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
-            return str(found[0].data) if found else ""
-
-    return asyncio.run(read())
 
 
 def test_visual_qa_flow_asks_personas_and_publishes(
@@ -53,8 +40,8 @@ def test_visual_qa_flow_asks_personas_and_publishes(
     assert isinstance(result, VisualQAResult) and [p.status for p in result.personas] == ["ok", "ok"]
     assert {f.severity for f in result.blocking} == {"critical", "high"}
     assert len(fake.requests) == 2 and result.usage.input_tokens > 0
-    assert "Mobile user saw 2 screenshots" in artifact("luna-vqa-report")
-    assert "first-time-visitor" in artifact("luna-vqa-personas")
+    assert "Mobile user saw 2 screenshots" in str(artifacts("luna-vqa-report")[0].data)
+    assert "first-time-visitor" in str(artifacts("luna-vqa-personas")[0].data)
     assert VisualQAResult.read(Path(result.run_dir)).run_id == result.run_id
 
 
@@ -73,8 +60,8 @@ def test_lighthouse_flow_mobile_preset_passes_within_budget(harness: None, demo:
     page = result.pages[0]
     assert page.preset == "mobile" and page.scores["accessibility"] == 100
     assert json.loads(Path(page.report_json or "").read_text())["configSettings"]["formFactor"] == "mobile"
-    assert "PASS" in artifact("luna-lighthouse-report") and (Path(result.run_dir) / "report.md").is_file()
-    assert "pass" in artifact("luna-lighthouse-pages")
+    assert "PASS" in str(artifacts("luna-lighthouse-report")[0].data) and (Path(result.run_dir) / "report.md").is_file()
+    assert "pass" in str(artifacts("luna-lighthouse-pages")[0].data)
 
 
 def test_cli_lighthouse_exit_code_and_vqa_commands(

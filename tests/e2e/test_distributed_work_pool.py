@@ -99,7 +99,10 @@ def test_two_shards_as_flow_runs_on_a_process_work_pool(
 
     assert result.status == "passed", result.message
     planned = RATE * SECONDS
-    assert result.total is not None and result.total.requests in (planned, planned + 1)
+    # k6's arrival-rate scheduler may start one more iteration per shard at the very end on a
+    # loaded machine (seen: 502 of 500 in CI); what must be exact is that every request the
+    # server saw is counted once, below.
+    assert result.total is not None and planned <= result.total.requests <= planned + 2
     assert demo.stats()["total"] == result.total.requests  # the server counted exactly as many
     assert {e.name for e in result.endpoints} == {"Health", "Users"}
     assert sum(e.requests for e in result.endpoints) == result.total.requests

@@ -4,32 +4,16 @@ id, published at the start and closed by the final report under the same key."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from luna.keys import artifact_key
 from luna.results import RunResult
-from tests.conftest import Demo, write_catalog
+from tests.conftest import Demo, artifacts, write_catalog
 from tests.fixtures_influx import InfluxServer
 
 pytestmark = pytest.mark.e2e
-
-
-def _versions(key: str) -> list[object]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.client.schemas.sorting import ArtifactSort
-
-    async def read() -> list[object]:
-        async with get_client() as client:
-            found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC
-            )
-            return list(reversed(found))  # oldest first
-
-    return asyncio.run(read())
 
 
 def test_live_links_are_published_at_the_start(
@@ -49,10 +33,10 @@ def test_live_links_are_published_at_the_start(
     assert state.is_completed(), state.message
     result = state.result()
     assert isinstance(result, RunResult)
-    grafana = [str(a.data) for a in _versions(artifact_key("luna-grafana", "Live", "smoke"))]  # type: ignore[attr-defined]
+    grafana = [str(a.data) for a in reversed(artifacts(artifact_key("luna-grafana", "Live", "smoke")))]  # type: ignore[attr-defined]
     assert len(grafana) == 2, grafana
     live, final = grafana
     assert f"var-run_id={result.run_id}" in live and "to=now" in live and "refresh=5s" in live
     assert f"var-run_id={result.run_id}" in final and "to=now" not in final
-    progress = _versions(artifact_key("luna-progress", "Live", "smoke"))[-1]
+    progress = artifacts(artifact_key("luna-progress", "Live", "smoke"))[0]
     assert "live dashboard while it runs: http://127.0.0.1:" in str(progress.description)  # type: ignore[attr-defined]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -10,23 +9,12 @@ import pytest
 from luna.errors import RunFailed
 from luna.keys import artifact_key
 from luna.results import RunResult
-from tests.conftest import Demo, write_catalog
+from tests.conftest import Demo, artifacts, write_catalog
 
 pytestmark = pytest.mark.e2e
 
 
-def _artifacts(key: str) -> list[object]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    async def read() -> list[object]:
-        async with get_client() as client:
-            return list(await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))))
-
-    return asyncio.run(read())
-
-
-def test_flow_passes_and_leaves_results_and_artifacts(
+def test_flow_passes_and_leaves_results_andartifacts(
     harness: None, demo: Demo, tmp_path: Path, clean_env: Path
 ) -> None:
     from flows.load_test import load_test
@@ -44,16 +32,16 @@ def test_flow_passes_and_leaves_results_and_artifacts(
     assert isinstance(result, RunResult) and result.status == "passed"
     assert {"summary", "k6_options", "k6_report", "k6_log"} <= set(result.files)
     assert RunResult.read(Path(result.run_dir)).run_id == result.run_id
-    progress = _artifacts(artifact_key("luna-progress", "Flow Test", "smoke"))
+    progress = artifacts(artifact_key("luna-progress", "Flow Test", "smoke"))
     assert progress and progress[0].type == "progress" and progress[0].data == 100.0  # type: ignore[attr-defined]
-    report = _artifacts(artifact_key("luna-report", "Flow Test", "smoke"))
+    report = artifacts(artifact_key("luna-report", "Flow Test", "smoke"))
     assert report and "Users" in str(report[0].data) and "PASS" in str(report[0].data)  # type: ignore[attr-defined]
-    table = _artifacts(artifact_key("luna-endpoints", "Flow Test", "smoke"))
+    table = artifacts(artifact_key("luna-endpoints", "Flow Test", "smoke"))
     assert table and table[0].type == "table"  # type: ignore[attr-defined]
-    link = _artifacts(artifact_key("luna-grafana", "Flow Test", "smoke"))
+    link = artifacts(artifact_key("luna-grafana", "Flow Test", "smoke"))
     assert link  # Prefect stores a link artifact as markdown "[text](url)"
     assert "/d/luna-k6/" in str(link[0].data) and f"var-run_id={result.run_id}" in str(link[0].data)  # type: ignore[attr-defined]
-    history = _artifacts(artifact_key("luna-history", "Flow Test", "smoke"))
+    history = artifacts(artifact_key("luna-history", "Flow Test", "smoke"))
     assert history and result.run_id in str(history[0].data)  # type: ignore[attr-defined]
     run_dir = Path(result.run_dir)
     assert (run_dir / "report.html").stat().st_size > 5000 and (run_dir / "verdict.json").is_file()
@@ -148,6 +136,6 @@ def test_auth_block_credentials_are_used_and_never_shown(
         if path.is_file():
             assert "demo-pass" not in path.read_text(errors="replace"), path
     for key in (artifact_key(f"luna-{kind}", "Block Svc", "smoke") for kind in ("report", "endpoints", "history")):
-        assert "demo-pass" not in str(_artifacts(key)[0].data)  # type: ignore[attr-defined]
+        assert "demo-pass" not in str(artifacts(key)[0].data)  # type: ignore[attr-defined]
     missing = load_test(params.model_copy(update={"auth_block": "nope"}), return_state=True)
     assert missing.is_failed() and "auth block 'nope' not found" in (missing.message or "")

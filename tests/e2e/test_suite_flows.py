@@ -4,7 +4,6 @@ a real Prefect server."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from luna.keys import artifact_key
-from tests.conftest import ROOT, Demo, start_demo
+from tests.conftest import ROOT, Demo, artifacts, start_demo
 
 pytestmark = pytest.mark.e2e
 LUNA = str(Path(sys.executable).with_name("luna"))
@@ -31,17 +30,6 @@ def demo0() -> Iterator[Demo]:
     server.proc.wait(timeout=10)
 
 
-def _artifacts(key: str) -> list[Any]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    async def read() -> list[Any]:
-        async with get_client() as client:
-            return list(await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))))
-
-    return asyncio.run(read())
-
-
 def test_generate_then_run_suite_flows(harness: None, demo0: Demo, tmp_path: Path, clean_env: Path) -> None:
     from flows.generate import generate
     from flows.run_suite import RunSuiteParams, run_suite
@@ -52,7 +40,7 @@ def test_generate_then_run_suite_flows(harness: None, demo0: Demo, tmp_path: Pat
     made = generate(GenerateParams(url=demo0.url, out_dir=str(suites), kinds=["api", "k6"]))
     assert made["manifest"]["slug"] == "luna-demo-api" and made["manifest"]["kinds"] == ["api", "k6"]
     assert Path(made["suite_dir"], "api", "test_api_users.py").is_file()
-    generated = _artifacts(artifact_key("luna-suite", made["manifest"]["service"], "generated"))
+    generated = artifacts(artifact_key("luna-suite", made["manifest"]["service"], "generated"))
     assert generated and "luna\\-demo\\-api" in str(generated[0].data)
 
     params = RunSuiteParams(name="luna-demo-api", suites_dir=str(suites), out_dir=str(tmp_path / "run"))
@@ -62,11 +50,11 @@ def test_generate_then_run_suite_flows(harness: None, demo0: Demo, tmp_path: Pat
     assert isinstance(error, SuiteFailed) and error.exit_code == 1
     failed = {c.test.split("::")[-1] for c in error.run.cases if c.outcome == "failed"}
     assert failed == {"test_get_always500", "test_issue_token", "test_query_boom", "test_get_secure"}
-    table = _artifacts(artifact_key("luna-tests", made["manifest"]["service"], "api"))
+    table = artifacts(artifact_key("luna-tests", made["manifest"]["service"], "api"))
     assert table and table[0].type == "table"
     rows = str(table[0].data)
     assert "test_api_chaos::test_get_always500" in rows and "HTTP 500, expected 200" in rows
-    summary = _artifacts(artifact_key("luna-tests", made["manifest"]["service"], "api") + "-summary")
+    summary = artifacts(artifact_key("luna-tests", made["manifest"]["service"], "api") + "-summary")
     assert summary and "## Failures" in str(summary[0].data)
 
     # The same failures, but the run completes when asked to (failing tests are a result).
