@@ -90,28 +90,29 @@ def test_baseline_comparison_flags_a_real_slowdown(harness: None, demo: Demo, tm
             slos={"p95_ms": 1000, "error_rate": 0.01, "apdex_score": 0.5},
         )
         params = LoadTestParams(
-            profile="smoke", target=demo.url, config=str(catalog), smoke_duration="2s", smoke_vus=4, **extra
+            profile="smoke", target=demo.url, config=str(catalog), smoke_duration="2s", smoke_vus=6, **extra
         )  # type: ignore[arg-type]
         return load_test(params, return_state=True).result(raise_on_failure=False)  # type: ignore[no-any-return]
 
-    first = run(5)
+    # 20 ms and 100 ms: k6 stays far from saturation and the step far beyond a loaded machine's noise
+    first = run(20)
     assert isinstance(first, RunResult)
     assert "nothing to compare" in Verdict.read(Path(first.run_dir)).baseline_note
-    early = run(40)  # one run of history is no baseline: the size is shown, the answer is inconclusive
+    early = run(100)  # one run of history is no baseline: the size is shown, the answer is inconclusive
     assert isinstance(early, RunResult)
     early_verdict = Verdict.read(Path(early.run_dir))
     assert early_verdict.comparison is not None and early_verdict.comparison.outcome == "inconclusive"
     assert "4 more comparable runs needed" in early_verdict.baseline_note and not early_verdict.comparison.regressions
-    fast = [run(5) for _ in range(4)]  # the window now holds 5 fast runs and the slow one
+    fast = [run(20) for _ in range(4)]  # the window now holds 5 fast runs and the slow one
     assert all(isinstance(r, RunResult) for r in fast)
-    second = run(40)
+    second = run(100)
     assert isinstance(second, RunResult)  # a regression alone does not fail the verdict by default
     verdict = Verdict.read(Path(second.run_dir))
-    assert verdict.comparison is not None and verdict.comparison.outcome == "regressed"
+    assert verdict.comparison is not None and verdict.comparison.outcome == "regressed", verdict.comparison.reason
     assert "Slow: p95_ms" in verdict.comparison.regressions and len(verdict.comparison.window_run_ids) == 6
     assert verdict.trends and verdict.trends[0].endpoint == "_total" and len(verdict.trends[0].points) == 7
-    pinned = run(40, baseline_run_id=first.run_id, fail_on_regression=True)
-    assert isinstance(pinned, RunFailed) and pinned.exit_code == 1
+    pinned = run(100, baseline_run_id=first.run_id, fail_on_regression=True)
+    assert isinstance(pinned, RunFailed) and pinned.exit_code == 1, pinned
     assert f"regressed against pinned run {first.run_id}" in pinned.verdict.reason
     assert pinned.result.generator is not None and pinned.result.generator.samples > 0
 
