@@ -232,6 +232,21 @@ def test_service(
         include_destructive=include_destructive,
         shards=shards,
     )
+    pipeline = _new_pipeline(target, profile, service, commit, environment)
+    endpoints_file, discoveries, ready = _discover(pipeline, discover, source, config, include_destructive)
+    suites = suites_dir or str(Path(pipeline.out_dir) / "suites")
+    _generate(pipeline, generate, ready, endpoints_file, source, run_api_suite=run_api_suite, suites_dir=suites)
+    params = _load_params(pipeline, load, ready, load_params, endpoints_file, config)
+    audits = {"lighthouse": lighthouse, "visual_qa": visual_qa}
+    _load_then_audits(pipeline, params, pages_of(discoveries, target), audits, vqa_agents or [], discoveries)
+    return _finish(pipeline, notify)
+
+
+def _new_pipeline(
+    target: str, profile: Profile, service: str | None, commit: str | None, environment: str | None
+) -> PipelineResult:
+    """The pipeline's record in out/pipelines/<id>/, written at once: a pipeline killed
+    before its end still leaves its record (no finished_at)."""
     pipeline_id = new_pipeline_id(profile)
     out = load_settings().luna_out_dir / "pipelines" / pipeline_id
     out.mkdir(parents=True, exist_ok=True)
@@ -245,26 +260,24 @@ def test_service(
         started_at=datetime.now(UTC),
         out_dir=str(out),
     )
-    pipeline.write()  # at once: a pipeline killed before its end still leaves its record (no finished_at)
-    endpoints_file, discoveries, ready = _discover(pipeline, discover, source, config, include_destructive)
-    _generate(
-        pipeline,
-        generate,
-        ready,
-        endpoints_file,
-        source,
-        run_api_suite=run_api_suite,
-        suites_dir=suites_dir or str(out / "suites"),
-    )
+    pipeline.write()
+    return pipeline
+
+
+def _load_params(
+    pipeline: PipelineResult, load: bool, ready: bool, params: LoadTestParams, endpoints_file: str, config: str
+) -> LoadTestParams | None:
+    """The load's parameters on the endpoints file, or None (the skip recorded with its reason)."""
     if not load:
         pipeline.stages.append(skipped("load", "switched off"))
     elif not ready:
         pipeline.stages.append(
             skipped("load", f"no endpoints file: discovery did not produce one and {config} is missing")
         )
-    params = load_params.model_copy(update={"config": endpoints_file}) if load and ready else None
-    audits = {"lighthouse": lighthouse, "visual_qa": visual_qa}
-    _load_then_audits(pipeline, params, pages_of(discoveries, target), audits, vqa_agents or [], discoveries)
+    return params.model_copy(update={"config": endpoints_file}) if load and ready else None
+
+
+def _finish(pipeline: PipelineResult, notify: bool) -> State[PipelineResult]:
     pipeline.finished_at = datetime.now(UTC)
     _report_and_notify(pipeline, notify)
     pipeline.write()

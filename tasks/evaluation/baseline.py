@@ -148,6 +148,7 @@ def _inconclusive(delta: Delta, reason: str, todo: str) -> Delta:
     return delta.model_copy(update={"outcome": "inconclusive", "reason": reason, "todo": todo})
 
 
+# long: each early answer (no data, few samples, short history) is one readable branch
 def judge_metric(
     metric: Metric,
     cur: EndpointRecord,
@@ -156,8 +157,7 @@ def judge_metric(
     pinned: EndpointRecord | None = None,
 ) -> Delta:
     """One metric of one endpoint: the change against the window's median (or the pinned run),
-    its noise, and the outcome with reason and todo. Long because each early answer
-    (no data, few samples, short history) is one readable branch."""
+    its noise, and the outcome with reason and todo."""
     values = [v for v in (metric.value(e) for e in history) if v is not None]
     if pinned is not None and (pinned_value := metric.value(pinned)) is not None:
         values.append(pinned_value)  # the pinned run is one of the comparable runs the spread comes from

@@ -304,14 +304,7 @@ def run_suite_dir(
     """Run the suite's kinds (default: the pytest kinds it has) and collect every row."""
     suite_dir = suite_dir.resolve()
     manifest = Manifest.read(suite_dir)
-    chosen = list(kinds) if kinds else [k for k in manifest.kinds if k in PYTEST_KINDS]
-    missing = [k for k in chosen if k not in manifest.kinds]
-    if missing:
-        raise SuiteRunError(
-            f"suite {manifest.slug} has no {', '.join(missing)} part (it has {', '.join(manifest.kinds)})",
-            location=str(suite_dir),
-            tip="UI and Lighthouse parts need pages: regenerate with --page PATH or from a spec with HTML pages",
-        )
+    chosen = _chosen_kinds(manifest, kinds, suite_dir)
     target = (base_url or manifest.base_url).rstrip("/")
     out_dir = out_dir.resolve()
     env = suite_env(settings, target)
@@ -328,29 +321,19 @@ def run_suite_dir(
     )
     started = time.monotonic()
     for kind in chosen:
-        if kind in PYTEST_KINDS:
-            cases, file = run_pytest_kind(suite_dir, kind, env=env, out_dir=out_dir, on_line=on_line, secrets=secrets)
-        elif kind == "k6":
-            cases, file = run_k6_kind(
-                suite_dir,
-                env=env,
-                settings=settings,
-                out_dir=out_dir,
-                on_line=on_line,
-                secrets=secrets,
-                duration=k6_duration,
-                vus=k6_vus,
-            )
-        else:
-            cases, file = run_lighthouse_kind(
-                suite_dir,
-                base_url=target,
-                env=env,
-                out_dir=out_dir,
-                on_line=on_line,
-                secrets=secrets,
-                presets=lighthouse_presets,
-            )
+        cases, file = _run_kind(
+            kind,
+            suite_dir,
+            base_url=target,
+            env=env,
+            settings=settings,
+            out_dir=out_dir,
+            on_line=on_line,
+            secrets=secrets,
+            k6_duration=k6_duration,
+            k6_vus=k6_vus,
+            lighthouse_presets=lighthouse_presets,
+        )
         # A service can echo a credential into a failure message: rows are masked too.
         run.cases += [c.model_copy(update={"test": secrets(c.test), "message": secrets(c.message)}) for c in cases]
         run.files[kind] = str(file)
@@ -358,3 +341,55 @@ def run_suite_dir(
     run.files["junit"] = str(write_junit(run, out_dir / "junit.xml"))
     (out_dir / "suite-run.json").write_text(run.model_dump_json(indent=2) + "\n", encoding="utf-8")
     return run
+
+
+def _chosen_kinds(manifest: Manifest, kinds: list[SuiteKind] | None, suite_dir: Path) -> list[SuiteKind]:
+    """The kinds asked for (default: the pytest kinds the suite has); a kind the suite lacks raises."""
+    chosen = list(kinds) if kinds else [k for k in manifest.kinds if k in PYTEST_KINDS]
+    missing = [k for k in chosen if k not in manifest.kinds]
+    if missing:
+        raise SuiteRunError(
+            f"suite {manifest.slug} has no {', '.join(missing)} part (it has {', '.join(manifest.kinds)})",
+            location=str(suite_dir),
+            tip="UI and Lighthouse parts need pages: regenerate with --page PATH or from a spec with HTML pages",
+        )
+    return chosen
+
+
+def _run_kind(
+    kind: SuiteKind,
+    suite_dir: Path,
+    *,
+    base_url: str,
+    env: dict[str, str],
+    settings: LunaSettings,
+    out_dir: Path,
+    on_line: LineSink,
+    secrets: Masker,
+    k6_duration: str,
+    k6_vus: int,
+    lighthouse_presets: tuple[str, ...],
+) -> tuple[list[CaseResult], Path]:
+    """One part of the suite: its rows and the file they came from."""
+    if kind in PYTEST_KINDS:
+        return run_pytest_kind(suite_dir, kind, env=env, out_dir=out_dir, on_line=on_line, secrets=secrets)
+    if kind == "k6":
+        return run_k6_kind(
+            suite_dir,
+            env=env,
+            settings=settings,
+            out_dir=out_dir,
+            on_line=on_line,
+            secrets=secrets,
+            duration=k6_duration,
+            vus=k6_vus,
+        )
+    return run_lighthouse_kind(
+        suite_dir,
+        base_url=base_url,
+        env=env,
+        out_dir=out_dir,
+        on_line=on_line,
+        secrets=secrets,
+        presets=lighthouse_presets,
+    )

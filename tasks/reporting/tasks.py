@@ -87,7 +87,14 @@ def publish_reports(result: RunResult, verdict: Verdict, grafana_url: str | None
             "dashboard_url": urls.get(k6_report),
         }
     )
+    _publish_artifacts(result, verdict, links)
+    logger.info("report: %s", links.report_url or links.report_html)
+    return links.as_dict()
 
+
+def _publish_artifacts(result: RunResult, verdict: Verdict, links: ReportLinks) -> None:
+    """The markdown report, the endpoint table and the Grafana and HTML-report links, keyed
+    by service and profile (one history each in the Prefect UI)."""
     keys = report_keys(result.service, result.profile)
     what = f"{result.service or 'service'} · {result.profile}"
     create_markdown_artifact(
@@ -100,10 +107,10 @@ def publish_reports(result: RunResult, verdict: Verdict, grafana_url: str | None
         key=keys["endpoints"],
         description=md(f"Per-endpoint results: {what} (run {result.run_id})"),
     )
-    if grafana is not None:
+    if links.grafana is not None:
         # A link artifact is stored as the markdown `[text](link)`: escape both parts.
         create_link_artifact(
-            link=md_url(grafana),
+            link=md_url(links.grafana),
             link_text=md(f"Grafana: {what}, run {result.run_id}"),
             key=keys["grafana"],
             description=md(f"Grafana dashboard luna-k6 for {what}, run {result.run_id}"),
@@ -115,5 +122,3 @@ def publish_reports(result: RunResult, verdict: Verdict, grafana_url: str | None
             key=keys["html"],
             description=md(f"The HTML report of {what}, run {result.run_id}"),
         )
-    logger.info("report: %s", links.report_url or links.report_html)
-    return links.as_dict()

@@ -98,32 +98,8 @@ async def _one_viewport(
             return None
         with contextlib.suppress(PlaywrightError):  # a page that keeps polling is still captured
             await page.wait_for_load_state("networkidle", timeout=5000)
-        fold = screens / f"{name}-fold.png"
-        full = screens / f"{name}-full.png"
-        await page.screenshot(path=str(fold), full_page=False)
-        height = int(await page.evaluate("() => document.documentElement.scrollHeight"))
-        cropped = height > MAX_FULL_HEIGHT
-        if cropped:
-            width = int(await page.evaluate("() => document.documentElement.scrollWidth"))
-            await page.screenshot(
-                path=str(full), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": MAX_FULL_HEIGHT}
-            )
-        else:
-            await page.screenshot(path=str(full), full_page=True)
-        dom = await page.evaluate(DOM_PROBE)
-        if name == "desktop":
-            probe.findings += dom_findings(dom, name)
-            await page.add_script_tag(content=axe_source)
-            violations = await page.evaluate(AXE_RUN)
-            probe.axe_violations = len(violations)
-            probe.findings += axe_findings(violations, name)
-        else:
-            probe.findings += dom_findings(dom, name, layout_only=True)
-        new_console = [c for c in dict.fromkeys(console) if c not in probe.console_errors]
-        new_failed = [f for f in dict.fromkeys(failed) if f not in probe.failed_requests]
-        probe.console_errors += new_console
-        probe.failed_requests += new_failed
-        probe.findings += load_findings(new_console, new_failed, name)
+        fold, full, height, cropped = await _screenshots(page, name, screens)
+        await _probe(page, name, probe, axe_source, console, failed)
         return Capture(
             viewport=name,
             width=vp.width,
@@ -136,3 +112,41 @@ async def _one_viewport(
         )
     finally:
         await context.close()
+
+
+async def _screenshots(page: Any, name: str, screens: Path) -> tuple[Path, Path, int, bool]:
+    """Above-the-fold and full-page screenshots: (fold, full, page height, whether cropped)."""
+    fold = screens / f"{name}-fold.png"
+    full = screens / f"{name}-full.png"
+    await page.screenshot(path=str(fold), full_page=False)
+    height = int(await page.evaluate("() => document.documentElement.scrollHeight"))
+    cropped = height > MAX_FULL_HEIGHT
+    if cropped:
+        width = int(await page.evaluate("() => document.documentElement.scrollWidth"))
+        await page.screenshot(
+            path=str(full), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": MAX_FULL_HEIGHT}
+        )
+    else:
+        await page.screenshot(path=str(full), full_page=True)
+    return fold, full, height, cropped
+
+
+async def _probe(
+    page: Any, name: str, probe: PageProbe, axe_source: str, console: list[str], failed: list[str]
+) -> None:
+    """The deterministic probes on the loaded page, added to `probe`: DOM checks (layout only
+    off desktop), axe-core on desktop, and the console errors and failed requests not seen yet."""
+    dom = await page.evaluate(DOM_PROBE)
+    if name == "desktop":
+        probe.findings += dom_findings(dom, name)
+        await page.add_script_tag(content=axe_source)
+        violations = await page.evaluate(AXE_RUN)
+        probe.axe_violations = len(violations)
+        probe.findings += axe_findings(violations, name)
+    else:
+        probe.findings += dom_findings(dom, name, layout_only=True)
+    new_console = [c for c in dict.fromkeys(console) if c not in probe.console_errors]
+    new_failed = [f for f in dict.fromkeys(failed) if f not in probe.failed_requests]
+    probe.console_errors += new_console
+    probe.failed_requests += new_failed
+    probe.findings += load_findings(new_console, new_failed, name)
