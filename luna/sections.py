@@ -114,13 +114,14 @@ class NotifySection(Section):
 
 
 class ShardSettings(Section):
-    """Where shards run (DASK_ADDRESS, SHARD_*, DASK_WORKERS)."""
+    """Where shards run and what they keep (DASK_ADDRESS, SHARD_*, DASK_WORKERS)."""
 
     dask_address: str | None
     shard_ready_timeout_s: float
     shard_engine: Literal["dask", "work-pool"]
     shard_deployment: str
     dask_workers: int | None
+    shard_raw_samples: bool
 
 
 def masked_by_section(settings: Any) -> dict[str, dict[str, str]]:

@@ -189,6 +189,10 @@ class LunaSettings(BaseSettings):
     dask_workers: int | None = Field(
         None, ge=1, le=64, description="Worker processes of the local Dask cluster (default: min(shards, cores))."
     )
+    shard_raw_samples: bool = Field(
+        False,
+        description="Each shard also keeps k6's raw samples (samples.csv), an audit trail that costs k6 ~25 % of its throughput.",
+    )
 
     @model_validator(mode="after")
     def _one_auth_mode(self) -> LunaSettings:

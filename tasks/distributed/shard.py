@@ -5,8 +5,8 @@ up to tallies and HDR histograms on the machine that ran it, as a single run's i
 The k6 process is handled exactly like a single run (tasks/execution/k6.py): its own
 process group, PR_SET_PDEATHSIG, every line to the run log, SIGINT then SIGKILL in
 `finally`. Only the command differs: `--paused`, a REST API on a free loopback port,
-the segment flags and `--out csv=samples.csv` (k6's raw samples, kept as the shard's audit
-trail; the result does not read them when the measure came).
+the segment flags, and `--out csv=samples.csv` (k6's raw samples, an audit trail) only with
+SHARD_RAW_SAMPLES=true or for a script of the user's own, whose figures come from them.
 """
 
 from __future__ import annotations
@@ -103,11 +103,17 @@ def shard_plan(job: ShardJob, folder: Path, settings: LunaSettings) -> RunPlan:
     )
 
 
-def shard_command(plan: RunPlan, segment: Segment, port: int, samples: Path, influx_out: str | None) -> list[str]:
+def shard_command(
+    plan: RunPlan, segment: Segment, port: int, samples: Path, influx_out: str | None, raw_samples: bool = False
+) -> list[str]:
     cmd = k6_command(plan, influx_out)
     cmd[cmd.index("--address") + 1] = f"127.0.0.1:{port}"
     run_at = cmd.index("run") + 1
-    cmd[run_at:run_at] = ["--paused", *segment.k6_args(), "--out", f"csv={samples}"]
+    # Luna's own script measures in its VUs (k6_command turns k6's thresholds off for it): no
+    # raw samples unless asked (SHARD_RAW_SAMPLES), they cost k6 a quarter of its throughput.
+    # A user's script (LUNA_K6_SCRIPT) is measured from its raw samples.
+    raw = ["--out", f"csv={samples}"] if raw_samples or "--no-thresholds" not in cmd else []
+    cmd[run_at:run_at] = ["--paused", *segment.k6_args(), *raw]
     return cmd
 
 
@@ -277,7 +283,8 @@ def _run_k6(
     ):
         handler = OutputHandler(plan, mask, state, log, failures, on_line, lambda fraction, text: None)
         env = {**k6_process_env(plan, settings, period_ms), **influx_env, "K6_CSV_TIME_FORMAT": CSV_TIME_FORMAT}
-        proc = start_k6(shard_command(plan, job.segment, port, samples, influx_out), plan.script.parent, env)
+        command = shard_command(plan, job.segment, port, samples, influx_out, settings.shard_raw_samples)
+        proc = start_k6(command, plan.script.parent, env)
         (plan.run_dir / "k6.pid").write_text(str(proc.pid), encoding="utf-8")
         watcher = threading.Thread(
             target=_control_thread,

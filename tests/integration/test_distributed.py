@@ -71,6 +71,7 @@ def settings_for(demo: Demo, seconds: int = SECONDS) -> LunaSettings:
         vus=30,
         smoke_vus=30,
         max_vus=90,
+        shard_raw_samples=True,  # the figures are checked against k6's raw samples (samples.csv)
     )
 
 

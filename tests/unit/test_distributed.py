@@ -391,3 +391,21 @@ def test_an_unreachable_dask_address_is_one_line_before_anything_starts() -> Non
     assert "(at DASK_ADDRESS)" in line and "unset DASK_ADDRESS" in line
     with pytest.raises(ConfigError, match="has no host:port"):
         check_scheduler("tcp://nohost")
+
+
+def test_a_shard_of_lunas_script_writes_no_raw_samples_and_a_users_script_does(tmp_path: Path) -> None:
+    from tasks.distributed.shard import shard_command
+    from tasks.execution.plan import K6_DIR
+
+    own = plan(tmp_path).model_copy(update={"script": K6_DIR / "main.js"})
+    users = plan(tmp_path).model_copy(update={"script": tmp_path / "mine.js"})
+    part = segments(2)[1]
+    samples = tmp_path / "samples.csv"
+    cmd = shard_command(own, part, 7001, samples, None)
+    assert "--no-thresholds" in cmd and f"csv={samples}" not in cmd  # measured in its VUs
+    assert cmd[cmd.index("--address") + 1] == "127.0.0.1:7001" and "--paused" in cmd
+    assert cmd[cmd.index("--execution-segment") + 1] == "1/2:1"
+    kept = shard_command(own, part, 7001, samples, None, raw_samples=True)  # SHARD_RAW_SAMPLES=true
+    assert kept[kept.index("--out") + 1] == f"csv={samples}"
+    theirs = shard_command(users, part, 7002, samples, None)
+    assert "--no-thresholds" not in theirs and theirs[theirs.index("--out") + 1] == f"csv={samples}"
