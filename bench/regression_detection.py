@@ -3,7 +3,8 @@ against a loopback server whose latency this script sets between runs, judged by
 tasks/evaluation/baseline.py exactly as a load run is, with a CPU-hogging process beside
 every other run.
 
-1. History: `--history` unchanged runs (hog on every other one); each is also judged
+1. History: `--warmup` runs not kept (a fresh target and k6 start slower), then
+   `--history` unchanged runs (hog on every other one); each is also judged
    against the runs before it, which shows how much history the model needs.
 2. Trials (`--trials`, hog on every other one): an unchanged run (A/A: judged, then added
    to the history), a run with endpoint A 25 % slower and one with A 10 % slower (judged
@@ -223,6 +224,9 @@ def main() -> None:  # one straight script: setup, three phases, summary
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--history", type=int, default=10)
     ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument(
+        "--warmup", type=int, default=2, help="runs before the history, not kept (a fresh target and k6 start slower)"
+    )
     ap.add_argument("--saturation", type=int, default=3)
     ap.add_argument("--duration", type=int, default=4, help="seconds per run")
     ap.add_argument("--vus", type=int, default=4)
@@ -257,6 +261,9 @@ def main() -> None:  # one straight script: setup, three phases, summary
     try:
         wait_http(f"{base}/health", 15, server)
         config = catalog(tmp / "endpoints.json", base)
+        set_delays(base, args.delay, args.delay)
+        for i in range(args.warmup):
+            one_run(config, base, args.vus, args.duration, False, f"warm-up {i}")
         for i in range(args.history):
             set_delays(base, args.delay, args.delay)
             run = one_run(config, base, args.vus, args.duration, i % 2 == 1, f"history {i}")
@@ -265,7 +272,7 @@ def main() -> None:  # one straight script: setup, three phases, summary
             print("history", warmup[-1]["history"], warmup[-1]["outcome"], warmup[-1]["reason"][:140], flush=True)
         for t in range(args.trials):
             hog = t % 2 == 1
-            row: dict[str, Any] = {"trial": t, "hog": hog}
+            row: dict[str, Any] = {"trial": t, "hog": hog, "loadavg": loadavg()[0]}
             for kind, factor in (("aa", 1.0), ("slow25", 1.25), ("slow10", 1.10)):
                 set_delays(base, args.delay * factor, args.delay)
                 run = one_run(config, base, args.vus, args.duration, hog, f"trial {t} {kind}")
@@ -274,7 +281,7 @@ def main() -> None:  # one straight script: setup, three phases, summary
                     history.append(run)
             trials.append(row)
             print(
-                "trial", t, "hog" if hog else "   ",
+                "trial", t, "hog" if hog else "   ", f"load {row['loadavg']}",
                 *(f"{k}={row[k]['a_p95_outcome']}/{row[k]['outcome']} {row[k]['a_p95_change_pct']}%" for k in ("aa", "slow25", "slow10")),
                 flush=True,
             )  # fmt: skip
