@@ -223,9 +223,10 @@ def test_history_and_diff(prefect_server: str, demo: Demo, tmp_path: Path) -> No
     assert all(run_id in listed.stdout for run_id in run_ids)
     assert "change point(s) (Apache Otava, p < 0.001" in listed.stdout, listed.stdout
     # Whether Otava finds the shift at p < 0.001 depends on the fast runs' noise here (a warm-up
-    # outlier can hide it; tests/unit/test_regression.py checks a known step); a change point it
-    # does report starts at a slow run, never inside the fast ones.
-    assert set(re.findall(r"from run (\S+)", listed.stdout)) <= slow_runs, listed.stdout
+    # outlier can hide it; tests/unit/test_regression.py checks a known step); a slowdown it
+    # does report starts at a slow run, never inside the fast ones. (A slow first run, the demo
+    # warming up, is a real improvement at the second: seen in a full run, "p95 -46%".)
+    assert set(re.findall(r"p95 \+\S+ \([^)]*\) from run (\S+)", listed.stdout)) <= slow_runs, listed.stdout
     compared = luna("diff", run_ids[1], slow, api=prefect_server, out=tmp_path / "out")
     assert compared.returncode == 1 and "regressed" in compared.stdout and "p95_ms" in compared.stdout
     same = luna("diff", run_ids[3], run_ids[4], api=prefect_server, out=tmp_path / "out")
