@@ -60,6 +60,7 @@ def worker(deployed: Deployed, storage: Path, tmp_path: Path) -> Iterator[subpro
         "PREFECT_WORKER_PREFETCH_SECONDS": "5",
         "PREFECT_LOCAL_STORAGE_PATH": str(storage),
         "LUNA_OUT_DIR": str(tmp_path / "worker-out"),
+        "SHARD_RAW_SAMPLES": "true",  # the shards' samples.csv growing shows the load flowing (crash test)
     }
     proc = subprocess.Popen(
         [str(BIN / "prefect"), "worker", "start", "--pool", "luna-process", "--limit", "4"],
