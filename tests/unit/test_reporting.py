@@ -341,7 +341,7 @@ def test_series_events_are_per_period() -> None:
 
 
 def _export(events: list[dict[str, Any]]) -> str:
-    payload = base64.b64encode(gzip.compress("\n".join(json.dumps(e) for e in events).encode())).decode()
+    payload = base64.b64encode(gzip.compress("\n".join(json.dumps(e) for e in events).encode(), mtime=0)).decode()
     return f'<html><script id="data" type="application/json; charset=utf-8; gzip; base64">{payload}</script></html>'
 
 
@@ -352,7 +352,7 @@ def _export(events: list[dict[str, Any]]) -> str:
         "<html><body>no data element</body></html>",
         '<script id="data">!!! not base64 !!!</script>',
         f'<script id="data">{base64.b64encode(b"not gzip").decode()}</script>',
-        f'<script id="data">{base64.b64encode(gzip.compress(b"{not json")).decode()}</script>',
+        f'<script id="data">{base64.b64encode(gzip.compress(b"{not json", mtime=0)).decode()}</script>',
         "snapshot-free",
         "odd-snapshots",
     ],
