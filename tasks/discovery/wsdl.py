@@ -349,8 +349,10 @@ def from_wsdl(document: bytes | str, *, source: str) -> Discovery:
         raise LoaderError(
             "syntax", f"not well-formed XML: {exc}", location=f"{source}:{line}:{column + 1}", tip="fix the XML"
         ) from None
-    except (ValueError, RecursionError) as exc:  # e.g. bad encodings in the XML declaration
-        raise LoaderError("syntax", f"not readable XML: {exc}", location=source, tip="fix the XML") from None
+    except (ValueError, LookupError, RecursionError) as exc:  # bad or unknown encodings in the XML declaration
+        raise LoaderError(
+            "syntax", f"not readable XML: {exc}", location=source, tip='fix the XML (e.g. encoding="utf-8")'
+        ) from None
     if root.tag != _q(WSDL, "definitions"):
         if _local(root.tag) == "description":
             raise LoaderError(
