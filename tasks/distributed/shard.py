@@ -39,6 +39,7 @@ from tasks.execution.k6 import (
     influx_output,
     k6_command,
     k6_process_env,
+    measured_in_vus,
     planned_seconds,
 )
 from tasks.execution.launcher import output_lines, start_k6, stop_process
@@ -109,10 +110,9 @@ def shard_command(
     cmd = k6_command(plan, influx_out)
     cmd[cmd.index("--address") + 1] = f"127.0.0.1:{port}"
     run_at = cmd.index("run") + 1
-    # Luna's own script measures in its VUs (k6_command turns k6's thresholds off for it): no
-    # raw samples unless asked (SHARD_RAW_SAMPLES), they cost k6 a quarter of its throughput.
-    # A user's script (LUNA_K6_SCRIPT) is measured from its raw samples.
-    raw = ["--out", f"csv={samples}"] if raw_samples or "--no-thresholds" not in cmd else []
+    # Raw samples cost k6 a quarter of its throughput: only when asked (SHARD_RAW_SAMPLES), or
+    # for a user's script (LUNA_K6_SCRIPT), whose figures come from them.
+    raw = ["--out", f"csv={samples}"] if raw_samples or not measured_in_vus(plan) else []
     cmd[run_at:run_at] = ["--paused", *segment.k6_args(), *raw]
     return cmd
 

@@ -201,14 +201,19 @@ def summary_off(binary: str) -> str:
     return "--summary-mode=disabled" if match and int(match.group(1)) >= 2 else "--no-summary"
 
 
+def measured_in_vus(plan: RunPlan) -> bool:
+    """Luna's own script measures each call in its VUs (k6/lib/measure.js). A script of the
+    user's own (LUNA_K6_SCRIPT) keeps k6's thresholds and summary: its handleSummary() may
+    write LUNA_SUMMARY_FILE, the figures Luna then reads (shards: its raw samples)."""
+    return plan.script.resolve() == (K6_DIR / "main.js").resolve()
+
+
 def k6_command(plan: RunPlan, influx_out: str | None = None) -> list[str]:
     """k6 without thresholds or its end-of-test summary: with either, k6 keeps every Trend
     sample in memory and matches each one against per-endpoint submetrics. Luna measures
     each call in the VUs (k6/lib/measure.js) and judges the SLOs on that."""
     outputs = ["--out", f"influxdb={influx_out}"] if influx_out else []
-    # A script of the user's own (LUNA_K6_SCRIPT) keeps k6's thresholds and summary: its
-    # handleSummary() may write LUNA_SUMMARY_FILE, the figures Luna then reads.
-    measured = plan.script.resolve() == (K6_DIR / "main.js").resolve()
+    measured = measured_in_vus(plan)
     return [
         plan.k6_binary,
         "run",
