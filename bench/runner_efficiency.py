@@ -31,6 +31,21 @@ Profiling variants (add them with --variants) isolate what the runner costs:
   minimal-luna-opts all of the above plus main.js's summaryTrendStats: main.js's options
                     around the minimal code path
 
+Ablation variants of the runner (issue 15): k6/main.js's own code (k6/lib/*.js, imported from
+the tree) with one piece switched off at a time, side by side with `runner` in the same round.
+Their request count is k6's count of complete iterations (one call per iteration here):
+
+  runner-nopick     every call goes to the first endpoint (no weighted pick; the other
+                    endpoints are compiled and measured as usual)
+  runner-notags     requests without the per-endpoint name/group tags
+  runner-nochecks   (above) no checks run
+  runner-notail     no flush after every call in the last 1.5 s (measure.js stop windows)
+  runner-nomeasure  measure.add() is a no-op (no tallies, no histogram, no LUNA_AGG lines)
+  runner-bare       pick + http.request with the endpoint's prebuilt params, nothing else
+                    (no call(): no redirect test, checks, failure test, Apdex zone, measure)
+  runner-ref        k6/main.js of another tree (--ref-k6-dir, e.g. a `git worktree` of the
+                    previous commit), run as `runner` is: before/after in the same rounds
+
 k6 RPS is metrics.http_reqs.values.rate of a handleSummary JSON for minimal and the probes,
 and Luna's own count of calls over k6's clock for the runner. Reports the median RPS per variant, runner/minimal (goal >= 0.9) and each as a
 fraction of wrk, and requests per CPU-second of the load generator (k6 or wrk), which
@@ -193,6 +208,45 @@ export function handleSummary(data) {
   return { [E.SUMMARY_FILE]: JSON.stringify(data) };
 }
 """
+# k6/main.js's run() with one piece switched off (the ABLATIONS flags); the lib code is the tree's.
+ABLATION_JS = """import http from 'k6/http';
+import { buildScenario } from '{lib}/profiles.js';
+import { loadCatalog, compileCatalog, pick, call } from '{lib}/endpoints.js';
+import { Measure } from '{lib}/measure.js';
+
+const E = __ENV;
+const CATALOG = loadCatalog(E.ENDPOINTS_FILE);
+export const options = { scenarios: { smoke: Object.assign({ exec: 'run' }, buildScenario('smoke', 'closed')) } };
+const COMPILED = compileCatalog(CATALOG, E.BASE_URL);
+const MEASURE = new Measure(COMPILED.endpoints, options.scenarios.smoke);
+const NOOP = { add() {} };
+if (E.A_NOTAIL) {
+  MEASURE.policy = { always: false, windows: [] };
+  MEASURE.lastFlush = Date.now();
+}
+for (const ep of COMPILED.endpoints) {
+  if (E.A_NOTAGS) delete ep.params.tags;
+}
+const FIRST = COMPILED.endpoints[0];
+const M = E.A_NOMEASURE ? NOOP : MEASURE;
+
+export function run() {
+  const ep = E.A_NOPICK ? FIRST : pick(COMPILED);
+  if (E.A_BARE) {
+    http.request(ep.method, ep.url, ep.body, ep.params);
+    return;
+  }
+  call(COMPILED, ep, null, M);
+}
+"""
+ABLATIONS: dict[str, tuple[str, ...]] = {
+    "runner-nopick": ("A_NOPICK",),
+    "runner-notags": ("A_NOTAGS",),
+    "runner-notail": ("A_NOTAIL",),
+    "runner-nomeasure": ("A_NOMEASURE",),
+    "runner-bare": ("A_BARE",),
+}
+
 PROBES: dict[str, tuple[str, ...]] = {
     "minimal-nocheck": ("P_NO_CHECK",),
     "minimal+tags": ("P_TAGS",),
@@ -211,7 +265,17 @@ RUNNER_CHECKS: dict[str, dict[str, Any] | None] = {
     "runner-nochecks": None,
     "runner+k6summary": {"status": 200},
 }
-ALL_VARIANTS = ("minimal", "runner", "wrk", "runner+body_path", "runner-nochecks", "runner+k6summary", *PROBES)
+ALL_VARIANTS = (
+    "minimal",
+    "runner",
+    "wrk",
+    "runner+body_path",
+    "runner-nochecks",
+    "runner+k6summary",
+    *ABLATIONS,
+    "runner-ref",
+    *PROBES,
+)
 
 
 def clean_env() -> dict[str, str]:
@@ -263,6 +327,18 @@ def runner_rps(log: Path, catalog: Path) -> dict[str, Any]:
     }
 
 
+def iterations(log: Path) -> dict[str, Any]:
+    """Complete iterations and RPS from k6's last progress line (one call per iteration)."""
+    last = re.findall(r"running \(([^)]+)\), \d+/\d+ VUs, (\d+) complete", log.read_text(encoding="utf-8"))
+    if not last:
+        raise RuntimeError(f"no k6 progress line in {log}")
+    from tasks.execution.measure import elapsed_seconds
+
+    elapsed = elapsed_seconds(last[-1][0])
+    requests = int(last[-1][1])
+    return {"rps": requests / elapsed if elapsed else 0.0, "requests": requests, "test_s": elapsed}
+
+
 def run_k6(args: list[str], env: dict[str, str], log: Path, limit_s: float) -> None:
     with log.open("w", encoding="utf-8") as out:
         done = subprocess.run(
@@ -283,14 +359,17 @@ def variant_base(variant: str) -> tuple[str, int]:
 
 
 class Bench:
-    def __init__(self, tmp: Path, url: str, vus: int, duration_s: int, endpoint_counts: list[int]) -> None:
-        self.tmp, self.url, self.vus, self.duration_s = tmp, url, vus, duration_s
+    def __init__(
+        self, tmp: Path, url: str, vus: int, duration_s: int, endpoint_counts: list[int], ref_k6: Path | None
+    ) -> None:
+        self.tmp, self.url, self.vus, self.duration_s, self.ref_k6 = tmp, url, vus, duration_s, ref_k6
         self.base_url = url.rsplit("/api/", 1)[0]
         self.limit_s = duration_s + 60
         self.n = 0
         (tmp / "minimal.js").write_text(MINIMAL_JS, encoding="utf-8")
         (tmp / "probe.js").write_text(PROBE_JS, encoding="utf-8")
-        for name, checks in RUNNER_CHECKS.items():
+        (tmp / "ablation.js").write_text(ABLATION_JS.replace("{lib}", str(ROOT / "k6" / "lib")), encoding="utf-8")
+        for name, checks in {**RUNNER_CHECKS, **dict.fromkeys([*ABLATIONS, "runner-ref"], {"status": 200})}.items():
             for n in endpoint_counts:
                 eps: list[dict[str, Any]] = []
                 for i in range(n):
@@ -339,7 +418,12 @@ class Bench:
                 return {"rps": data["metrics"]["http_reqs"]["rate"], "requests": data["metrics"]["http_reqs"]["count"]}
             # As tasks/execution/k6.py runs it: no thresholds, no summary, JSON log lines.
             flags = ["--no-thresholds", "--no-summary", "--log-format", "json"]
-            run_k6([*flags, str(ROOT / "k6" / "main.js")], env, log, self.limit_s)
+            if base in ABLATIONS:
+                env.update({flag: "1" for flag in ABLATIONS[base]})
+                run_k6([*flags, str(self.tmp / "ablation.js")], env, log, self.limit_s)
+                return iterations(log)
+            k6_dir = self.ref_k6 if base == "runner-ref" and self.ref_k6 else ROOT / "k6"
+            run_k6([*flags, str(k6_dir / "main.js")], env, log, self.limit_s)
             return runner_rps(log, catalog)
         return k6_rps(summary)
 
@@ -373,6 +457,7 @@ def main() -> int:
     )
     p.add_argument("--out-dir", type=Path, default=None, help="where the JSON goes (default bench/results)")
     p.add_argument("--endpoints", default="1", help="endpoint counts for the runner variants, e.g. 1,20,200")
+    p.add_argument("--ref-k6-dir", type=Path, default=None, help="the k6/ folder variant runner-ref runs")
     args = p.parse_args()
     counts = sorted({int(c) for c in args.endpoints.split(",") if c.strip()})
     asked = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -384,6 +469,10 @@ def main() -> int:
     ]
     if unknown or not 1 <= args.rounds <= 20 or not 1 <= args.duration <= 300 or not 1 <= args.vus <= 500:
         p.error(f"bad options (unknown variants: {unknown}); rounds 1-20, duration 1-300, vus 1-500")
+    if any(v.startswith("runner-ref") for v in variants) and not (
+        args.ref_k6_dir and (args.ref_k6_dir / "main.js").is_file()
+    ):
+        p.error("runner-ref needs --ref-k6-dir with a main.js")
     if "wrk" in variants and not shutil.which("wrk"):
         p.error("wrk is not installed (apt-get install wrk)")
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -410,7 +499,7 @@ def main() -> int:
             f"{args.vus} VUs",
             flush=True,
         )
-        bench = Bench(tmp, url, args.vus, args.duration, counts)
+        bench = Bench(tmp, url, args.vus, args.duration, counts, args.ref_k6_dir)
         for rnd in range(1, args.rounds + 1):
             order = variants if rnd % 2 else list(reversed(variants))
             for variant in order:

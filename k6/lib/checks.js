@@ -1,7 +1,7 @@
 // The seven check types of the endpoints file, compiled once per endpoint into an object
-// of label -> function (the form k6's check() takes). Labels carry the endpoint name, so
-// k6's own `checks` samples (InfluxDB) and failure samples say which endpoint failed which
-// check; Luna's measure counts each check by its label (lib/measure.js).
+// of label -> function(res, status) (the caller has read the status once already). Labels
+// carry the endpoint name, so k6's own `checks` samples (InfluxDB) and failure samples say
+// which endpoint failed which check; Luna's measure counts each check by its label (lib/measure.js).
 
 function jsonPath(res, path) {
   try {
@@ -26,7 +26,7 @@ export function compileChecks(ep) {
   const p = `${ep.name}: `;
   if (c.status !== undefined && c.status !== null) {
     const codes = Array.isArray(c.status) ? c.status : [c.status];
-    out[`${p}status is ${codes.join('|')}`] = codes.length === 1 ? (r) => r.status === codes[0] : (r) => codes.indexOf(r.status) >= 0;
+    out[`${p}status is ${codes.join('|')}`] = codes.length === 1 ? (r, s) => s === codes[0] : (r, s) => codes.indexOf(s) >= 0;
   }
   if (c.body_path) out[`${p}body has ${c.body_path}`] = (r) => jsonPath(r, c.body_path);
   if (c.header_present) {

@@ -87,26 +87,47 @@ export function compileCatalog(catalog, baseUrl) {
     ep.sameOrigin = originOf(ep.url) === origin;
     ep.dynamic = ep.rows !== null || ep.pathT !== null || ep.bodyT !== null || ep.headersT !== null;
   }
-  const cumulative = [];
-  let total = 0;
-  for (const ep of catalog.endpoints) {
-    total += ep.weight === undefined || ep.weight === null ? 1 : Number(ep.weight);
-    cumulative.push(total);
+  const weights = catalog.endpoints.map((ep) => (ep.weight === undefined || ep.weight === null ? 1 : Number(ep.weight)));
+  const table = aliasTable(weights);
+  return {
+    endpoints: endpoints,
+    n: endpoints.length,
+    prob: table.prob,
+    aliasEp: table.alias.map((j) => endpoints[j]),
+    baseUrl: base,
+    origin: origin,
+  };
+}
+
+// Walker's alias table (Vose's construction) for weighted picking in O(1) per call, whatever
+// the number of endpoints: column i holds endpoint i with probability prob[i], else alias[i].
+// A binary search over cumulative weights cost ~7 us per call at 200 endpoints in k6's JS
+// engine (bench/runner_efficiency.py), a tenth of a call's whole JS budget.
+export function aliasTable(weights) {
+  const n = weights.length;
+  const total = weights.reduce((a, w) => a + w, 0);
+  const scaled = weights.map((w) => (w * n) / total);
+  const prob = new Array(n).fill(1);
+  const alias = weights.map((_, i) => i);
+  const small = [];
+  const large = [];
+  scaled.forEach((p, i) => (p < 1 ? small : large).push(i));
+  while (small.length > 0 && large.length > 0) {
+    const s = small.pop();
+    const l = large.pop();
+    prob[s] = scaled[s];
+    alias[s] = l;
+    scaled[l] = scaled[l] + scaled[s] - 1;
+    (scaled[l] < 1 ? small : large).push(l);
   }
-  return { endpoints: endpoints, cumulative: cumulative, total: total, baseUrl: base, origin: origin };
+  // What is left has scaled weight 1 up to rounding: its column is its own (prob 1).
+  return { prob: prob, alias: alias };
 }
 
 export function pick(compiled) {
-  const r = Math.random() * compiled.total;
-  const cum = compiled.cumulative;
-  let lo = 0;
-  let hi = cum.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (r < cum[mid]) hi = mid;
-    else lo = mid + 1;
-  }
-  return compiled.endpoints[lo];
+  const u = Math.random() * compiled.n;
+  const i = u | 0;
+  return u - i < compiled.prob[i] ? compiled.endpoints[i] : compiled.aliasEp[i];
 }
 
 // Each VU reports at most this many failing requests per endpoint (Luna keeps a bounded
@@ -152,15 +173,16 @@ function paramsFor(ep, headers, authHeaders) {
 // Luna's verdict reads the measure (lib/measure.js), which counts each check itself.
 const K6_CHECKS = __ENV.LUNA_K6_CHECKS === '1';
 
-// Runs every check of the endpoint on the final response, once; true when all pass.
-function runChecks(ep, res) {
+// Runs every check of the endpoint on the final response (its status read once), once;
+// true when all pass.
+function runChecks(ep, res, status) {
   const fns = ep.checkFns;
   const results = ep.checkResults;
   let all = true;
   for (let j = 0; j < fns.length; j++) {
     let ok = false;
     try {
-      ok = !!fns[j](res);
+      ok = !!fns[j](res, status);
     } catch (e) {
       ok = false;
     }
@@ -175,6 +197,9 @@ function runChecks(ep, res) {
   return all;
 }
 
+// One endpoint call. The hot path of every iteration: everything per endpoint is built at
+// init (compileCatalog), a Response property is read once (each read crosses from JS into
+// k6's Go object), and nothing is allocated unless the call is redirected or fails.
 export function call(compiled, ep, authHeaders, measure) {
   let url = ep.url;
   let body = ep.body;
@@ -186,27 +211,35 @@ export function call(compiled, ep, authHeaders, measure) {
     if (ep.headersT !== null) headers = ep.headersT(row);
   }
   // Credentials only to the named origin (lib/origin.js); url is BASE_URL + a path.
-  const same = url === ep.url ? ep.sameOrigin : originOf(url) === compiled.origin;
-  const auth = authHeaders && same ? authHeaders : null;
-  const params = paramsFor(ep, headers, auth);
+  let auth = null;
+  if (authHeaders !== null && (url === ep.url ? ep.sameOrigin : originOf(url) === compiled.origin)) auth = authHeaders;
+  const params = headers === ep.headers && auth === ep.authRef ? ep.params : paramsFor(ep, headers, auth);
   let res = http.request(ep.method, url, body, params);
+  let status = res.status;
+  let d;
+  let chain = null;
   // One call, judged on its final response (lib/redirects.js follows same-origin hops).
-  const call = isRedirect(res)
-    ? follow(res, ep.method, url, body, params, ep.hopTags, compiled.origin)
-    : { res: res, hops: 0, duration: res.timings.duration, offsite: null };
-  res = call.res;
+  if (status >= 300 && status < 400 && isRedirect(res)) {
+    chain = follow(res, ep.method, url, body, params, ep.hopTags, compiled.origin);
+    res = chain.res;
+    status = res.status;
+    d = chain.duration;
+  } else {
+    d = res.timings.duration;
+  }
   // A call cut off by the end of the run (k6's graceful stop cancels it) is no call: k6
   // counts its iteration as interrupted, and so does Luna.
-  if (res.status === 0 && typeof res.error === 'string' && res.error.indexOf('context canceled') >= 0) return res;
-  const ok = ep.hasChecks ? runChecks(ep, res) : true;
-  const status = res.status;
+  if (status === 0 && typeof res.error === 'string' && res.error.indexOf('context canceled') >= 0) return res;
+  const ok = ep.hasChecks ? runChecks(ep, res, status) : true;
   const failed = status === 0 || (ep.statuses === null ? status >= 400 : ep.statuses.indexOf(status) < 0);
-  const d = call.duration;
   const zone = failed ? 0 : d <= ep.apdexT ? 2 : d <= ep.apdexT4 ? 1 : 0;
+  const hops = chain === null ? 0 : chain.hops;
+  const offsite = chain !== null && chain.offsite !== null;
   if ((failed || !ok) && ep.failuresLeft > 0) {
     const failedNames = ok ? [] : ep.checkNames.filter((_, j) => !ep.checkResults[j]);
-    sampleFailure(ep, res, failedNames, url, ep.method, call);
+    const c = chain === null ? { duration: d, hops: 0, offsite: null } : chain;
+    sampleFailure(ep, res, failedNames, url, ep.method, c);
   }
-  measure.add(ep.index, d, failed, zone, call.hops, call.offsite !== null, ep.hasChecks ? ep.checkResults : null);
+  measure.add(ep.index, d, failed, zone, hops, offsite, ep.hasChecks ? ep.checkResults : null);
   return res;
 }

@@ -86,6 +86,9 @@ export function seconds(text) {
   return total;
 }
 
+// How often, at most, a VU outside its stop windows looks whether a flush is due.
+const CHECK_MS = 100;
+
 export class Measure {
   constructor(endpoints, scenario) {
     this.checkCounts = endpoints.map((ep) => ep.checkLabels.length);
@@ -96,10 +99,13 @@ export class Measure {
     this.policy = null; // built at the first call: the scenario's start time is known then
     this.lastFlush = 0;
     this.calls = 0; // since the last flush
+    this.due = 0; // the next time (ms since the epoch) add() looks at the flush policy
   }
 
   // One call of endpoint `i`: its duration (ms), whether it failed, its Apdex zone
   // (2 satisfied, 1 tolerating, 0 frustrated), hops, off-site flag, each check's result.
+  // Runs once per request: written for k6's JS engine, where every operation and function
+  // call counts (bucketOf() inlined; the flush policy read only when `due`).
   add(i, durationMs, failed, zone, hops, offsite, checks) {
     const a = this.accs[i];
     if (a.n === 0) this.touched.push(i);
@@ -108,7 +114,7 @@ export class Measure {
     if (failed) a.failed += 1;
     if (zone === 2) a.sat += 1;
     else if (zone === 1) a.tol += 1;
-    a.hops += hops;
+    if (hops !== 0) a.hops += hops;
     if (offsite) a.offsite += 1;
     a.sum += durationMs;
     if (durationMs < a.min) a.min = durationMs;
@@ -119,29 +125,48 @@ export class Measure {
         else a.fail[j] += 1;
       }
     }
-    let us = Math.round(durationMs * 1000);
-    if (us < 1) us = 1;
-    else if (us > MAX_US) us = MAX_US;
-    const key = bucketOf(us);
-    a.hist.set(key, (a.hist.get(key) || 0) + 1);
-    this.maybeFlush();
+    // Integer µs, rounded half up (Math.round for positive values), within 1..MAX_US.
+    let us = durationMs < 0.0015 ? 1 : durationMs >= MAX_US / 1000 ? MAX_US : (durationMs * 1000 + 0.5) | 0;
+    if (us >= 2048) {
+      const shift = 21 - Math.clz32(us);
+      us = (us >> shift) << shift;
+    }
+    const hist = a.hist;
+    const seen = hist.get(us);
+    hist.set(us, seen === undefined ? 1 : seen + 1);
+    const now = Date.now();
+    if (now >= this.due) this.maybeFlush(now);
   }
 
-  maybeFlush() {
-    const now = Date.now();
+  // Flushes when due; sets when add() looks again: at every call inside a stop window (and
+  // for executors that may stop a VU at any time), else at the next due time or window.
+  maybeFlush(now) {
     if (this.policy === null) {
       this.policy = stopWindows(this.scenario, exec.scenario.startTime, 1500);
       this.lastFlush = now;
     }
+    if (this.policy.always || this.inWindow(now)) {
+      this.flush(now);
+      this.due = now;
+      return;
+    }
     const age = now - this.lastFlush;
-    const due = age >= SPARSE_FLUSH_MS || (age >= FLUSH_MS && this.calls >= CALLS_PER_ROW * this.touched.length);
-    if (due || this.policy.always || this.inWindow(now)) this.flush(now);
+    if (age >= SPARSE_FLUSH_MS || (age >= FLUSH_MS && this.calls >= CALLS_PER_ROW * this.touched.length)) this.flush(now);
+    const next = now - this.lastFlush >= FLUSH_MS ? now + CHECK_MS : this.lastFlush + FLUSH_MS;
+    this.due = Math.min(next, this.nextWindow(now));
   }
 
   inWindow(now) {
     const w = this.policy.windows;
     for (let k = 0; k < w.length; k++) if (now >= w[k][0] && now <= w[k][1]) return true;
     return false;
+  }
+
+  // The start of the next stop window after `now` (Infinity when none).
+  nextWindow(now) {
+    let next = Infinity;
+    for (const [start] of this.policy.windows) if (start > now && start < next) next = start;
+    return next;
   }
 
   flush(now) {
