@@ -5,6 +5,8 @@ from typing import Any
 from prefect import flow, unmapped
 from pydantic import BaseModel, Field
 
+from luna.settings import load_settings
+from tasks.discovery.model import DiscoveryLimits
 from tasks.discovery.tasks import discover_source, write_endpoints
 
 
@@ -32,7 +34,10 @@ class DiscoverParams(BaseModel):
 @flow(name="discover", log_prints=True)
 def discover(params: DiscoverParams) -> dict[str, Any]:
     """Find the endpoints of every source and write one deduplicated endpoints file."""
-    found = discover_source.map(params.sources, postman_environment=unmapped(params.postman_environment))
+    limits = DiscoveryLimits(max_bytes=load_settings().luna_discovery_max_bytes)
+    found = discover_source.map(
+        params.sources, postman_environment=unmapped(params.postman_environment), limits=unmapped(limits)
+    )
     return write_endpoints(
         found,  # type: ignore[arg-type]  # Prefect resolves the futures to Discovery objects
         params.out,

@@ -4,6 +4,7 @@ from typing import Any
 
 from prefect import flow
 
+from luna.settings import load_settings
 from tasks.generation.suites import GenerateParams
 from tasks.generation.tasks import generate_suites
 
@@ -15,4 +16,4 @@ def generate(params: GenerateParams = DEFAULTS) -> dict[str, Any]:
     """Generate the pytest API suite, the Playwright UI suite, the standalone k6 script and
     the Lighthouse config of one service. Regenerating keeps custom sections and
     test_*_custom.py files; the result names the folder and what changed."""
-    return generate_suites(params)
+    return generate_suites(params, load_settings())

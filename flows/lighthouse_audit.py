@@ -4,6 +4,7 @@ against budgets like SLOs, with the reports kept in the run folder."""
 from prefect import flow
 from prefect.states import Completed, Failed, State
 
+from luna.settings import load_settings
 from tasks.audit.model import LighthouseResult
 from tasks.audit.params import LighthouseParams
 from tasks.audit.tasks import audit, publish_lighthouse_report, store_lighthouse_points
@@ -19,8 +20,9 @@ def lighthouse_audit(params: LighthouseParams = DEFAULTS) -> State[LighthouseRes
     Failed (data: the same LighthouseResult) when a budget was crossed or a page could not
     be audited.
     """
-    result = audit(params)
-    store_lighthouse_points(result, return_state=True)  # a dead InfluxDB must not fail the audit
+    settings = load_settings()
+    result = audit(params, settings)
+    store_lighthouse_points(result, settings, return_state=True)  # a dead InfluxDB must not fail the audit
     publish_lighthouse_report(result)
     if result.passed:
         return Completed(message=result.reason, data=result)

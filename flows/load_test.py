@@ -6,6 +6,7 @@ from prefect.states import Completed, Failed, State
 from flows.distributed import execute_sharded
 from luna.errors import RunFailed
 from luna.results import RunResult
+from luna.settings import load_settings
 from tasks.evaluation.tasks import evaluate_run, record_history, store_run_points
 from tasks.execution.plan import LoadTestParams
 from tasks.execution.signals import announce_k6_finished
@@ -31,19 +32,20 @@ def load_test(params: LoadTestParams = DEFAULTS, notify: bool = True) -> State[R
     returns it.
     """
     plan = prepare(params)
-    run_hooks("start", HookContext.at_start(plan))
-    publish_live_links(plan, params.grafana_url)
+    settings = load_settings()  # once, after prepare (which refuses bad settings with its own error)
+    run_hooks("start", HookContext.at_start(plan), settings)
+    publish_live_links(plan, settings, params.grafana_url)
     result = execute(plan) if params.shards == 1 else execute_sharded(plan, params.shards)
     announce_k6_finished(plan.run_id)  # test-service starts its browser stages now
     verdict = evaluate_run(
-        result, plan.catalog, params.baseline_run_id, params.fail_on_regression, params.fail_on_not_exercised
+        result, plan.catalog, settings, params.baseline_run_id, params.fail_on_regression, params.fail_on_not_exercised
     )
-    store_run_points(result, verdict, return_state=True)  # a dead InfluxDB must not fail the run
+    store_run_points(result, verdict, settings, return_state=True)  # a dead InfluxDB must not fail the run
     record_history(result, verdict)
-    links = publish_reports(result, verdict, params.grafana_url)
+    links = publish_reports(result, verdict, settings, params.grafana_url)
     if notify:
-        notify_webhooks(run_event(result, verdict, links))
-    run_hooks("finish", HookContext.at_finish(result, verdict.model_dump(mode="json")))
+        notify_webhooks(run_event(result, verdict, links), settings)
+    run_hooks("finish", HookContext.at_finish(result, verdict.model_dump(mode="json")), settings)
     if verdict.passed:
         return Completed(message=verdict.reason, data=result)
     return Failed(message=f"{verdict.status}: {verdict.reason}", data=RunFailed(result, verdict))

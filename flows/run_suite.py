@@ -3,6 +3,7 @@
 from prefect import flow
 from prefect.states import Completed, Failed, State
 
+from luna.settings import load_settings
 from tasks.generation.params import PRESETS, Preset, RunSuiteParams
 from tasks.generation.results import SuiteFailed, SuiteRun
 from tasks.generation.tasks import publish_results, run_tests
@@ -22,6 +23,7 @@ def run_suite(params: RunSuiteParams) -> State[SuiteRun]:
         params.out_dir,
         params.k6_duration,
         params.suites_dir,
+        load_settings(),
         params.k6_vus,
         list(params.lighthouse_presets),
     )

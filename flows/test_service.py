@@ -20,7 +20,7 @@ from prefect.states import Completed, Failed, State
 from flows.lighthouse_audit import lighthouse_audit
 from flows.load_test import load_test
 from flows.visual_qa import VisualQAParams, visual_qa
-from luna.settings import load_settings
+from luna.settings import LunaSettings, load_settings
 from tasks.audit.params import LighthouseParams
 from tasks.execution.plan import LoadTestParams, Profile, new_run_id
 from tasks.execution.signals import announce_k6_finished, expect_k6_finished
@@ -47,15 +47,15 @@ from tasks.pipeline.stages import (
 
 
 @task(name="pipeline-load")
-def load_stage(params: LoadTestParams) -> StageOutcome:
+def load_stage(params: LoadTestParams, settings: LunaSettings) -> StageOutcome:
     """The `load_test` flow as a subflow (its own webhook off: the pipeline sends one)."""
     assert params.run_id is not None
     try:
         value: Any = load_test(params, notify=False, return_state=True).result(raise_on_failure=False)
     finally:
         announce_k6_finished(params.run_id)  # also when the load stopped before k6
-    run_dir = load_settings().luna_out_dir / "runs" / params.run_id
-    return load_stage_outcome(value, run_dir, params.grafana_url or load_settings().grafana_url)
+    run_dir = settings.luna_out_dir / "runs" / params.run_id
+    return load_stage_outcome(value, run_dir, params.grafana_url or settings.grafana_url)
 
 
 @task(name="pipeline-lighthouse")
@@ -89,7 +89,12 @@ def _outcome(name: StageName, future: PrefectFuture[StageOutcome], started: floa
 
 
 def _discover(
-    pipeline: PipelineResult, switched_on: bool, source: str | None, config: str, include_destructive: bool
+    pipeline: PipelineResult,
+    settings: LunaSettings,
+    switched_on: bool,
+    source: str | None,
+    config: str,
+    include_destructive: bool,
 ) -> tuple[str, list[Any], bool]:
     """(endpoints file, discoveries, whether the file is ready for generate and load)."""
     if not switched_on:
@@ -97,7 +102,7 @@ def _discover(
         return config, [], Path(config).is_file()
     out = Path(pipeline.out_dir) / "endpoints.json"
     started = time.monotonic()
-    args = ([source or pipeline.target], str(out), pipeline.service, include_destructive, pipeline.target)
+    args = ([source or pipeline.target], str(out), pipeline.service, include_destructive, pipeline.target, settings)
     value, failed = settle("discover", discover_stage(*args, return_state=True), started)
     if failed is not None:
         pipeline.stages.append(failed)
@@ -109,22 +114,32 @@ def _discover(
 
 
 def _generate(
-    pipeline: PipelineResult, switched_on: bool, ready: bool, endpoints_file: str, source: str | None, **kw: Any
+    pipeline: PipelineResult,
+    settings: LunaSettings,
+    switched_on: bool,
+    ready: bool,
+    endpoints_file: str,
+    source: str | None,
+    run_api_suite: bool,
+    suites_dir: str | None,
 ) -> None:
+    """The generate stage; the suites go under suites_dir (default: the pipeline's own folder)."""
     if not switched_on:
         pipeline.stages.append(skipped("generate", "switched off"))
     elif not ready:
         pipeline.stages.append(skipped("generate", "no endpoints to generate from"))
     else:
         started = time.monotonic()
-        future = generate_stage.submit(
-            endpoints_file, [source] if source else [], pipeline.target, pipeline.service, **kw
-        )
+        sources = [source] if source else []
+        suites = suites_dir or str(Path(pipeline.out_dir) / "suites")
+        args = (endpoints_file, sources, pipeline.target, pipeline.service, run_api_suite, settings, suites)
+        future = generate_stage.submit(*args)
         pipeline.stages.append(_outcome("generate", future, started))
 
 
 def _load_then_audits(
     pipeline: PipelineResult,
+    settings: LunaSettings,
     params: LoadTestParams | None,
     pages: list[str],
     audits: dict[str, bool],
@@ -138,7 +153,7 @@ def _load_then_audits(
         assert params.run_id is not None
         k6_done = expect_k6_finished(params.run_id)
         load_started = time.monotonic()
-        load_future = load_stage.submit(params)
+        load_future = load_stage.submit(params, settings)
         while not k6_done.wait(1.0) and not load_future.state.is_final():
             pass  # bounded by the load subflow: the task announces k6's end even when it fails
     if audits["lighthouse"]:
@@ -147,7 +162,7 @@ def _load_then_audits(
         running["visual_qa"] = (visual_qa_stage.submit(pages[0], vqa_agents), time.monotonic())
     if params is not None and load_future is not None:
         pipeline.stages.append(no_api_load(_outcome("load", load_future, load_started), discoveries))
-        attach_load(pipeline, load_settings().luna_out_dir / "runs" / str(params.run_id))
+        attach_load(pipeline, settings.luna_out_dir / "runs" / str(params.run_id))
     for name in ("lighthouse", "visual_qa"):
         if name in running:
             pipeline.stages.append(_outcome(name, *running[name]))
@@ -155,9 +170,9 @@ def _load_then_audits(
             pipeline.stages.append(skipped(name, "switched off"))
 
 
-def _report_and_notify(pipeline: PipelineResult, notify: bool) -> None:
+def _report_and_notify(pipeline: PipelineResult, settings: LunaSettings, notify: bool) -> None:
     started = time.monotonic()
-    report_state = publish_pipeline_report(pipeline, return_state=True)
+    report_state = publish_pipeline_report(pipeline, settings, return_state=True)
     _, report_failed = settle("report", report_state, started)
     pipeline.stages.append(report_failed or report_state.result())
     pipeline.stages[-1].seconds = round(time.monotonic() - started, 2)
@@ -166,7 +181,7 @@ def _report_and_notify(pipeline: PipelineResult, notify: bool) -> None:
         return
     event = run_event(pipeline.event_result(), pipeline.status, pipeline.event_links())
     started = time.monotonic()
-    delivered, notify_failed = settle("notify", notify_webhooks(event, return_state=True), started)
+    delivered, notify_failed = settle("notify", notify_webhooks(event, settings, return_state=True), started)
     if notify_failed is not None:
         pipeline.stages.append(notify_failed)
         return
@@ -232,23 +247,29 @@ def test_service(
         include_destructive=include_destructive,
         shards=shards,
     )
-    pipeline = _new_pipeline(target, profile, service, commit, environment)
-    endpoints_file, discoveries, ready = _discover(pipeline, discover, source, config, include_destructive)
-    suites = suites_dir or str(Path(pipeline.out_dir) / "suites")
-    _generate(pipeline, generate, ready, endpoints_file, source, run_api_suite=run_api_suite, suites_dir=suites)
+    settings = load_settings()  # once: every stage of this flow gets it (the subflows load their own)
+    pipeline = _new_pipeline(settings, target, profile, service, commit, environment)
+    endpoints_file, discoveries, ready = _discover(pipeline, settings, discover, source, config, include_destructive)
+    _generate(pipeline, settings, generate, ready, endpoints_file, source, run_api_suite, suites_dir)
     params = _load_params(pipeline, load, ready, load_params, endpoints_file, config)
     audits = {"lighthouse": lighthouse, "visual_qa": visual_qa}
-    _load_then_audits(pipeline, params, pages_of(discoveries, target), audits, vqa_agents or [], discoveries)
-    return _finish(pipeline, notify)
+    pages = pages_of(discoveries, target)
+    _load_then_audits(pipeline, settings, params, pages, audits, vqa_agents or [], discoveries)
+    return _finish(pipeline, settings, notify)
 
 
 def _new_pipeline(
-    target: str, profile: Profile, service: str | None, commit: str | None, environment: str | None
+    settings: LunaSettings,
+    target: str,
+    profile: Profile,
+    service: str | None,
+    commit: str | None,
+    environment: str | None,
 ) -> PipelineResult:
     """The pipeline's record in out/pipelines/<id>/, written at once: a pipeline killed
     before its end still leaves its record (no finished_at)."""
     pipeline_id = new_pipeline_id(profile)
-    out = load_settings().luna_out_dir / "pipelines" / pipeline_id
+    out = settings.luna_out_dir / "pipelines" / pipeline_id
     out.mkdir(parents=True, exist_ok=True)
     pipeline = PipelineResult(
         pipeline_id=pipeline_id,
@@ -277,9 +298,9 @@ def _load_params(
     return params.model_copy(update={"config": endpoints_file}) if load and ready else None
 
 
-def _finish(pipeline: PipelineResult, notify: bool) -> State[PipelineResult]:
+def _finish(pipeline: PipelineResult, settings: LunaSettings, notify: bool) -> State[PipelineResult]:
     pipeline.finished_at = datetime.now(UTC)
-    _report_and_notify(pipeline, notify)
+    _report_and_notify(pipeline, settings, notify)
     pipeline.write()
     if pipeline.passed:
         return Completed(message=f"pass: {len(pipeline.stages)} stages", data=pipeline)

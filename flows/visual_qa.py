@@ -5,6 +5,7 @@ from prefect import flow
 from prefect.states import Completed, Failed, State
 from pydantic import BaseModel, Field
 
+from luna.settings import load_settings
 from tasks.visual_qa.model import VisualQAResult
 from tasks.visual_qa.tasks import ask, capture, prepare, publish
 
@@ -28,10 +29,11 @@ def visual_qa(params: VisualQAParams = DEFAULTS) -> State[VisualQAResult]:
     worse (default high); Failed with the same result when one is, or when the page could
     not be loaded.
     """
-    prep = prepare(params.url, params.agents, params.run_id)
-    captured = capture(prep)
-    asked = ask(prep, captured)
-    result = publish(prep, captured, asked)
+    settings = load_settings()
+    prep = prepare(params.url, params.agents, params.run_id, settings)
+    captured = capture(prep, settings)
+    asked = ask(prep, captured, settings)
+    result = publish(prep, captured, asked, settings)
     if result.probe.load_error:
         return Failed(message=f"page did not load: {result.probe.load_error}", data=result)
     if not result.passed:

@@ -212,17 +212,14 @@ def presets_for(preset: str) -> list[Preset]:
 
 def run_lighthouse(
     urls: Sequence[str],
-    preset: str = "desktop",
-    settings: LunaSettings | None = None,
+    preset: str,
+    settings: LunaSettings,
     budgets: Budgets | None = None,
     run_id: str | None = None,
     log: Log = lambda _: None,
 ) -> LighthouseResult:
     """Audit `urls` (preset desktop, mobile or both) and keep the JSON and HTML reports and
     `lighthouse.json` in `<LUNA_OUT_DIR>/lighthouse/<run-id>/`."""
-    from luna.settings import load_settings
-
-    settings = settings or load_settings()
     if not urls:
         raise ConfigError("no URL to audit", tip="give at least one http(s) URL")
     checked = [check_url(u) for u in urls]

@@ -9,7 +9,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from luna.influx import Influx
 from luna.markdown import md
-from luna.settings import load_settings
+from luna.settings import LunaSettings
 from tasks.audit.lighthouse import run_lighthouse
 from tasks.audit.model import LighthouseResult
 from tasks.audit.params import LighthouseParams
@@ -21,18 +21,17 @@ TABLE_KEY = "luna-lighthouse-pages"
 
 
 @task(name="lighthouse-audit")
-def audit(params: LighthouseParams) -> LighthouseResult:
+def audit(params: LighthouseParams, settings: LunaSettings) -> LighthouseResult:
     """Every URL under the preset(s); a page that fails to load is a result with its reason."""
     logger = get_run_logger()
-    result = run_lighthouse(params.urls, params.preset, load_settings(), params.budgets, params.run_id, logger.info)
+    result = run_lighthouse(params.urls, params.preset, settings, params.budgets, params.run_id, logger.info)
     logger.info("lighthouse %s: %s (%s)", result.status.upper(), result.reason, result.run_dir)
     return result
 
 
 @task(name="write-lighthouse-points", retries=2, retry_delay_seconds=2)
-def store_lighthouse_points(result: LighthouseResult) -> int:
+def store_lighthouse_points(result: LighthouseResult, settings: LunaSettings) -> int:
     """Score points in InfluxDB when INFLUXDB_URL is set (idempotent; raises so retries fire)."""
-    settings = load_settings()
     if not settings.influxdb_url:
         return 0
     client = Influx.from_settings(settings)

@@ -13,14 +13,14 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from luna.errors import ConfigError
 from luna.keys import artifact_key
 from luna.markdown import md
-from tasks.discovery.model import Discovery, mark_production_writes, merge
+from tasks.discovery.model import Discovery, DiscoveryLimits, mark_production_writes, merge
 from tasks.discovery.sources import load_source, origin
 
 
 @task(name="discover-source")
-def discover_source(source: str, postman_environment: str | None = None) -> Discovery:
+def discover_source(source: str, limits: DiscoveryLimits, postman_environment: str | None = None) -> Discovery:
     """One source -> endpoints (raises LoaderError with kind, location and tip)."""
-    found = load_source(source, postman_environment=postman_environment)
+    found = load_source(source, postman_environment=postman_environment, limits=limits)
     get_run_logger().info(
         "%s: %s, %d endpoints, %d warnings", source, found.kind, len(found.endpoints), len(found.warnings)
     )

@@ -8,7 +8,7 @@ from prefect.artifacts import create_table_artifact
 from luna.catalog import Catalog
 from luna.influx import Influx
 from luna.results import RunResult
-from luna.settings import load_settings
+from luna.settings import LunaSettings
 from luna.verdict import Comparison, Verdict
 from tasks.evaluation.baseline import MIN_HISTORY, compare, not_comparable, select_window
 from tasks.evaluation.changes import change_points, trends
@@ -22,6 +22,7 @@ from tasks.evaluation.slo import evaluate
 def evaluate_run(
     result: RunResult,
     catalog: Catalog,
+    settings: LunaSettings,
     baseline_run_id: str | None = None,
     fail_on_regression: bool = False,
     fail_on_not_exercised: bool | None = None,
@@ -31,7 +32,7 @@ def evaluate_run(
     with no requests fails it only with fail_on_not_exercised (None: the setting)."""
     logger = get_run_logger()
     if fail_on_not_exercised is None:
-        fail_on_not_exercised = load_settings().luna_fail_on_not_exercised
+        fail_on_not_exercised = settings.luna_fail_on_not_exercised
     history = read_history(result.service, result.profile)
     current = RunRecord.from_result(result, "?")
     comparison, note = judge_history(history, current, baseline_run_id)
@@ -89,9 +90,8 @@ def record_history(result: RunResult, verdict: Verdict) -> str:
 
 
 @task(name="write-run-points", retries=2, retry_delay_seconds=2)
-def store_run_points(result: RunResult, verdict: Verdict) -> int:
+def store_run_points(result: RunResult, verdict: Verdict, settings: LunaSettings) -> int:
     """Run-level points in InfluxDB for cross-run trends (idempotent; raises so retries fire)."""
-    settings = load_settings()
     if not settings.influxdb_url:
         return 0
     client = Influx.from_settings(settings)

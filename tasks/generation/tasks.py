@@ -10,7 +10,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from luna.keys import artifact_key
-from luna.settings import load_settings
+from luna.settings import LunaSettings
 from tasks.generation.model import SuiteKind
 from tasks.generation.report import generated_markdown, summary_markdown, table_rows
 from tasks.generation.results import SuiteRun
@@ -19,10 +19,10 @@ from tasks.generation.suites import GenerateParams, generate_suite
 
 
 @task(name="generate-suite")
-def generate_suites(params: GenerateParams) -> dict[str, object]:
+def generate_suites(params: GenerateParams, settings: LunaSettings) -> dict[str, object]:
     """Write the suites; returns the folder, the manifest and what changed."""
     logger = get_run_logger()
-    made = generate_suite(params, load_settings())
+    made = generate_suite(params, settings)
     for warning in made.warnings:
         logger.warning(warning)
     assert made.manifest is not None
@@ -56,13 +56,13 @@ def run_tests(
     out_dir: str | None,
     k6_duration: str,
     suites_dir: str,
+    settings: LunaSettings,
     k6_vus: int = 1,
     lighthouse_presets: list[str] | None = None,
 ) -> SuiteRun:
     """Run the suite's kinds; failing tests are rows of the result, not an exception.
     Results go to `out_dir` (default: <LUNA_OUT_DIR>/suites/<suite>-<UTC time>/)."""
     logger = get_run_logger()
-    settings = load_settings()
     suite_dir = find_suite(name, Path(suites_dir))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     folder = Path(out_dir) if out_dir else settings.luna_out_dir / "suites" / f"{suite_dir.name}-{stamp}"

@@ -18,9 +18,10 @@ from prefect.runtime import flow_run
 from prefect.utilities.urls import url_for
 
 from luna.errors import ConfigError, LunaError
+from luna.settings import LunaSettings
 from tasks.notify.hooks import HookContext, HookOutcome, Phase, call_hooks, check_outcomes, discover_hooks
 from tasks.notify.payloads import RunEvent, as_event, run_event
-from tasks.notify.settings import webhook_settings
+from tasks.notify.settings import NotifySettings, webhook_settings
 from tasks.notify.webhooks import DeliveryResult, deliver_all
 
 
@@ -31,12 +32,12 @@ def _prefect_link() -> str | None:
 
 
 @task(name="notify-webhooks")
-def notify_webhooks(event: RunEvent | Mapping[str, Any]) -> list[DeliveryResult]:
+def notify_webhooks(event: RunEvent | Mapping[str, Any], settings: LunaSettings) -> list[DeliveryResult]:
     """POST the run outcome to every LUNA_WEBHOOK_URLS target (retries inside; never fails
     on a delivery failure, which is logged as a warning)."""
     logger = get_run_logger()
-    settings = webhook_settings()
-    targets = settings.targets()
+    notify = NotifySettings(settings)
+    targets = notify.targets()
     if not targets:
         logger.info("webhooks: none configured (LUNA_WEBHOOK_URLS)")
         return []
@@ -44,7 +45,7 @@ def notify_webhooks(event: RunEvent | Mapping[str, Any]) -> list[DeliveryResult]
     links = dict(run.links)
     if "prefect" not in links and (url := _prefect_link()):
         links["prefect"] = url
-    secret = settings.secret()
+    secret = notify.secret()
     if secret is None:
         logger.info("webhooks: LUNA_WEBHOOK_SECRET is unset; deliveries are not signed")
     results = deliver_all(targets, run.model_copy(update={"links": links}), secret)
@@ -60,6 +61,7 @@ def notify_webhooks(event: RunEvent | Mapping[str, Any]) -> list[DeliveryResult]
 def run_hooks(
     phase: Phase,
     context: HookContext | Mapping[str, Any],
+    settings: LunaSettings,
     folder: str | Path | None = None,
     strict: bool | None = None,
     timeout_s: float = 30.0,
@@ -67,11 +69,11 @@ def run_hooks(
     """Call the plugin hooks of ``phase``. ``folder``/``strict`` default to LUNA_HOOKS_DIR
     and LUNA_HOOKS_STRICT. A failed hook is a warning, or a HookError when strict."""
     logger = get_run_logger()
-    settings = webhook_settings()
-    where = Path(folder) if folder is not None else settings.luna_hooks_dir
-    is_strict = settings.luna_hooks_strict if strict is None else strict
+    notify = NotifySettings(settings)
+    where = Path(folder) if folder is not None else notify.luna_hooks_dir
+    is_strict = notify.luna_hooks_strict if strict is None else strict
     if not where.is_dir():
-        if folder is None and settings.hooks_dir_is_explicit:
+        if folder is None and notify.hooks_dir_is_explicit:
             raise ConfigError(f"LUNA_HOOKS_DIR: no folder at {where}", tip="create it, or unset LUNA_HOOKS_DIR")
         logger.debug("hooks: no folder at %s", where)
         return []

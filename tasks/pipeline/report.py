@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from luna.settings import LunaSettings, load_settings
+from luna.settings import LunaSettings
 from tasks.pipeline.model import PipelineResult
 from tasks.pipeline.view import build_view
 from tasks.reporting.render import TEMPLATES as REPORT_TEMPLATES
@@ -48,11 +48,11 @@ def _scalars(details: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in details.items() if not isinstance(v, dict) and k != "warnings"}
 
 
-def markdown_report(pipeline: PipelineResult, settings: LunaSettings | None = None) -> str:
-    view = build_view(pipeline, settings or load_settings())
+def markdown_report(pipeline: PipelineResult, settings: LunaSettings) -> str:
+    view = build_view(pipeline, settings)
     return _env(False).get_template("pipeline.md").render(p=pipeline, scalars=_scalars, v=view)
 
 
-def html_report(pipeline: PipelineResult, settings: LunaSettings | None = None) -> str:
-    view = build_view(pipeline, settings or load_settings())
+def html_report(pipeline: PipelineResult, settings: LunaSettings) -> str:
+    view = build_view(pipeline, settings)
     return _env(True).get_template("pipeline.html").render(p=pipeline, scalars=_scalars, v=view)

@@ -22,6 +22,7 @@ from prefect.states import State
 from luna.errors import LunaError, RunFailed
 from luna.keys import artifact_key
 from luna.results import RunResult
+from luna.settings import LunaSettings
 from luna.verdict import Verdict
 from tasks.audit.model import LighthouseResult
 from tasks.discovery.model import Discovery, no_api_warning
@@ -161,14 +162,21 @@ def attach_load(pipeline: PipelineResult, run_dir: Path) -> None:
 
 @task(name="pipeline-discover")
 def discover_stage(
-    sources: list[str], out: str, service: str | None, include_destructive: bool, target: str | None = None
+    sources: list[str],
+    out: str,
+    service: str | None,
+    include_destructive: bool,
+    target: str | None,
+    settings: LunaSettings,
 ) -> tuple[StageOutcome, list[Discovery]]:
     """Discover every source and write the endpoints file the load stage runs."""
+    from tasks.discovery.model import DiscoveryLimits
     from tasks.discovery.sources import load_source
     from tasks.discovery.tasks import publish_discovery, write_endpoints_file
 
     started = time.monotonic()
-    discoveries = [load_source(source) for source in sources]
+    limits = DiscoveryLimits(max_bytes=settings.luna_discovery_max_bytes)
+    discoveries = [load_source(source, limits=limits) for source in sources]
     name = service or next((d.title for d in discoveries if d.title), None) or urlsplit(sources[0]).netloc or "service"
     data = write_endpoints_file(
         discoveries, Path(out), service=name, include_destructive=include_destructive, overwrite=True, target=target
@@ -181,15 +189,15 @@ def discover_stage(
 
 
 @task(name="pipeline-report")
-def publish_pipeline_report(pipeline: PipelineResult) -> StageOutcome:
+def publish_pipeline_report(pipeline: PipelineResult, settings: LunaSettings) -> StageOutcome:
     """report.md and report.html in the pipeline folder, and one markdown artifact."""
     from tasks.pipeline.report import html_report, markdown_report
 
     out = Path(pipeline.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    markdown = markdown_report(pipeline)
+    markdown = markdown_report(pipeline, settings)
     (out / "report.md").write_text(markdown, encoding="utf-8")
-    (out / "report.html").write_text(html_report(pipeline), encoding="utf-8")
+    (out / "report.html").write_text(html_report(pipeline, settings), encoding="utf-8")
     pipeline.write()
     create_markdown_artifact(
         key=artifact_key("luna-pipeline", pipeline.service, pipeline.profile),
@@ -212,16 +220,15 @@ def generate_stage(
     target: str,
     service: str | None,
     run_api_suite: bool,
+    settings: LunaSettings,
     suites_dir: str = "suites",
 ) -> StageOutcome:
     """Generate the suites from the endpoints the load stage runs (and the spec, for response
     schemas and pages), then run the generated pytest API suite against the target."""
     started = time.monotonic()
-    from luna.settings import load_settings
     from tasks.generation.runner import run_suite_dir
     from tasks.generation.suites import GenerateParams, generate_suite
 
-    settings = load_settings()
     made = generate_suite(
         GenerateParams(config=endpoints_file, specs=sources, base_url=target, service=service, out_dir=suites_dir),
         settings,

@@ -12,7 +12,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 
 from luna.keys import artifact_key
 from luna.results import RunResult
-from luna.settings import load_settings
+from luna.settings import LunaSettings
 from luna.verdict import Verdict
 from tasks.execution.plan import RunPlan
 from tasks.reporting.links import publish_files
@@ -28,11 +28,10 @@ def report_keys(service: str | None, profile: str) -> dict[str, str]:
 
 
 @task(name="publish-live-links")
-def publish_live_links(plan: RunPlan, grafana_url: str | None = None) -> str | None:
+def publish_live_links(plan: RunPlan, settings: LunaSettings, grafana_url: str | None = None) -> str | None:
     """At the start of a run, with InfluxDB and Grafana configured: the Grafana link for
     this run id (a live time window), as the `luna-grafana-...` link artifact (the final
     report publishes the closed window under the same key). Returns the link."""
-    settings = load_settings()
     grafana_url = grafana_url or settings.grafana_url
     if not grafana_url or not settings.influxdb_url:
         return None
@@ -50,14 +49,15 @@ def publish_live_links(plan: RunPlan, grafana_url: str | None = None) -> str | N
 
 
 @task(name="publish-reports")
-def publish_reports(result: RunResult, verdict: Verdict, grafana_url: str | None = None) -> dict[str, str]:
+def publish_reports(
+    result: RunResult, verdict: Verdict, settings: LunaSettings, grafana_url: str | None = None
+) -> dict[str, str]:
     """Write report.html and badge.svg into the run folder and publish the artifacts.
 
     Returns the outputs by kind: run_dir, report_html, badge_svg and (with a Grafana URL)
     grafana. Raises on a write or API failure.
     """
     logger = get_run_logger()
-    settings = load_settings()
     grafana_url = grafana_url or settings.grafana_url
     run_dir = Path(result.run_dir)
     series = read_series(run_dir / result.files.get("k6_report", "k6-report.html"))

@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
 from luna.markdown import md
-from luna.settings import load_settings
+from luna.settings import LunaSettings
 from tasks.audit.browser import new_run_dir
 from tasks.audit.lighthouse import check_url
 from tasks.visual_qa.model import Capture, PageProbe, PersonaOutcome, VisualQAResult
@@ -35,20 +35,19 @@ class Captured(BaseModel):
 
 
 @task(name="vqa-prepare")
-def prepare(url: str, agents: list[str], run_id: str | None) -> Prepared:
+def prepare(url: str, agents: list[str], run_id: str | None, settings: LunaSettings) -> Prepared:
     """Check the URL and the persona names, create the run folder."""
     from datetime import UTC
 
-    settings = load_settings()
     personas = select(load_personas(), agents or None)
     run_dir = new_run_dir(settings.luna_out_dir, "vqa", run_id)
     return Prepared(url=check_url(url), personas=personas, run_dir=str(run_dir), started_at=datetime.now(UTC))
 
 
 @task(name="vqa-capture-and-probe")
-def capture(prep: Prepared) -> Captured:
+def capture(prep: Prepared, settings: LunaSettings) -> Captured:
     """One page load per viewport: screenshots and the deterministic probes."""
-    captures, probe = capture_step(prep.url, prep.personas, Path(prep.run_dir), load_settings())
+    captures, probe = capture_step(prep.url, prep.personas, Path(prep.run_dir), settings)
     get_run_logger().info(
         "captured %s; probes: %d findings%s",
         ", ".join(c.viewport for c in captures) or "nothing",
@@ -59,11 +58,11 @@ def capture(prep: Prepared) -> Captured:
 
 
 @task(name="vqa-ask-personas")
-def ask(prep: Prepared, captured: Captured) -> tuple[list[PersonaOutcome], str]:
+def ask(prep: Prepared, captured: Captured, settings: LunaSettings) -> tuple[list[PersonaOutcome], str]:
     """Each persona's model call (bounded concurrency); skipped with one line without a key."""
     logger = get_run_logger()
     outcomes, note = personas_step(
-        prep.personas, prep.url, captured.captures, Path(prep.run_dir), load_settings(), logger.info
+        prep.personas, prep.url, captured.captures, Path(prep.run_dir), settings, logger.info
     )
     if note:
         logger.warning(note)
@@ -71,13 +70,15 @@ def ask(prep: Prepared, captured: Captured) -> tuple[list[PersonaOutcome], str]:
 
 
 @task(name="vqa-publish")
-def publish(prep: Prepared, captured: Captured, asked: tuple[list[PersonaOutcome], str]) -> VisualQAResult:
+def publish(
+    prep: Prepared, captured: Captured, asked: tuple[list[PersonaOutcome], str], settings: LunaSettings
+) -> VisualQAResult:
     """vqa.json and report.md in the run folder; markdown and table artifacts."""
     outcomes, note = asked
     result = finish(
         Path(prep.run_dir),
         prep.url,
-        load_settings(),
+        settings,
         prep.started_at,
         captured.captures,
         captured.probe,

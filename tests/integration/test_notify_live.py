@@ -249,6 +249,7 @@ def test_prefect_tasks_log_and_never_fail_the_run(
     from prefect import flow
 
     from luna.errors import ConfigError
+    from luna.settings import load_settings
     from tasks.notify.hooks import HookContext, HookError, HookOutcome
     from tasks.notify.tasks import notify_webhooks, run_hooks
     from tasks.notify.webhooks import DeliveryResult
@@ -271,8 +272,9 @@ def test_prefect_tasks_log_and_never_fail_the_run(
 
     @flow
     def notify(strict: bool) -> tuple[list[DeliveryResult], list[HookOutcome]]:
-        outcomes = run_hooks("finish", HookContext.at_finish(run), folder=str(hooks), strict=strict)
-        deliveries = notify_webhooks(run_event(run))
+        settings = load_settings()  # what a flow does once, at its start
+        outcomes = run_hooks("finish", HookContext.at_finish(run), settings, folder=str(hooks), strict=strict)
+        deliveries = notify_webhooks(run_event(run), settings)
         return deliveries, outcomes
 
     state = notify(False, return_state=True)
@@ -295,7 +297,7 @@ def test_prefect_tasks_log_and_never_fail_the_run(
 
     @flow
     def missing_dir() -> list[HookOutcome]:
-        return run_hooks("start", {"run_id": "r", "run_dir": str(run_dir)})
+        return run_hooks("start", {"run_id": "r", "run_dir": str(run_dir)}, load_settings())
 
     with pytest.raises(ConfigError, match="LUNA_HOOKS_DIR"):
         missing_dir()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from luna.errors import ConfigError
+from luna.settings import load_settings
 from tasks.discovery.model import DiscoveredEndpoint, Discovery
 from tasks.pipeline.model import PipelineFailed, PipelineResult, StageOutcome, check_target, slo_failures
 from tasks.pipeline.report import html_report, markdown_report
@@ -90,12 +91,12 @@ def test_reports_escape_what_came_from_the_service(tmp_path: Path) -> None:
         StageOutcome(name="load", status="failed", reason="crossed", links={"run_dir": "/tmp/a`b"}),
         verdict=VERDICT,
     )
-    md = markdown_report(result)
+    md = markdown_report(result, load_settings())
     assert "| discover | ✅ passed |" in md and "| generate | ⏭️ skipped |" in md
     assert "<script>" not in md and "](javascript" not in md
     assert "\\| x" in md  # the service name cannot break the table
     assert "`/tmp/a'b`" in md  # a backtick cannot close the code span
-    html = html_report(result)
+    html = html_report(result, load_settings())
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert "25.00%" in html and "812 ms" in html
 
