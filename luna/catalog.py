@@ -57,6 +57,14 @@ class SLOs(_Strict):
     check_pass_rate: float = Field(
         1.0, ge=0, le=1, description="Smallest acceptable share of passing checks (1 = every check passes)."
     )
+    abort_on_breach: bool = Field(
+        False,
+        description="Stop k6 as soon as the run as a whole breaches p95_ms or error_rate (k6's abortOnFail); "
+        "the run fails on what was measured until then.",
+    )
+    abort_after_s: float = Field(
+        10, ge=0, description="abort_on_breach judges only after this many seconds of the run (k6's delayAbortEval)."
+    )
 
 
 class SLOOverride(_Strict):

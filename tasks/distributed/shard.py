@@ -32,10 +32,8 @@ from tasks.distributed.model import ShardOutcome
 from tasks.distributed.samples import CSV_TIME_FORMAT, parse_file
 from tasks.distributed.segments import Segment
 from tasks.execution.k6 import (
-    LineSink,
-    OutputHandler,
-    OutputState,
     collect_result,
+    dashboard_period_ms,
     influx_output,
     k6_command,
     k6_process_env,
@@ -43,6 +41,7 @@ from tasks.execution.k6 import (
     planned_seconds,
 )
 from tasks.execution.launcher import output_lines, start_k6, stop_process
+from tasks.execution.output import LineSink, OutputHandler, OutputState
 from tasks.execution.plan import K6_DIR, RunPlan
 
 REST_PORT_ATTEMPTS = 3  # a free port can be taken between choosing it and k6 binding it
@@ -212,7 +211,7 @@ def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> Shard
         total_s = planned_seconds(plan)
         store, influx_out, influx_env = influx_output(settings, on_line)
         del store  # completeness is counted once, for the whole run id, after the merge
-        period_ms = max(500, min(600_000, int((total_s or 60) * 1000 / 300)))
+        period_ms = dashboard_period_ms(total_s)
         samples = folder / "samples.csv"
         mask = Masker.from_settings(settings)
         for _attempt in range(REST_PORT_ATTEMPTS):

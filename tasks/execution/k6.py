@@ -13,10 +13,8 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
@@ -27,10 +25,10 @@ from luna.results import MetricsStore, RunResult, Status
 from luna.settings import LunaSettings
 from luna.urls import redact
 from tasks.execution import generator
-from tasks.execution.k6_log import RepeatedLines
-from tasks.execution.launcher import output_lines, start_k6, stop_process
-from tasks.execution.measure import AGG_PREFIX, Measure, elapsed_seconds, slo_thresholds
+from tasks.execution.launcher import interrupt, output_lines, start_k6, stop_process
+from tasks.execution.measure import Measure, slo_thresholds
 from tasks.execution.measure import crossed as crossed_names
+from tasks.execution.output import LineSink, OutputHandler, OutputState, ProgressSink
 from tasks.execution.plan import K6_DIR, RunPlan
 from tasks.execution.reduce import judge, reduce_samples
 from tasks.execution.summary import parse_summary, run_numbers
@@ -51,142 +49,17 @@ K6_EXIT: dict[int, tuple[Status, str]] = {
     110: ("failed", "the script marked the test as failed"),
 }
 
-PROGRESS = re.compile(r"\[\s*(\d+)%\s*\]")
-RUNNING = re.compile(r"running \(([^)]+)\), (\d+)/(\d+) VUs, (\d+) complete(?: and (\d+) interrupted)?")
-
-LineSink = Callable[[str, str], None]  # (level, text)
-ProgressSink = Callable[[float, str], None]  # (fraction 0..1, description)
-
-
-@dataclass
-class OutputState:
-    """What Luna keeps from k6's output: bounded, whatever the run length."""
-
-    failure_cap: int
-    failures_kept: int = 0
-    last_error: str | None = None
-    abort_reason: str | None = None
-    fraction: float = 0.0
-    kept_by_endpoint: dict[str, int] = field(default_factory=dict)
-    influx_errors: int = 0
-    iterations: int | None = None  # from k6's last "running (...), N complete and M interrupted" line
-    interrupted: int = 0
-    elapsed_s: float | None = None  # k6's clock on its last progress line
-    vus_max: int = 0
-    measure: Measure | None = None  # Luna's per-call measure (k6/lib/measure.js), added up as it comes
+# The web dashboard keeps every snapshot in k6's memory until the end (for the export), so a
+# fixed count keeps k6's memory flat whatever the run length (bench/memory_k6.py); the period
+# stays within 0.5 s (k6 skips its report below ~3 snapshots) and k6's own default of 10 s.
+DASHBOARD_SNAPSHOTS = 120
+DASHBOARD_PERIOD_MS = (500, 10_000)
 
 
-class OutputHandler:
-    """Routes each k6 line: log file, failure samples, progress, the run log."""
-
-    def __init__(
-        self,
-        plan: RunPlan,
-        mask: Masker,
-        state: OutputState,
-        log: IO[str],
-        failures: IO[str],
-        on_line: LineSink,
-        on_progress: ProgressSink,
-    ) -> None:
-        self.plan, self.mask, self.state = plan, mask, state
-        self.log, self.failures = log, failures
-        self.on_line, self.on_progress = on_line, on_progress
-        self.banner_done = False
-        self.repeats = RepeatedLines(on_line)  # k6's warnings, counted per message per second
-
-    def handle(self, stream: str, raw: str) -> None:
-        if stream == "stderr" and AGG_PREFIX in raw[:80] and self._aggregate(raw):
-            return  # numbers only: neither masked nor logged (a line a second per VU)
-        line = self.mask(raw)
-        self.log.write(line + "\n")
-        if stream == "stdout":
-            self._stdout(line)
-        else:
-            self._stderr(line)
-
-    def _aggregate(self, raw: str) -> bool:
-        """A VU's `LUNA_AGG [...]` console line (k6's JSON log record): add it to the measure."""
-        try:
-            msg = str(json.loads(raw).get("msg", ""))
-        except json.JSONDecodeError:
-            return False
-        if not msg.startswith(AGG_PREFIX):
-            return False
-        if self.state.measure is None:
-            self.state.measure = Measure(self.plan.catalog)
-        self.state.measure.add_line(msg.removeprefix(AGG_PREFIX))
-        return True
-
-    def _stdout(self, line: str) -> None:
-        if not self.banner_done:  # k6's ASCII logo says nothing; start at "execution:"
-            self.banner_done = "execution:" in line
-            if not self.banner_done:
-                return
-        running = RUNNING.search(line)
-        if running:
-            self.state.iterations, self.state.interrupted = int(running.group(4)), int(running.group(5) or 0)
-            self.state.elapsed_s = elapsed_seconds(running.group(1)) or self.state.elapsed_s
-            self.state.vus_max = max(self.state.vus_max, int(running.group(3)))
-        match = PROGRESS.search(line)
-        if match:
-            self.state.fraction = int(match.group(1)) / 100
-            self.on_progress(self.state.fraction, line.strip())
-        if line.strip():
-            self.on_line("info", line)
-
-    def _stderr(self, line: str) -> None:
-        try:
-            record: dict[str, Any] = json.loads(line)
-        except json.JSONDecodeError:
-            self.on_line("info", line)
-            return
-        msg = self.mask(str(record.get("msg", "")))
-        level = str(record.get("level", "info"))
-        if msg.startswith("LUNA_FAILURE "):
-            self._failure(msg.removeprefix("LUNA_FAILURE "))
-            return
-        detail = self.mask(str(record["error"])) if record.get("error") else None
-        text = f"{msg}: {detail}" if detail else msg
-        if str(record.get("output", "")).lower().startswith("influx"):
-            # A dead InfluxDB must not stop the run. A refused write loses a whole batch;
-            # a slow flush ("took higher than the expected set push interval") loses nothing.
-            if level in ("error", "fatal"):
-                self.state.influx_errors += 1
-                if self.state.influx_errors <= 3:
-                    self.on_line("warning", f"InfluxDB output: {text} (the run goes on; samples are lost)")
-            else:
-                self.on_line("info", f"InfluxDB output: {text}")
-            return
-        if level in ("error", "fatal"):
-            self.state.last_error = text
-            if "test aborted" in msg.lower() or msg.startswith("auth:"):
-                self.state.abort_reason = text
-        self.repeats.emit(level, text)
-
-    def _failure(self, payload: str) -> None:
-        try:
-            sample = json.loads(payload)
-        except json.JSONDecodeError:
-            return
-        endpoint = str(sample.get("endpoint"))
-        per_endpoint = max(3, self.state.failure_cap // max(1, len(self.plan.catalog.endpoints)))
-        kept = self.state.kept_by_endpoint.get(endpoint, 0)
-        if self.state.failures_kept >= self.state.failure_cap or kept >= per_endpoint:
-            return
-        self.state.kept_by_endpoint[endpoint] = kept + 1
-        self.state.failures_kept += 1
-        self.failures.write(payload + "\n")
-        checks = ", ".join(sample.get("failed_checks") or []) or "-"
-        error = f" ({sample['error']})" if sample.get("error") else ""
-        self.on_line(
-            "warning",
-            (
-                f"failed request {self.state.failures_kept}/{self.state.failure_cap}: {sample.get('method')} "
-                f"{sample.get('url')} -> {sample.get('status')}{error}; checks failed: {checks}; "
-                f"body: {str(sample.get('body_excerpt', ''))[:120]!r}"
-            ),
-        )
+def dashboard_period_ms(total_s: float | None) -> int:
+    """The dashboard's snapshot period for a run that k6 plans to take `total_s` seconds."""
+    low, high = DASHBOARD_PERIOD_MS
+    return max(low, min(high, int((total_s or 60) * 1000 / DASHBOARD_SNAPSHOTS)))
 
 
 @functools.lru_cache(maxsize=8)
@@ -356,9 +229,7 @@ def run_k6(
     goes to k6 last (the live dashboard's K6_WEB_DASHBOARD_PORT, tasks/execution/live.py)."""
     total_s = planned_seconds(plan)
     store, influx_out, influx_env = influx_output(settings, on_line)
-    # ~300 dashboard snapshots whatever the run length (report.html's build time stays flat);
-    # k6 skips its report with fewer than ~3 of them, hence the 0.5 s floor.
-    period_ms = max(500, min(600_000, int((total_s or 60) * 1000 / 300)))
+    period_ms = dashboard_period_ms(total_s)
     mask = Masker.from_settings(settings)
     state = OutputState(failure_cap=settings.luna_failure_samples)
     run_dir = plan.run_dir
@@ -373,6 +244,7 @@ def run_k6(
             plan.script.parent,
             {**k6_process_env(plan, settings, period_ms), **influx_env, **(extra_env or {})},
         )
+        handler.watch_breaches(lambda: interrupt(proc))
         watch = generator.GeneratorWatch(proc.pid)  # k6's and the machine's CPU (generator.py)
         try:
             for stream, line in output_lines(proc):
@@ -484,6 +356,8 @@ def _nothing_completed(data: dict[str, Any], state: OutputState) -> str:
 
 
 def _outcome(code: int | None, state: OutputState, interrupted: BaseException | None) -> tuple[Status, str]:
+    if state.breach is not None and interrupted is None and code is not None and code >= 0:
+        return "failed", state.breach  # a verdict on what was measured until the stop
     if interrupted is not None:
         return "aborted", f"run interrupted ({type(interrupted).__name__}); k6 was stopped and partial results kept"
     if code == 0:

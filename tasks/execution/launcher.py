@@ -78,3 +78,10 @@ def stop_process(proc: subprocess.Popen[str]) -> None:
         proc.wait(timeout=5)
     except ProcessLookupError:
         pass
+
+
+def interrupt(proc: subprocess.Popen[str]) -> None:
+    """Stop k6 as a Ctrl-C would, without blocking: the caller goes on reading k6's output to
+    its end (its last lines are the VUs' measure). `stop_process` in a thread kills k6 if it
+    is still running after the grace period."""
+    threading.Thread(target=stop_process, args=(proc,), daemon=True, name="luna-k6-stop").start()

@@ -13,7 +13,8 @@ import pytest
 from luna.catalog import Catalog, parse_catalog
 from luna.masking import Masker
 from luna.results import Latency
-from tasks.execution.k6 import OutputHandler, OutputState, _outcome, collect_result
+from tasks.execution.k6 import _outcome, collect_result
+from tasks.execution.output import OutputHandler, OutputState
 from tasks.execution.plan import RunPlan
 from tasks.execution.summary import parse_summary, run_numbers
 
@@ -439,3 +440,15 @@ def test_collect_result_without_summary(tmp_path: Path) -> None:
     assert result.total is None
     assert result.endpoints == []
     assert result.files == {"summary": "summary.json"}
+
+
+@pytest.mark.parametrize(
+    ("planned_s", "period_ms", "snapshots"), [(60, 500, 120), (600, 5000, 120), (3600, 10_000, 360)]
+)
+def test_the_dashboard_keeps_the_same_snapshot_count_for_1_and_10_minutes(
+    planned_s: float, period_ms: int, snapshots: int
+) -> None:
+    from tasks.execution.k6 import dashboard_period_ms
+
+    assert dashboard_period_ms(planned_s) == period_ms
+    assert planned_s * 1000 // dashboard_period_ms(planned_s) == snapshots
