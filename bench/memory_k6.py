@@ -5,8 +5,9 @@ logs), against a private nginx serving a static JSON (bench/runner_efficiency.py
 open model at a fixed rate (`LOAD_MODEL=open`, `RATE`: the smoke profile starts RATE/10
 iterations/s), so that a short and a long run have exactly the same request rate. The runs
 go at the same time, in pairs of lengths (default 60 s and 600 s), each with k6's web
-dashboard on (Luna's default: `K6_WEB_DASHBOARD_PERIOD` = run length / 300, at least 0.5 s,
-as `tasks/execution/k6.py` sets it) and off, plus `--variants k6summary` for k6 with its
+dashboard on (Luna's default: `K6_WEB_DASHBOARD_PERIOD` from `dashboard_period_ms` in
+`tasks/execution/k6.py`: a fixed snapshot count), `dashboard-300` (the earlier period, run
+length / 300, at least 0.5 s, for comparison in the same run) and off, plus `--variants k6summary` for k6 with its
 end-of-test summary on (what Luna turned off). k6's RSS is sampled every --period s.
 Writes bench/results/memory_k6-<date>.json with each run's series.
 
@@ -31,6 +32,7 @@ import psutil
 from _common import K6, ROOT, free_port, loadavg, machine, stop, table, wait_http, write_results
 from runner_efficiency import BODY, NGINX_CONF, clean_env
 
+sys.path.insert(0, str(ROOT))  # tasks.execution.k6's dashboard period
 MIB = 1024 * 1024
 
 
@@ -47,12 +49,15 @@ def one_run(
         "SMOKE_VUS": "10",
         "MAX_VUS": "50",
     }
-    if variant == "dashboard":
+    if variant in ("dashboard", "dashboard-300"):
+        from tasks.execution.k6 import dashboard_period_ms
+
+        period_ms = dashboard_period_ms(duration_s) if variant == "dashboard" else max(500, duration_s * 1000 // 300)
         env |= {
             "K6_WEB_DASHBOARD": "true",
             "K6_WEB_DASHBOARD_PORT": "-1",
             "K6_WEB_DASHBOARD_EXPORT": str(tmp / f"{name}.html"),
-            "K6_WEB_DASHBOARD_PERIOD": f"{max(500, int(duration_s * 1000 / 300))}ms",
+            "K6_WEB_DASHBOARD_PERIOD": f"{period_ms}ms",
         }
     flags = [] if variant == "k6summary" else ["--no-thresholds", "--no-summary"]
     cmd = [K6, "run", "--no-usage-report", "--address", "", "--log-format", "json", *flags]
@@ -88,7 +93,9 @@ def main() -> int:
     p.add_argument("--durations", default="60,600", help="run lengths in seconds, run at once (default 60,600)")
     p.add_argument("--rate", type=int, default=3000, help="RATE: the smoke profile runs RATE/10 it/s (default 3000)")
     p.add_argument("--endpoints", type=int, default=20, help="endpoints in the file (default 20)")
-    p.add_argument("--variants", default="dashboard,no-dashboard", help="dashboard, no-dashboard, k6summary")
+    p.add_argument(
+        "--variants", default="dashboard,no-dashboard", help="dashboard, dashboard-300, no-dashboard, k6summary"
+    )
     p.add_argument("--period", type=float, default=5.0, help="RSS sampling period in seconds (default 5)")
     p.add_argument("--out-dir", type=Path, default=None, help="where the JSON goes (default bench/results)")
     args = p.parse_args()
@@ -96,8 +103,8 @@ def main() -> int:
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     if not durations or any(not 5 <= d <= 3600 for d in durations) or not 10 <= args.rate <= 100_000:
         p.error("durations 5-3600 s; rate 10-100000")
-    if set(variants) - {"dashboard", "no-dashboard", "k6summary"} or not 1 <= args.endpoints <= 500:
-        p.error("variants: dashboard, no-dashboard, k6summary; endpoints 1-500")
+    if set(variants) - {"dashboard", "dashboard-300", "no-dashboard", "k6summary"} or not 1 <= args.endpoints <= 500:
+        p.error("variants: dashboard, dashboard-300, no-dashboard, k6summary; endpoints 1-500")
     tmp = Path(tempfile.mkdtemp(prefix="luna-bench-memk6-"))
     tmp.chmod(0o755)
     nginx = None

@@ -113,6 +113,10 @@ class RunResult(BaseModel):
     target: str
     status: Status
     message: str = ""
+    stopped_early: str | None = Field(
+        None,
+        description="Why slos.abort_on_breach stopped k6 before the planned end (the figures cover the run until then).",
+    )
     k6_exit_code: int | None = None
     started_at: datetime
     finished_at: datetime | None = None

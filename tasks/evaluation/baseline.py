@@ -68,7 +68,8 @@ class Window:
 def select_window(
     history: list[RunRecord], current: RunRecord, pinned: str | None = None, size: int = WINDOW
 ) -> Window:
-    """The newest `size` comparable, non-overlapping, unsaturated past runs (and the pinned run)."""
+    """The newest `size` comparable, non-overlapping, unsaturated past runs that ran their planned
+    length (and the pinned run)."""
     skipped: dict[str, int] = {}
     runs: list[RunRecord] = []
     chosen: RunRecord | None = None
@@ -86,6 +87,8 @@ def select_window(
             if incomparable(run, current)
             else "load generator saturated"
             if run.saturated
+            else "stopped early (abort_on_breach)"
+            if run.stopped_early
             else ""
         )
         if why:

@@ -50,6 +50,7 @@ class RunRecord(BaseModel):
     load_shape: dict[str, str] | None = Field(None, description="RunResult.load_shape; None when not recorded.")
     saturated: bool = Field(False, description="The load generator was saturated in this run.")
     saturation: str = ""
+    stopped_early: bool = Field(False, description="slos.abort_on_breach stopped k6 before the planned end.")
     change_points: list[ChangePoint] = Field(
         default_factory=list, description="Shifts that start at this run (set by `luna history`; not stored)."
     )
@@ -85,6 +86,7 @@ class RunRecord(BaseModel):
             load_shape=result.load_shape or None,
             saturated=bool(gen and gen.saturated),
             saturation=gen.reason if gen else "",
+            stopped_early=result.stopped_early is not None,
         )
 
     @property

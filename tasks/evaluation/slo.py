@@ -113,6 +113,8 @@ def _run_reasons(result: RunResult, total: Stats | None) -> list[str]:
     reasons: list[str] = []
     if result.status in ("error", "aborted"):
         reasons.append(f"the run did not complete: {result.message}")
+    if result.stopped_early:
+        reasons.append(result.stopped_early)
     if total is None:
         reasons.append("k6 left no end-of-test summary: nothing was measured")
     elif total.requests == 0:

@@ -285,6 +285,7 @@ def collect_result(plan: RunPlan, code: int | None, state: OutputState, interrup
         target=plan.target,
         status=status,
         message=message,
+        stopped_early=state.breach if status == "failed" else None,
         k6_exit_code=code,
         started_at=plan.started_at,
         finished_at=datetime.now(UTC),

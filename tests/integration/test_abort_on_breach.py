@@ -56,7 +56,8 @@ def test_an_error_rate_breach_stops_k6_and_fails_the_run(
     # a VU's calls since its last measure line (at most ~1 s of them) are cut off by the stop
     assert result.total is not None and sum(counts.values()) / 2 < result.total.requests <= sum(counts.values())
     verdict = evaluate(result, load_catalog(config))
-    assert verdict.status == "fail" and "down" in verdict.reason
+    assert verdict.status == "fail" and "down: error rate 100.00%" in verdict.reason
+    assert result.stopped_early == result.message and verdict.reason.startswith(result.message)
 
 
 def test_a_p95_breach_stops_k6(httpbin: tuple[str, Path], tmp_path: Path, load_run: Runner) -> None:
@@ -81,3 +82,4 @@ def test_without_the_option_a_breaching_run_goes_to_its_end(
     assert result.status == "failed" and result.message.startswith("thresholds crossed"), result.message
     assert result.duration_s is not None and result.duration_s >= 4
     assert result.endpoints[0].requests == counts["/status/503"] > 0  # to its end: every call counted
+    assert result.stopped_early is None

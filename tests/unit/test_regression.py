@@ -232,10 +232,11 @@ def test_window_keeps_the_newest_comparable_runs_only() -> None:
         rec("x1", 20, 100, shape={**SHAPE, "smoke_vus": "20"}),
         rec("x2", 21, {"A": 100, "B": 50}),
         rec("sat", 22, 100, saturated=True),
+        rec("cut", 23, 100).model_copy(update={"stopped_early": True}),
     ]
     window = select_window([*past, *other], rec("cur", 30, 100))
     assert [r.run_id for r in window.runs] == [f"h{i}" for i in range(14, 4, -1)]
-    assert window.skipped == {"not comparable": 2, "load generator saturated": 1}
+    assert window.skipped == {"not comparable": 2, "load generator saturated": 1, "stopped early (abort_on_breach)": 1}
 
 
 def test_pinned_run_is_the_center_and_the_window_gives_the_spread() -> None:
