@@ -49,14 +49,32 @@ function resetAcc(a) {
   a.hist.clear();
 }
 
+// How long before the scenario's end a constant-vus VU flushes after every call. k6 stops such
+// a VU only between iterations, and only once the scenario's duration is over (k6 v1.1.0
+// lib/executor/constant_vus.go: the VU loop tests the duration's context before each
+// iteration; an iteration that started runs on through gracefulStop). exec.scenario.startTime
+// is the very time that duration is counted from (getDurationContexts), so a call whose add()
+// runs before `end - CONSTANT_TAIL_MS` is followed by another iteration, and its tallies by
+// another add(), unless the rest of this iteration (return from call() and run(), k6's
+// iteration bookkeeping: microseconds) takes longer than that margin. 250 ms covers a GC pause
+// and dozens of CPU time slices on a busy 2-core machine; the per-call flush then covers ~4 %
+// of a 6 s run instead of 25 % with 1.5 s (bench/runner_efficiency.py, docs/PERFORMANCE.md).
+const CONSTANT_TAIL_MS = 250;
+// ramping-vus stops VUs in the middle of the run (a stage that lowers the target, with
+// gracefulRampDown), at times k6 picks per VU: those windows keep a wide margin.
+const RAMP_TAIL_MS = 1500;
+
 // Times (ms since the epoch) after which this VU may be stopped at any iteration end.
-function stopWindows(scenario, startMs, tailMs) {
+function stopWindows(scenario, startMs) {
   if (!scenario) return { always: true, windows: [] };
   const exe = scenario.executor;
   if (exe === 'constant-arrival-rate' || exe === 'ramping-arrival-rate' || exe === 'shared-iterations' || exe === 'per-vu-iterations') {
     return { always: true, windows: [] };
   }
-  if (exe === 'constant-vus') return { always: false, windows: [[startMs + seconds(scenario.duration) * 1000 - tailMs, Infinity]] };
+  if (exe === 'constant-vus') {
+    return { always: false, windows: [[startMs + seconds(scenario.duration) * 1000 - CONSTANT_TAIL_MS, Infinity]] };
+  }
+  const tailMs = RAMP_TAIL_MS;
   if (exe !== 'ramping-vus') return { always: true, windows: [] };
   // ramping-vus: VUs leave in every stage that lowers the target (and its gracefulRampDown).
   const grace = seconds(scenario.gracefulRampDown || '30s') * 1000;
@@ -142,7 +160,7 @@ export class Measure {
   // for executors that may stop a VU at any time), else at the next due time or window.
   maybeFlush(now) {
     if (this.policy === null) {
-      this.policy = stopWindows(this.scenario, exec.scenario.startTime, 1500);
+      this.policy = stopWindows(this.scenario, exec.scenario.startTime);
       this.lastFlush = now;
     }
     if (this.policy.always || this.inWindow(now)) {
