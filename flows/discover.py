@@ -1,12 +1,10 @@
 """Flow `discover`: API specs, Postman collections and HAR files -> one endpoints file."""
 
-from typing import Any
-
 from prefect import flow, unmapped
 from pydantic import BaseModel, Field
 
 from luna.settings import load_settings
-from tasks.discovery.model import DiscoveryLimits
+from tasks.discovery.model import DiscoveryLimits, DiscoveryResult
 from tasks.discovery.tasks import discover_source, write_endpoints
 
 
@@ -32,7 +30,7 @@ class DiscoverParams(BaseModel):
 
 
 @flow(name="discover", log_prints=True)
-def discover(params: DiscoverParams) -> dict[str, Any]:
+def discover(params: DiscoverParams) -> DiscoveryResult:
     """Find the endpoints of every source and write one deduplicated endpoints file."""
     limits = DiscoveryLimits(max_bytes=load_settings().luna_discovery_max_bytes)
     found = discover_source.map(

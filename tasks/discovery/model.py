@@ -118,6 +118,17 @@ class Discovery(BaseModel):
     api_found: bool = Field(True, description="False when probing a URL found no API description (only crawled pages).")
 
 
+class DiscoveryResult(BaseModel):
+    """What the `discover` flow hands on: the endpoints file written and what is in it."""
+
+    out: str = Field(description="The endpoints file written.")
+    service: str = Field(description="Service name in the endpoints file.")
+    target: str | None = Field(None, description="URL of the service under test recorded in the file, if any.")
+    endpoints: list[str] = Field(default_factory=list, description="Names of the endpoints written.")
+    destructive: int = Field(0, description="How many of them are marked destructive.")
+    warnings: list[str] = Field(default_factory=list, description="Every source's warnings, prefixed by source.")
+
+
 def check_size(document: bytes | str, source: str) -> None:
     """LoaderError `too_large` past the current LUNA_DISCOVERY_MAX_BYTES."""
     size = len(document.encode() if isinstance(document, str) else document)

@@ -13,7 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from luna.errors import ConfigError
 from luna.keys import artifact_key
 from luna.markdown import md
-from tasks.discovery.model import Discovery, DiscoveryLimits, mark_production_writes, merge
+from tasks.discovery.model import Discovery, DiscoveryLimits, DiscoveryResult, mark_production_writes, merge
 from tasks.discovery.sources import load_source, origin
 
 
@@ -60,7 +60,7 @@ def write_endpoints(
     include_destructive: bool,
     overwrite: bool = False,
     target: str | None = None,
-) -> dict[str, Any]:
+) -> DiscoveryResult:
     """Merge and write the endpoints file; publish the discovery artifacts."""
     data = write_endpoints_file(
         discoveries,
@@ -71,7 +71,19 @@ def write_endpoints(
         target=target,
     )
     publish_discovery(discoveries, data, out)
-    return data
+    return discovery_result(discoveries, data, out)
+
+
+def discovery_result(discoveries: list[Discovery], data: dict[str, Any], out: str) -> DiscoveryResult:
+    """The typed hand-off of an endpoints file just written (`data` is what was written)."""
+    return DiscoveryResult(
+        out=out,
+        service=data["service"],
+        target=data.get("target"),
+        endpoints=[e["name"] for e in data["endpoints"]],
+        destructive=sum(1 for e in data["endpoints"] if e.get("destructive")),
+        warnings=[f"{d.source}: {w}" for d in discoveries for w in d.warnings],
+    )
 
 
 def publish_discovery(discoveries: list[Discovery], data: dict[str, Any], out: str) -> None:

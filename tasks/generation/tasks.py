@@ -16,10 +16,11 @@ from tasks.generation.report import generated_markdown, summary_markdown, table_
 from tasks.generation.results import SuiteRun
 from tasks.generation.runner import find_suite, run_suite_dir
 from tasks.generation.suites import GenerateParams, generate_suite
+from tasks.generation.write import GeneratedSuite
 
 
 @task(name="generate-suite")
-def generate_suites(params: GenerateParams, settings: LunaSettings) -> dict[str, object]:
+def generate_suites(params: GenerateParams, settings: LunaSettings) -> GeneratedSuite:
     """Write the suites; returns the folder, the manifest and what changed."""
     logger = get_run_logger()
     made = generate_suite(params, settings)
@@ -38,14 +39,7 @@ def generate_suites(params: GenerateParams, settings: LunaSettings) -> dict[str,
         markdown=generated_markdown(made.suite_dir, made.manifest.model_dump(mode="json"), made.warnings),
         description=f"Suite {made.manifest.slug} generated",
     )
-    return {
-        "suite_dir": str(made.suite_dir),
-        "manifest": made.manifest.model_dump(mode="json"),
-        "written": made.written,
-        "unchanged": made.unchanged,
-        "removed": made.removed,
-        "warnings": made.warnings,
-    }
+    return made
 
 
 @task(name="run-suite")

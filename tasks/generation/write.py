@@ -18,23 +18,25 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from pydantic import BaseModel, Field
 
 from tasks.generation.model import KINDS, Manifest, SuiteKind, SuiteSpec
 from tasks.generation.render import CUSTOM_BEGIN, CUSTOM_END, Rendered, custom_block, render_suite
 from tasks.generation.safe import GenerationError, inside
 
 
-@dataclass
-class GeneratedSuite:
-    suite_dir: Path
-    manifest: Manifest | None = None
-    written: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+class GeneratedSuite(BaseModel):
+    """What generation hands on: the suite folder, its manifest and what changed."""
+
+    suite_dir: Path = Field(description="The suite folder.")
+    manifest: Manifest | None = Field(None, description="The manifest written (set once the suite is written).")
+    written: list[str] = Field(default_factory=list, description="Files written or rewritten, relative to suite_dir.")
+    unchanged: list[str] = Field(default_factory=list, description="Files already up to date.")
+    removed: list[str] = Field(default_factory=list, description="Files the previous generation wrote, now removed.")
+    warnings: list[str] = Field(default_factory=list, description="Things worth telling the user.")
 
 
 def _section(text: str, comment: str, where: str) -> tuple[int, int] | None:

@@ -38,9 +38,10 @@ def test_generate_then_run_suite_flows(harness: None, demo0: Demo, tmp_path: Pat
 
     suites = tmp_path / "suites"
     made = generate(GenerateParams(url=demo0.url, out_dir=str(suites), kinds=["api", "k6"]))
-    assert made["manifest"]["slug"] == "luna-demo-api" and made["manifest"]["kinds"] == ["api", "k6"]
-    assert Path(made["suite_dir"], "api", "test_api_users.py").is_file()
-    generated = artifacts(artifact_key("luna-suite", made["manifest"]["service"], "generated"))
+    assert made.manifest is not None
+    assert made.manifest.slug == "luna-demo-api" and made.manifest.kinds == ["api", "k6"]
+    assert Path(made.suite_dir, "api", "test_api_users.py").is_file()
+    generated = artifacts(artifact_key("luna-suite", made.manifest.service, "generated"))
     assert generated and "luna\\-demo\\-api" in str(generated[0].data)
 
     params = RunSuiteParams(name="luna-demo-api", suites_dir=str(suites), out_dir=str(tmp_path / "run"))
@@ -50,11 +51,11 @@ def test_generate_then_run_suite_flows(harness: None, demo0: Demo, tmp_path: Pat
     assert isinstance(error, SuiteFailed) and error.exit_code == 1
     failed = {c.test.split("::")[-1] for c in error.run.cases if c.outcome == "failed"}
     assert failed == {"test_get_always500", "test_issue_token", "test_query_boom", "test_get_secure"}
-    table = artifacts(artifact_key("luna-tests", made["manifest"]["service"], "api"))
+    table = artifacts(artifact_key("luna-tests", made.manifest.service, "api"))
     assert table and table[0].type == "table"
     rows = str(table[0].data)
     assert "test_api_chaos::test_get_always500" in rows and "HTTP 500, expected 200" in rows
-    summary = artifacts(artifact_key("luna-tests", made["manifest"]["service"], "api") + "-summary")
+    summary = artifacts(artifact_key("luna-tests", made.manifest.service, "api") + "-summary")
     assert summary and "## Failures" in str(summary[0].data)
 
     # The same failures, but the run completes when asked to (failing tests are a result).

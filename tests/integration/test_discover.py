@@ -99,4 +99,6 @@ def test_discover_flow_publishes_what_it_found(demo: Demo, tmp_path: Path, clean
     out = tmp_path / "flow.json"
     with prefect_test_harness(server_startup_timeout=120):
         data = discover(DiscoverParams(sources=[f"{demo.url}/openapi.json"], out=str(out), service="Flow Disc"))
-    assert load_catalog(out).service == "Flow Disc" and data["endpoints"]
+    catalog = load_catalog(out)
+    assert catalog.service == data.service == "Flow Disc" and data.out == str(out)
+    assert data.endpoints == [e.name for e in catalog.endpoints] and data.endpoints
