@@ -49,6 +49,17 @@ K6_EXIT: dict[int, tuple[Status, str]] = {
     110: ("failed", "the script marked the test as failed"),
 }
 
+# What a run folder may hold, by kind (RunResult.files): the summary always, the rest if written.
+RUN_FILES = (
+    ("summary", "summary.json"),
+    ("k6_options", "k6-options.json"),
+    ("k6_summary", "k6-summary.json"),
+    ("k6_report", "k6-report.html"),
+    ("k6_log", "k6.log"),
+    ("failures", "failures.jsonl"),
+    ("endpoints", "endpoints.json"),
+)
+
 # The web dashboard keeps every snapshot in k6's memory until the end (for the export), so a
 # fixed count keeps k6's memory flat whatever the run length (bench/memory_k6.py); the period
 # stays within 0.5 s (k6 skips its report below ~3 snapshots) and k6's own default of 10 s.
@@ -318,19 +329,7 @@ def collect_result(plan: RunPlan, code: int | None, state: OutputState, interrup
         result.message += f" after {state.iterations} iterations" if state.iterations else ""
         if result.status == "passed":  # k6 exited 0 and no VU sent a measure: nothing was called
             result.status, result.message = "failed", _nothing_completed({}, state)
-    result.files = {
-        kind: name
-        for kind, name in (
-            ("summary", "summary.json"),
-            ("k6_options", "k6-options.json"),
-            ("k6_summary", "k6-summary.json"),
-            ("k6_report", "k6-report.html"),
-            ("k6_log", "k6.log"),
-            ("failures", "failures.jsonl"),
-            ("endpoints", "endpoints.json"),
-        )
-        if kind == "summary" or (run_dir / name).is_file()
-    }
+    result.files = {kind: name for kind, name in RUN_FILES if kind == "summary" or (run_dir / name).is_file()}
     return result
 
 
