@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,14 @@ MIB = 1024 * 1024
 
 
 def one_run(
-    name: str, tmp: Path, base_url: str, duration_s: int, rate: int, variant: str, period_s: float
+    name: str,
+    tmp: Path,
+    base_url: str,
+    duration_s: int,
+    rate: int,
+    variant: str,
+    period_s: float,
+    gctrace: bool = False,
 ) -> dict[str, Any]:
     env = clean_env() | {
         "ENDPOINTS_FILE": str(tmp / "endpoints.json"),
@@ -61,9 +69,16 @@ def one_run(
         }
     flags = [] if variant == "k6summary" else ["--no-thresholds", "--no-summary"]
     cmd = [K6, "run", "--no-usage-report", "--address", "", "--log-format", "json", *flags]
-    proc = subprocess.Popen(
-        [*cmd, str(ROOT / "k6" / "main.js")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    trace = tmp / f"{name}.gctrace"
+    if gctrace:
+        env["GODEBUG"] = "gctrace=1"  # Go's GC log: heap at start -> end -> live, per collection
+    with trace.open("w") as err:
+        proc = subprocess.Popen(
+            [*cmd, str(ROOT / "k6" / "main.js")],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err if gctrace else subprocess.DEVNULL,
+        )
     me = psutil.Process(proc.pid)
     series: list[tuple[float, float]] = []
     t0 = time.monotonic()
@@ -85,6 +100,23 @@ def one_run(
         "peak_first_60s_mib": max(at_1min) if at_1min else None,
         "exit_code": proc.returncode,
         "series": series,
+        **(live_heap(trace) if gctrace else {}),
+    }
+
+
+GC_LINE = re.compile(r"^gc \d+ @([\d.]+)s .*?, (\d+)->(\d+)->(\d+) MB")
+
+
+def live_heap(trace: Path) -> dict[str, Any]:
+    """Go's live heap after each collection (gctrace's third figure), as (s, MB): whether k6
+    keeps more as the run goes on, or only its RSS grows (GC slack, memory not yet returned)."""
+    points = [(float(m[1]), int(m[4])) for m in map(GC_LINE.match, trace.read_text(errors="replace").splitlines()) if m]
+    first = [mb for t, mb in points if t <= 60]
+    return {
+        "live_heap_mb": points[:: max(1, len(points) // 60)],
+        "live_heap_peak_mb": max((mb for _, mb in points), default=None),
+        "live_heap_peak_first_60s_mb": max(first, default=None),
+        "gc_count": len(points),
     }
 
 
@@ -97,6 +129,7 @@ def main() -> int:
         "--variants", default="dashboard,no-dashboard", help="dashboard, dashboard-300, no-dashboard, k6summary"
     )
     p.add_argument("--period", type=float, default=5.0, help="RSS sampling period in seconds (default 5)")
+    p.add_argument("--gctrace", action="store_true", help="also record k6's live heap (GODEBUG=gctrace=1)")
     p.add_argument("--out-dir", type=Path, default=None, help="where the JSON goes (default bench/results)")
     args = p.parse_args()
     durations = [int(d) for d in args.durations.split(",") if d.strip()]
@@ -129,7 +162,7 @@ def main() -> int:
         threads = [
             threading.Thread(
                 target=lambda n=n, v=v, d=d: runs.append(
-                    one_run(n, tmp, f"http://127.0.0.1:{port}", d, args.rate, v, args.period)
+                    one_run(n, tmp, f"http://127.0.0.1:{port}", d, args.rate, v, args.period, args.gctrace)
                 )
             )
             for n, v, d in jobs
