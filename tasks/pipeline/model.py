@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from luna.errors import ConfigError, PipelineFailed
 from luna.text import printable
 from luna.urls import UrlRejected, web_target
-from luna.verdict import Verdict
+from luna.verdict import Verdict, VerdictStatus
 
 StageName = Literal["discover", "generate", "load", "lighthouse", "visual_qa", "report", "notify"]
 StageStatus = Literal["passed", "warning", "failed", "error", "skipped"]
@@ -74,7 +74,7 @@ class PipelineResult(BaseModel):
         return all(s.status in ("passed", "warning", "skipped") for s in self.stages)
 
     @property
-    def status(self) -> Literal["pass", "fail"]:
+    def status(self) -> VerdictStatus:
         return "pass" if self.passed else "fail"
 
     def stage(self, name: StageName) -> StageOutcome | None:
