@@ -45,7 +45,7 @@ def load_test(params: LoadTestParams = DEFAULTS, notify: bool = True) -> State[R
     links = publish_reports(result, verdict, settings, params.grafana_url)
     if notify:
         notify_webhooks(run_event(result, verdict, links), settings)
-    run_hooks("finish", HookContext.at_finish(result, verdict.model_dump(mode="json")), settings)
+    run_hooks("finish", HookContext.at_finish(result, verdict), settings)
     if verdict.passed:
         return Completed(message=verdict.reason, data=result)
     return Failed(message=f"{verdict.status}: {verdict.reason}", data=RunFailed(result, verdict))

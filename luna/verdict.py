@@ -14,6 +14,8 @@ SLOName = Literal["p95_ms", "error_rate", "apdex_score", "check_pass_rate"]
 EndpointState = Literal["ok", "fail", "not_exercised"]
 # A run's outcome, the one vocabulary for it: the verdict, the pipeline, notify's RunEvent.
 VerdictStatus = Literal["pass", "fail"]
+# A judged check that may not have run (an audit, visual QA, an MCP load answer): a verdict, or error.
+Judgement = Literal["pass", "fail", "error"]
 # The three answers of a comparison (tasks/evaluation/baseline.py; docs/VERDICTS.md).
 Outcome = Literal["ok", "regressed", "inconclusive"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -19,7 +19,7 @@ from luna.errors import ConfigError
 from luna.settings import Profile, load_settings
 from luna.text import printable
 from luna.urls import require_allowed
-from luna.verdict import Comparison, EndpointState
+from luna.verdict import Comparison, EndpointState, Judgement
 from tasks.audit.model import LighthouseResult
 from tasks.evaluation.compare import RunRecord
 from tasks.generation.results import SuiteRun
@@ -71,7 +71,7 @@ class LoadTestOutcome(BaseModel):
     service: str | None
     profile: str
     target: str
-    verdict: Literal["pass", "fail", "error"]  # VerdictStatus, or error when no verdict was reached
+    verdict: Judgement  # VerdictStatus, or error when no verdict was reached
     reason: str
     requests: int | None
     rps: float | None

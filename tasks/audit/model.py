@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from luna.verdict import Judgement
+
 Preset = Literal["desktop", "mobile"]
 # Lighthouse category id -> our score name (0-100).
 CATEGORIES = {
@@ -101,7 +103,7 @@ class LighthouseResult(BaseModel):
         return bool(self.pages) and all(p.passed for p in self.pages)
 
     @property
-    def status(self) -> Literal["pass", "fail", "error"]:
+    def status(self) -> Judgement:
         if any(p.status == "error" for p in self.pages):
             return "error"
         return "pass" if self.passed else "fail"

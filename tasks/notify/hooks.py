@@ -21,7 +21,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -32,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from luna.errors import HookError
 
 if TYPE_CHECKING:
+    from luna.results import RunResult
+    from luna.verdict import Verdict
     from tasks.execution.plan import RunPlan
 
 Phase = Literal["start", "finish"]
@@ -68,18 +70,17 @@ class HookContext(BaseModel):
         )
 
     @classmethod
-    def at_finish(cls, result: Any, verdict: Mapping[str, Any] | None = None) -> HookContext:
-        """The context for ``on_run_finish`` from a RunResult (or its JSON dict)."""
-        data: dict[str, Any] = result.model_dump(mode="json") if isinstance(result, BaseModel) else dict(result)
+    def at_finish(cls, result: RunResult, verdict: Verdict | None = None) -> HookContext:
+        """The context for ``on_run_finish`` from a RunResult and its verdict (hooks get them as JSON)."""
         return cls(
-            run_id=str(data.get("run_id", "")),
-            service=data.get("service"),
-            profile=str(data.get("profile") or ""),
-            target=str(data.get("target") or ""),
-            run_dir=str(data.get("run_dir") or ""),
+            run_id=result.run_id,
+            service=result.service,
+            profile=result.profile,
+            target=result.target,
+            run_dir=result.run_dir,
             phase="finish",
-            result=data,
-            verdict=dict(verdict) if verdict else None,
+            result=result.model_dump(mode="json"),
+            verdict=verdict.model_dump(mode="json") if verdict else None,
         )
 
 
@@ -195,7 +196,7 @@ def check_outcomes(outcomes: Sequence[HookOutcome]) -> None:
 def call_hooks(
     hooks: Sequence[Hook],
     phase: Phase,
-    context: HookContext | Mapping[str, Any],
+    context: HookContext,
     *,
     strict: bool = False,
     timeout_s: float = 30.0,
@@ -207,10 +208,7 @@ def call_hooks(
     """
     if phase not in FUNCTIONS:
         raise ValueError(f"phase must be one of {', '.join(FUNCTIONS)}, not {phase!r}")
-    if isinstance(context, HookContext):
-        base = context if context.phase == phase else context.model_copy(update={"phase": phase})
-    else:
-        base = HookContext.model_validate({**context, "phase": phase})
+    base = context if context.phase == phase else context.model_copy(update={"phase": phase})
     outcomes: list[HookOutcome] = []
     for hook in hooks:
         if hook.error:

@@ -55,20 +55,12 @@ def run_event(
     return RunEvent(result=_as_dict(result), verdict=outcome(verdict), links=kept)
 
 
-def as_event(event: RunEvent | Mapping[str, Any]) -> RunEvent:
-    """A RunEvent, or the same keys as a mapping (a hook's or a test's): validated alike."""
-    if isinstance(event, RunEvent):
-        return event
-    return run_event(event.get("result"), event.get("verdict"), event.get("links"))
-
-
 def _number(value: Any) -> float | int | None:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def build_payload(event: RunEvent | Mapping[str, Any]) -> dict[str, Any]:
+def build_payload(run: RunEvent) -> dict[str, Any]:
     """Luna's JSON payload. Every key of the result is optional; a missing value becomes None."""
-    run = as_event(event)
     result = run.result
     total = _as_dict(result.get("total"))
     latency = _as_dict(total.get("latency_ms"))
@@ -110,7 +102,7 @@ def _slack_escape(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack_payload(event: RunEvent | Mapping[str, Any]) -> dict[str, Any]:
+def slack_payload(event: RunEvent) -> dict[str, Any]:
     """A Slack incoming-webhook message (``text`` fallback + Block Kit ``blocks``)."""
     data = build_payload(event)
     totals = data["totals"]

@@ -9,7 +9,6 @@ or ``strict=True``, a failed hook (HookError).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from prefect.utilities.urls import url_for
 from luna.errors import ConfigError, LunaError
 from luna.settings import LunaSettings
 from tasks.notify.hooks import HookContext, HookOutcome, Phase, call_hooks, check_outcomes, discover_hooks
-from tasks.notify.payloads import RunEvent, as_event, run_event
+from tasks.notify.payloads import RunEvent, run_event
 from tasks.notify.settings import NotifySettings, webhook_settings
 from tasks.notify.webhooks import DeliveryResult, deliver_all
 
@@ -32,7 +31,7 @@ def _prefect_link() -> str | None:
 
 
 @task(name="notify-webhooks")
-def notify_webhooks(event: RunEvent | Mapping[str, Any], settings: LunaSettings) -> list[DeliveryResult]:
+def notify_webhooks(run: RunEvent, settings: LunaSettings) -> list[DeliveryResult]:
     """POST the run outcome to every LUNA_WEBHOOK_URLS target (retries inside; never fails
     on a delivery failure, which is logged as a warning)."""
     logger = get_run_logger()
@@ -41,7 +40,6 @@ def notify_webhooks(event: RunEvent | Mapping[str, Any], settings: LunaSettings)
     if not targets:
         logger.info("webhooks: none configured (LUNA_WEBHOOK_URLS)")
         return []
-    run = as_event(event)
     links = dict(run.links)
     if "prefect" not in links and (url := _prefect_link()):
         links["prefect"] = url
@@ -60,7 +58,7 @@ def notify_webhooks(event: RunEvent | Mapping[str, Any], settings: LunaSettings)
 @task(name="run-hooks")
 def run_hooks(
     phase: Phase,
-    context: HookContext | Mapping[str, Any],
+    context: HookContext,
     settings: LunaSettings,
     folder: str | Path | None = None,
     strict: bool | None = None,

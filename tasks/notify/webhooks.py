@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from luna.errors import ConfigError, did_you_mean
 from luna.urls import UrlRejected, web_url
-from tasks.notify.payloads import EVENT, RunEvent, as_event, build_payload, run_event, slack_payload
+from tasks.notify.payloads import EVENT, RunEvent, build_payload, run_event, slack_payload
 
 __all__ = [
     "DeliveryResult",
@@ -278,19 +278,18 @@ def _attempt(
 
 def deliver_all(
     targets: Sequence[WebhookTarget],
-    event: RunEvent | Mapping[str, Any],
+    run: RunEvent,
     secret: SecretStr | str | None = None,
     *,
     client: httpx.Client | None = None,
     **retry: Any,
 ) -> list[DeliveryResult]:
-    """Send ``event`` to every target in its format, one after another; one result each.
+    """Send ``run`` to every target in its format, one after another; one result each.
 
     ``retry`` passes attempts/base_delay/max_delay/sleep/timeout_s through to :func:`send_webhook`.
     """
     if not targets:
         return []
-    run = as_event(event)
     payloads = {"json": build_payload(run), "slack": slack_payload(run)}
     own = client is None
     http = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from luna.errors import ConfigError, PipelineFailed
 from luna.text import printable
 from luna.urls import UrlRejected, web_target
+from luna.verdict import Verdict, VerdictStatus
 
 StageName = Literal["discover", "generate", "load", "lighthouse", "visual_qa", "report", "notify"]
 StageStatus = Literal["passed", "warning", "failed", "error", "skipped"]
@@ -64,7 +65,7 @@ class PipelineResult(BaseModel):
     finished_at: datetime | None = None
     stages: list[StageOutcome] = Field(default_factory=list)
     run_id: str | None = Field(None, description="The load run's id, when the load stage ran.")
-    verdict: dict[str, Any] | None = Field(None, description="The load run's verdict (luna.verdict.Verdict as JSON).")
+    verdict: Verdict | None = Field(None, description="The load run's verdict.")
     slo_failures: list[SLOFailure] = Field(default_factory=list)
     out_dir: str
 
@@ -73,7 +74,7 @@ class PipelineResult(BaseModel):
         return all(s.status in ("passed", "warning", "skipped") for s in self.stages)
 
     @property
-    def status(self) -> Literal["pass", "fail"]:
+    def status(self) -> VerdictStatus:
         return "pass" if self.passed else "fail"
 
     def stage(self, name: StageName) -> StageOutcome | None:
@@ -121,22 +122,22 @@ class PipelineResult(BaseModel):
         return cls.model_validate(json.loads((out_dir / "pipeline.json").read_text(encoding="utf-8")))
 
 
-def slo_failures(verdict: dict[str, Any] | None) -> list[SLOFailure]:
+def slo_failures(verdict: Verdict | None) -> list[SLOFailure]:
     """Crossed SLOs from a verdict, overall first."""
-    if not verdict:
+    if verdict is None:
         return []
     failures = [
-        SLOFailure(endpoint="overall", slo=c["slo"], value=c["value"], target=c["target"], op=c["op"])
-        for c in verdict.get("overall", [])
-        if not c.get("ok")
+        SLOFailure(endpoint="overall", slo=c.slo, value=c.value, target=c.target, op=c.op)
+        for c in verdict.overall
+        if not c.ok
     ]
-    for endpoint in verdict.get("endpoints", []):
-        if endpoint.get("state") == "not_exercised":  # named in the verdict's reason, not an SLO failure
+    for endpoint in verdict.endpoints:
+        if endpoint.state == "not_exercised":  # named in the verdict's reason, not an SLO failure
             continue
         failures += [
-            SLOFailure(endpoint=endpoint["name"], slo=c["slo"], value=c["value"], target=c["target"], op=c["op"])
-            for c in endpoint.get("checks", [])
-            if not c.get("ok")
+            SLOFailure(endpoint=endpoint.name, slo=c.slo, value=c.value, target=c.target, op=c.op)
+            for c in endpoint.checks
+            if not c.ok
         ]
     return failures
 

@@ -129,7 +129,7 @@ def load_outcome(result: RunResult, verdict: Verdict, links: dict[str, str] | No
         "regressions": verdict.comparison.regressions if verdict.comparison else [],
     }
     status = "passed" if verdict.passed else ("error" if result.status == "error" else "failed")
-    crossed = slo_failures(verdict.model_dump(mode="json"))
+    crossed = slo_failures(verdict)
     reason = verdict.reason
     if status == "failed" and crossed:
         # the report's verdict box in one line: how many, the worst three (with failing checks)
@@ -156,7 +156,7 @@ def attach_load(pipeline: PipelineResult, run_dir: Path) -> None:
     result, verdict = RunResult.read(run_dir), Verdict.read(run_dir)
     pipeline.run_id = result.run_id
     pipeline.service = pipeline.service or result.service
-    pipeline.verdict = verdict.model_dump(mode="json")
+    pipeline.verdict = verdict
     pipeline.slo_failures = slo_failures(pipeline.verdict)
 
 

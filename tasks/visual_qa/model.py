@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from luna.verdict import Judgement
+
 Severity = Literal["critical", "high", "medium", "low", "info"]
 FailOn = Literal["critical", "high", "medium", "low", "info", "never"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
@@ -130,7 +132,7 @@ class VisualQAResult(BaseModel):
         return "findings" if self.findings else "clean"
 
     @property
-    def verdict(self) -> Literal["pass", "fail", "error"]:
+    def verdict(self) -> Judgement:
         return "error" if self.probe.load_error else "pass" if self.passed else "fail"
 
     def verdict_line(self) -> str:

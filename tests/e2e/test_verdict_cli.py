@@ -125,4 +125,4 @@ def test_test_service_load_stage_fails_on_failed_checks(
     assert "Worst: boom: Checks passed 50.00%, target ≥ 100.00%" in load.reason
     assert "'no graphql errors' failed" in load.reason
     assert [f.endpoint for f in result.slo_failures] == ["boom"]
-    assert result.verdict is not None and "'no graphql errors' failed" in result.verdict["reason"]
+    assert result.verdict is not None and "'no graphql errors' failed" in result.verdict.reason

@@ -297,7 +297,7 @@ def test_prefect_tasks_log_and_never_fail_the_run(
 
     @flow
     def missing_dir() -> list[HookOutcome]:
-        return run_hooks("start", {"run_id": "r", "run_dir": str(run_dir)}, load_settings())
+        return run_hooks("start", HookContext(run_id="r", run_dir=str(run_dir), phase="start"), load_settings())
 
     with pytest.raises(ConfigError, match="LUNA_HOOKS_DIR"):
         missing_dir()

@@ -100,11 +100,11 @@ def test_json_payload_shape(tmp_path: Path) -> None:
 
 
 def test_json_payload_survives_missing_keys() -> None:
-    payload = build_payload({})
+    payload = build_payload(RunEvent())
     assert payload["event"] == "run.finished"
     assert payload["status"] is None and payload["verdict"] is None and payload["links"] == {}
     assert set(payload["totals"].values()) == {None}
-    partial = build_payload({"result": {"status": "failed", "total": None}, "links": {"report": None}})
+    partial = build_payload(run_event({"status": "failed", "total": None}, links={"report": None}))
     assert partial["status"] == "failed" and partial["totals"]["p95_ms"] is None and partial["links"] == {}
 
 
@@ -136,7 +136,7 @@ def verdict_of(status: str) -> Verdict:
 )
 def test_the_outcome_comes_from_a_verdict_or_pass_fail(verdict: Any, expected: str | None) -> None:
     assert run_event({}, verdict).verdict == expected
-    assert build_payload({"verdict": verdict})["verdict"] == expected
+    assert build_payload(run_event({}, verdict))["verdict"] == expected
 
 
 @pytest.mark.parametrize("guess", [{"verdict": "pass"}, {"status": "failed"}, {"ok": False}, "FAIL", "passed"])
@@ -164,7 +164,7 @@ def test_slack_payload_is_block_kit_with_the_numbers_and_links(tmp_path: Path) -
 def test_slack_payload_falls_back_to_status_without_a_verdict(tmp_path: Path) -> None:
     event = run_event(sample_result(tmp_path, status="error"))
     assert ":warning:" in slack_payload(event)["blocks"][0]["text"]["text"]
-    assert ":grey_question:" in slack_payload({})["blocks"][0]["text"]["text"]
+    assert ":grey_question:" in slack_payload(RunEvent())["blocks"][0]["text"]["text"]
 
 
 # ---- LUNA_WEBHOOK_URLS -----------------------------------------------------------------
@@ -330,7 +330,7 @@ def hooks_dir(tmp_path: Path) -> Path:
 
 def finish_context(run_dir: Path) -> HookContext:
     run_dir.mkdir(parents=True, exist_ok=True)
-    return HookContext.at_finish(sample_result(run_dir), verdict={"verdict": "pass"})
+    return HookContext.at_finish(sample_result(run_dir), verdict=verdict_of("pass"))
 
 
 def by_name(outcomes: list[HookOutcome]) -> dict[str, HookOutcome]:
@@ -372,12 +372,12 @@ def test_call_hooks_reports_failures_and_timeouts_without_raising(hooks_dir: Pat
     assert all(o.phase == "finish" for o in outcomes.values())
     seen = json.loads((tmp_path / "run" / "good-finish.json").read_text())
     assert seen["phase"] == "finish" and seen["result"]["status"] == "passed"
-    assert seen["verdict"] == {"verdict": "pass"}
+    assert seen["verdict"] == verdict_of("pass").model_dump(mode="json")
 
 
 def test_start_phase_calls_only_start_functions(hooks_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
-    context = {"run_id": "r1", "profile": "smoke", "target": "http://x", "run_dir": str(tmp_path / "run")}
+    context = HookContext(run_id="r1", profile="smoke", target="http://x", run_dir=str(tmp_path / "run"), phase="start")
     outcomes = call_hooks(discover_hooks(hooks_dir), "start", context)
     assert [(o.name, o.ok) for o in outcomes] == [("a_good", True), ("c_broken", False)]
     assert json.loads((tmp_path / "run" / "good-start.json").read_text())["phase"] == "start"
@@ -420,7 +420,7 @@ def test_hooks_get_a_copy_of_the_context(tmp_path: Path) -> None:
     assert context.model_dump() == before
     seen = json.loads((tmp_path / "run" / "good-finish.json").read_text())
     assert seen["result"]["status"] == "passed" and seen["result"]["total"]["requests"] == 1200
-    assert seen["verdict"] == {"verdict": "pass"} and seen["run_id"] == context.run_id
+    assert seen["verdict"] == verdict_of("pass").model_dump(mode="json") and seen["run_id"] == context.run_id
 
 
 def test_async_hooks_are_awaited(tmp_path: Path) -> None:
@@ -460,6 +460,6 @@ def test_the_example_hook_appends_one_line(tmp_path: Path) -> None:
 
 def test_bad_phase_and_bad_context_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="phase must be one of"):
-        call_hooks([], "middle", {"run_id": "r", "run_dir": str(tmp_path)})  # type: ignore[arg-type]
+        call_hooks([], "middle", HookContext(run_id="r", run_dir=str(tmp_path), phase="start"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="typo"):
-        call_hooks([], "start", {"run_id": "r", "run_dir": str(tmp_path), "typo": 1})
+        HookContext.model_validate({"run_id": "r", "run_dir": str(tmp_path), "phase": "start", "typo": 1})

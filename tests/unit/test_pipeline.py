@@ -11,6 +11,7 @@ import pytest
 
 from luna.errors import ConfigError
 from luna.settings import load_settings
+from luna.verdict import Verdict
 from tasks.discovery.model import DiscoveredEndpoint, Discovery
 from tasks.pipeline.model import PipelineFailed, PipelineResult, StageOutcome, check_target, slo_failures
 from tasks.pipeline.report import html_report, markdown_report
@@ -18,19 +19,41 @@ from tasks.pipeline.stages import pages_of
 
 pytestmark = pytest.mark.unit
 
-VERDICT = {
-    "overall": [
-        {"slo": "p95_ms", "value": 120.0, "target": 500, "op": "<=", "ok": True},
-        {"slo": "error_rate", "value": 0.25, "target": 0.01, "op": "<=", "ok": False},
-    ],
-    "endpoints": [
-        {"name": "getSlow", "checks": [{"slo": "p95_ms", "value": 812.4, "target": 500, "op": "<=", "ok": False}]},
-        {"name": "getOk", "checks": [{"slo": "apdex_score", "value": 0.99, "target": 0.85, "op": ">=", "ok": True}]},
-    ],
-}
+ENDPOINT = {"group": "api", "state": "ok", "ok": True, "requests": 10, "apdex": 1.0, "apdex_t_ms": 500}
+IDLE = {"slo": "p95_ms", "value": None, "target": 500, "op": "<=", "ok": False}  # not judged: no requests
+VERDICT = Verdict.model_validate(
+    {
+        "run_id": "r1",
+        "service": "Shop",
+        "profile": "smoke",
+        "status": "fail",
+        "reason": "2 SLO checks crossed",
+        "headline": "p95 120 ms",
+        "apdex": 0.9,
+        "overall": [
+            {"slo": "p95_ms", "value": 120.0, "target": 500, "op": "<=", "ok": True},
+            {"slo": "error_rate", "value": 0.25, "target": 0.01, "op": "<=", "ok": False},
+        ],
+        "endpoints": [
+            {
+                **ENDPOINT,
+                "name": "getSlow",
+                "state": "fail",
+                "ok": False,
+                "checks": [{"slo": "p95_ms", "value": 812.4, "target": 500, "op": "<=", "ok": False}],
+            },
+            {
+                **ENDPOINT,
+                "name": "getOk",
+                "checks": [{"slo": "apdex_score", "value": 0.99, "target": 0.85, "op": ">=", "ok": True}],
+            },
+            {**ENDPOINT, "name": "getIdle", "state": "not_exercised", "ok": False, "requests": 0, "checks": [IDLE]},
+        ],
+    }
+)
 
 
-def _result(tmp_path: Path, *stages: StageOutcome, verdict: dict | None = None) -> PipelineResult:
+def _result(tmp_path: Path, *stages: StageOutcome, verdict: Verdict | None = None) -> PipelineResult:
     return PipelineResult(
         pipeline_id="p1",
         target="http://127.0.0.1:8787",
@@ -78,9 +101,12 @@ def test_pass_fail_and_assert_success(tmp_path: Path) -> None:
 
 
 def test_result_round_trips_through_its_folder(tmp_path: Path) -> None:
-    result = _result(tmp_path, StageOutcome(name="discover", status="passed", details={"endpoints": 3}))
+    result = _result(
+        tmp_path, StageOutcome(name="discover", status="passed", details={"endpoints": 3}), verdict=VERDICT
+    )
     result.write()
-    assert PipelineResult.read(tmp_path) == result
+    again = PipelineResult.read(tmp_path)
+    assert again == result and isinstance(again.verdict, Verdict) and again.slo_failures == result.slo_failures
 
 
 def test_reports_escape_what_came_from_the_service(tmp_path: Path) -> None:
