@@ -22,6 +22,7 @@ from typing import IO, Any
 from luna.masking import Masker
 from tasks.execution.k6_log import RepeatedLines
 from tasks.execution.measure import AGG_PREFIX, Measure, elapsed_seconds, slo_thresholds
+from tasks.execution.measure import crossed as crossed_names
 from tasks.execution.plan import RunPlan
 from tasks.execution.reduce import Merged, judge
 
@@ -72,11 +73,7 @@ class BreachWatch:
         if clock < self.after_s:
             return
         overall = Merged([state.measure.overall.tally()])
-        crossed = [
-            f"{metric} {expression}"
-            for (metric, expression), verdict in zip(self.pairs, judge(self.pairs, {"": overall}, clock), strict=True)
-            if not verdict.ok
-        ]
+        crossed = crossed_names(judge(self.pairs, {"": overall}, clock))
         if crossed:
             rate = overall.failed / overall.requests if overall.requests else 0.0
             p95 = overall.percentile(95)
