@@ -10,6 +10,7 @@ import { compilePath, compileJson, compileHeaders } from './template.js';
 import { mask } from './auth.js';
 import { originOf } from './origin.js';
 import { follow, isRedirect } from './redirects.js';
+import { FAILED, ZONE_SHIFT, OFFSITE, HOPS_SHIFT, CHECKS_SHIFT, MAX_CHECKS } from './measure.js';
 
 const BODY_EXCERPT = 300;
 
@@ -82,7 +83,8 @@ export function compileCatalog(catalog, baseUrl) {
     ep.checkFns = Object.values(ep.checks);
     ep.checkNames = Object.keys(ep.checks);
     ep.checkLabels = ep.checkNames.map((label) => label.slice(ep.name.length + 2)); // without "<name>: "
-    ep.checkResults = new Array(ep.checkFns.length).fill(false); // reused by every call of this VU
+    if (ep.checkFns.length > MAX_CHECKS) throw new Error(`${ep.name}: at most ${MAX_CHECKS} checks per endpoint`);
+    ep.allChecks = ((1 << ep.checkFns.length) - 1) << CHECKS_SHIFT; // the check bits of a call that passed them all
     ep.params = paramsFor(ep, ep.headers, null);
     ep.sameOrigin = originOf(ep.url) === origin;
     ep.dynamic = ep.rows !== null || ep.pathT !== null || ep.bodyT !== null || ep.headersT !== null;
@@ -174,11 +176,10 @@ function paramsFor(ep, headers, authHeaders) {
 const K6_CHECKS = __ENV.LUNA_K6_CHECKS === '1';
 
 // Runs every check of the endpoint on the final response (its status read once), once;
-// true when all pass.
+// the passed ones as bits of the call's word (lib/measure.js: bit CHECKS_SHIFT + j).
 function runChecks(ep, res, status) {
   const fns = ep.checkFns;
-  const results = ep.checkResults;
-  let all = true;
+  let bits = 0;
   for (let j = 0; j < fns.length; j++) {
     let ok = false;
     try {
@@ -186,15 +187,14 @@ function runChecks(ep, res, status) {
     } catch (e) {
       ok = false;
     }
-    results[j] = ok;
-    if (!ok) all = false;
+    if (ok) bits |= 1 << (CHECKS_SHIFT + j);
   }
   if (K6_CHECKS) {
     const values = {};
-    for (let j = 0; j < fns.length; j++) values[ep.checkNames[j]] = results[j];
+    for (let j = 0; j < fns.length; j++) values[ep.checkNames[j]] = (bits & (1 << (CHECKS_SHIFT + j))) !== 0;
     check(res, values, ep.checkTags);
   }
-  return all;
+  return bits;
 }
 
 // One endpoint call. The hot path of every iteration: everything per endpoint is built at
@@ -230,16 +230,21 @@ export function call(compiled, ep, authHeaders, measure) {
   // A call cut off by the end of the run (k6's graceful stop cancels it) is no call: k6
   // counts its iteration as interrupted, and so does Luna.
   if (status === 0 && typeof res.error === 'string' && res.error.indexOf('context canceled') >= 0) return res;
-  const ok = ep.hasChecks ? runChecks(ep, res, status) : true;
+  const bits = ep.hasChecks ? runChecks(ep, res, status) : 0;
+  const ok = bits === ep.allChecks;
   const failed = status === 0 || (ep.statuses === null ? status >= 400 : ep.statuses.indexOf(status) < 0);
   const zone = failed ? 0 : d <= ep.apdexT ? 2 : d <= ep.apdexT4 ? 1 : 0;
-  const hops = chain === null ? 0 : chain.hops;
-  const offsite = chain !== null && chain.offsite !== null;
+  let word = ep.index | bits | (zone << ZONE_SHIFT);
+  if (failed) word |= FAILED;
+  if (chain !== null) {
+    word |= chain.hops << HOPS_SHIFT;
+    if (chain.offsite !== null) word |= OFFSITE;
+  }
   if ((failed || !ok) && ep.failuresLeft > 0) {
-    const failedNames = ok ? [] : ep.checkNames.filter((_, j) => !ep.checkResults[j]);
+    const failedNames = ok ? [] : ep.checkNames.filter((_, j) => (bits & (1 << (CHECKS_SHIFT + j))) === 0);
     const c = chain === null ? { duration: d, hops: 0, offsite: null } : chain;
     sampleFailure(ep, res, failedNames, url, ep.method, c);
   }
-  measure.add(ep.index, d, failed, zone, hops, offsite, ep.hasChecks ? ep.checkResults : null);
+  measure.add(d, word);
   return res;
 }

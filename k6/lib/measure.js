@@ -1,53 +1,40 @@
-// Luna's per-call measure, aggregated in each VU and flushed to Luna as log lines.
+// Luna's per-call measure: each VU keeps its calls, raw, and sends them to Luna as log lines.
 //
 // k6 v1 keeps every sample of every Trend in memory as soon as thresholds or its end-of-test
 // summary are on (its metrics engine stores each value for percentiles; grafana/k6#763), and
 // matching every sample against per-endpoint submetrics costs k6 CPU per endpoint. Luna runs
-// k6 with neither (tasks/execution/k6.py) and measures here instead: per endpoint, exact
-// counts (calls, failed, Apdex zones, redirect hops, off-site redirects, each check's passes
-// and fails), exact sum/min/max of the call duration, and its HDR histogram: integer µs at
-// 3 significant digits, the buckets of tasks/distributed/hdr.py, so Luna's percentiles are
-// the ones an HdrHistogram of every raw duration gives.
+// k6 with neither (tasks/execution/k6.py) and measures here instead.
 //
-// A VU sends what it gathered as one `LUNA_AGG {json}` line (console, stderr) every 1 to 5 s,
-// and after every call when it may be stopped soon (near the end of the scenario, in
-// a ramp-down, or in an arrival-rate scenario where a VU can idle until the end): nothing
-// measured is left unsent when k6 stops a VU. Luna adds the lines up (tasks/execution/measure.py).
+// Per call a VU writes two numbers into preallocated typed arrays: the call's duration (ms,
+// float64, exactly as k6 timed it) and one 32-bit word (the layout below). That is all the
+// JavaScript a call costs: aggregating in the VU (tallies and an HDR Map per endpoint) cost
+// 8 µs a call at 1 endpoint and 17 µs at 200 in k6's JS engine, against 1.5-2 µs for this
+// (bench/k6_hotpath.js, docs/PERFORMANCE.md). Luna adds the calls up into exact counts and HDR
+// histograms as they arrive (tasks/execution/measure.py), so memory stays flat on both sides.
+//
+// A VU sends what it holds as one line `LUNA_AGG <n> <durations> <words>[ <check labels>]`
+// (console, stderr; both arrays base64 of their little-endian bytes, encoded by k6's Go code;
+// the check labels of every endpoint, JSON, in a VU's first line only) every second, when
+// its arrays are full, and after every call when it may be stopped soon (near the end of
+// the scenario, in a ramp-down, or in an arrival-rate scenario where a VU can idle until the
+// end): nothing measured is left unsent when k6 stops a VU.
 
 import exec from 'k6/execution';
+import encoding from 'k6/encoding';
 
-// A VU flushes after 1 s when its rows hold 4 calls each on average, else after 5 s: between
-// flushes a VU's calls of one endpoint share one row, and with 200 endpoints and a 1 s
-// period most rows held one call (bench/runner_efficiency.py --endpoints 200).
+// The word of a call: bits 0-15 endpoint index, 16 failed, 17-18 Apdex zone (2 satisfied,
+// 1 tolerating, 0 frustrated), 19 redirect to another origin not followed, 20-23 redirect
+// hops (lib/redirects.js MAX_HOPS, 10), 24-30 check j passed (bit 24 + j; lib/checks.js has 7).
+export const FAILED = 1 << 16;
+export const ZONE_SHIFT = 17;
+export const OFFSITE = 1 << 19;
+export const HOPS_SHIFT = 20;
+export const CHECKS_SHIFT = 24;
+export const MAX_ENDPOINTS = 1 << 16;
+export const MAX_CHECKS = 7;
+
 const FLUSH_MS = 1000;
-const SPARSE_FLUSH_MS = 5000;
-const CALLS_PER_ROW = 4;
-const MAX_US = 2147483647; // 35 min; k6's request timeout is far below it
-
-// The lowest value of the HDR bucket holding `us` (sub-bucket count 2048: 3 digits).
-export function bucketOf(us) {
-  if (us < 2048) return us;
-  const shift = 21 - Math.clz32(us); // floor(log2(us)) - 10
-  return (us >> shift) << shift;
-}
-
-function emptyAcc(checkCount) {
-  return {
-    n: 0, failed: 0, sat: 0, tol: 0, hops: 0, offsite: 0,
-    sum: 0, min: Infinity, max: -Infinity,
-    pass: new Array(checkCount).fill(0), fail: new Array(checkCount).fill(0),
-    hist: new Map(),
-  };
-}
-
-// Zeroes an accumulator in place once its row is sent (no new objects per flush).
-function resetAcc(a) {
-  a.n = 0; a.failed = 0; a.sat = 0; a.tol = 0; a.hops = 0; a.offsite = 0;
-  a.sum = 0; a.min = Infinity; a.max = -Infinity;
-  a.pass.fill(0);
-  a.fail.fill(0);
-  a.hist.clear();
-}
+const CAP = 4096; // calls a VU holds before it sends them (48 KB of arrays per VU)
 
 // How long before the scenario's end a constant-vus VU flushes after every call. k6 stops such
 // a VU only between iterations, and only once the scenario's duration is over (k6 v1.1.0
@@ -109,55 +96,32 @@ const CHECK_MS = 100;
 
 export class Measure {
   constructor(endpoints, scenario) {
-    this.checkCounts = endpoints.map((ep) => ep.checkLabels.length);
+    if (endpoints.length > MAX_ENDPOINTS) throw new Error(`at most ${MAX_ENDPOINTS} endpoints per endpoints file, not ${endpoints.length}`);
     this.labels = endpoints.map((ep) => ep.checkLabels);
-    this.accs = endpoints.map((ep, i) => emptyAcc(this.checkCounts[i]));
-    this.touched = [];
+    this.dur = new Float64Array(CAP);
+    this.word = new Uint32Array(CAP);
+    this.n = 0;
+    this.labelsSent = false;
     this.scenario = scenario;
     this.policy = null; // built at the first call: the scenario's start time is known then
     this.lastFlush = 0;
-    this.calls = 0; // since the last flush
     this.due = 0; // the next time (ms since the epoch) add() looks at the flush policy
   }
 
-  // One call of endpoint `i`: its duration (ms), whether it failed, its Apdex zone
-  // (2 satisfied, 1 tolerating, 0 frustrated), hops, off-site flag, each check's result.
-  // Runs once per request: written for k6's JS engine, where every operation and function
-  // call counts (bucketOf() inlined; the flush policy read only when `due`).
-  add(i, durationMs, failed, zone, hops, offsite, checks) {
-    const a = this.accs[i];
-    if (a.n === 0) this.touched.push(i);
-    a.n += 1;
-    this.calls += 1;
-    if (failed) a.failed += 1;
-    if (zone === 2) a.sat += 1;
-    else if (zone === 1) a.tol += 1;
-    if (hops !== 0) a.hops += hops;
-    if (offsite) a.offsite += 1;
-    a.sum += durationMs;
-    if (durationMs < a.min) a.min = durationMs;
-    if (durationMs > a.max) a.max = durationMs;
-    if (checks !== null) {
-      for (let j = 0; j < checks.length; j++) {
-        if (checks[j]) a.pass[j] += 1;
-        else a.fail[j] += 1;
-      }
-    }
-    // Integer µs, rounded half up (Math.round for positive values), within 1..MAX_US.
-    let us = durationMs < 0.0015 ? 1 : durationMs >= MAX_US / 1000 ? MAX_US : (durationMs * 1000 + 0.5) | 0;
-    if (us >= 2048) {
-      const shift = 21 - Math.clz32(us);
-      us = (us >> shift) << shift;
-    }
-    const hist = a.hist;
-    const seen = hist.get(us);
-    hist.set(us, seen === undefined ? 1 : seen + 1);
+  // One call: its duration (ms) and its word (the layout above). Runs once per request:
+  // written for k6's JS engine, where every operation and function call counts.
+  add(durationMs, word) {
+    const k = this.n;
+    this.dur[k] = durationMs;
+    this.word[k] = word;
+    this.n = k + 1;
     const now = Date.now();
-    if (now >= this.due) this.maybeFlush(now);
+    if (now >= this.due || k + 1 === CAP) this.maybeFlush(now);
   }
 
-  // Flushes when due; sets when add() looks again: at every call inside a stop window (and
-  // for executors that may stop a VU at any time), else at the next due time or window.
+  // Flushes when due (or full); sets when add() looks again: at every call inside a stop
+  // window (and for executors that may stop a VU at any time), else at the next due time or
+  // window.
   maybeFlush(now) {
     if (this.policy === null) {
       this.policy = stopWindows(this.scenario, exec.scenario.startTime);
@@ -168,8 +132,7 @@ export class Measure {
       this.due = now;
       return;
     }
-    const age = now - this.lastFlush;
-    if (age >= SPARSE_FLUSH_MS || (age >= FLUSH_MS && this.calls >= CALLS_PER_ROW * this.touched.length)) this.flush(now);
+    if (now - this.lastFlush >= FLUSH_MS || this.n === CAP) this.flush(now);
     const next = now - this.lastFlush >= FLUSH_MS ? now + CHECK_MS : this.lastFlush + FLUSH_MS;
     this.due = Math.min(next, this.nextWindow(now));
   }
@@ -189,17 +152,16 @@ export class Measure {
 
   flush(now) {
     this.lastFlush = now;
-    this.calls = 0;
-    if (this.touched.length === 0) return;
-    const rows = [];
-    for (const i of this.touched) {
-      const a = this.accs[i];
-      const hist = [];
-      a.hist.forEach((count, key) => hist.push(key, count));
-      rows.push([i, a.n, a.failed, a.sat, a.tol, a.hops, a.offsite, a.sum, a.min, a.max, a.pass.slice(), a.fail.slice(), hist, this.labels[i]]);
-      resetAcc(a);
+    const n = this.n;
+    if (n === 0) return;
+    const durations = encoding.b64encode(this.dur.buffer.slice(0, n * 8));
+    const words = encoding.b64encode(this.word.buffer.slice(0, n * 4));
+    this.n = 0;
+    if (this.labelsSent) {
+      console.log(`LUNA_AGG ${n} ${durations} ${words}`);
+      return;
     }
-    this.touched = [];
-    console.log(`LUNA_AGG ${JSON.stringify(rows)}`);
+    this.labelsSent = true;
+    console.log(`LUNA_AGG ${n} ${durations} ${words} ${JSON.stringify(this.labels)}`);
   }
 }

@@ -2,19 +2,26 @@
 up into the exact tallies and HDR histograms that a shard's result is made of
 (tasks/distributed/samples.py), then judged against the SLOs as k6's thresholds would be.
 
-Each line is a JSON list of rows, one per endpoint a VU called since its last line:
-`[index, calls, failed, satisfied, tolerating, hops, offsite, sum_ms, min_ms, max_ms,
-check_passes[], check_fails[], [bucket_us, count, ...], check_labels[]]`. A bucket is the
-lowest value of an HDR bucket (3 significant digits), so recording it gives the histogram
-that every raw duration would. Memory stays flat: a few KB per endpoint, whatever the run
-length.
+A line holds a VU's calls since its previous line, raw: `<n> <durations> <words>[ <labels>]`,
+n calls; durations the base64 of n little-endian float64 (ms, as k6 timed them); words the
+base64 of n little-endian uint32, one per call (bits 0-15 endpoint index, 16 failed, 17-18
+Apdex zone, 19 off-site redirect not followed, 20-23 redirect hops, 24-30 check j passed);
+labels, in a VU's first line only, the JSON list of every endpoint's check labels. Each line
+is added up as it arrives (numpy, one vector pass per field), so memory stays flat whatever
+the run length: a histogram of HDR buckets (integer µs, 3 significant digits, the lowest
+value of each bucket) and exact counts per endpoint.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
 
 from luna.catalog import Catalog
 from luna.results import Threshold
@@ -23,6 +30,89 @@ from tasks.execution.tallies import Acc, ShardSamples, Tally
 AGG_PREFIX = "LUNA_AGG "
 ELAPSED = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?([\d.]+)s")
 COUNTERS = ("apdex_satisfied", "apdex_tolerating", "luna_redirects", "luna_offsite")
+MAX_US = 2_147_483_647  # k6/lib/measure.js's clamp (35 min; k6's request timeout is far below it)
+CHECK_BITS = 7
+
+
+class MeasureLineError(ValueError):
+    """A `LUNA_AGG` line that is not what k6/lib/measure.js writes."""
+
+
+def hdr_buckets(durations_ms: np.ndarray) -> np.ndarray:
+    """The lowest value of each duration's HDR bucket (2048 sub-buckets: 3 digits), from its
+    whole µs rounded half up within 1..MAX_US."""
+    us = np.floor(durations_ms * 1000 + 0.5)
+    us = np.clip(us, 1, MAX_US).astype(np.int64)
+    _, exponent = np.frexp(us.astype(np.float64))  # exponent = bit length of us
+    shift = np.maximum(exponent - 11, 0)
+    return (us >> shift) << shift
+
+
+def decode_line(payload: str) -> tuple[np.ndarray, np.ndarray, list[list[str]] | None]:
+    """(durations, words, labels or None) of one line; MeasureLineError if it is malformed."""
+    parts = payload.split(" ", 3)
+    try:
+        n = int(parts[0])
+        durations = np.frombuffer(base64.b64decode(parts[1], validate=True), dtype="<f8")
+        words = np.frombuffer(base64.b64decode(parts[2], validate=True), dtype="<u4")
+        labels = json.loads(parts[3]) if len(parts) == 4 else None
+    except (IndexError, ValueError, binascii.Error) as exc:
+        raise MeasureLineError(f"unreadable measure line: {exc}") from None
+    if len(durations) != n or len(words) != n:
+        raise MeasureLineError(f"measure line says {n} calls but holds {len(durations)} and {len(words)}")
+    return durations, words, labels
+
+
+@dataclass
+class Grouped:
+    """One line's calls added up per endpoint: row k of each array is endpoint `present[k]`."""
+
+    present: list[int]
+    calls: np.ndarray
+    sums: dict[str, np.ndarray]  # "failed" and the COUNTERS
+    passes: list[np.ndarray]  # check j's passes, j < CHECK_BITS
+    d_sum: np.ndarray
+    d_min: np.ndarray
+    d_max: np.ndarray
+    buckets: np.ndarray  # every call's HDR bucket (all endpoints)
+    keys: np.ndarray  # distinct (endpoint << 32 | bucket)
+    key_counts: np.ndarray
+
+
+def group(durations: np.ndarray, words: np.ndarray) -> Grouped:
+    """Each field of the words, summed per endpoint (calls sorted by endpoint, one reduceat
+    per field)."""
+    order = np.argsort(words & 0xFFFF, kind="stable")
+    d, w = durations[order], words[order].astype(np.int64)
+    index = w & 0xFFFF
+    present, starts, calls = np.unique(index, return_index=True, return_counts=True)
+    zone = (w >> 17) & 3
+    fields = {
+        "failed": (w >> 16) & 1,
+        "apdex_satisfied": zone == 2,
+        "apdex_tolerating": zone == 1,
+        "luna_offsite": (w >> 19) & 1,
+        "luna_redirects": (w >> 20) & 15,
+    }
+    buckets = hdr_buckets(d)
+    keys, key_counts = np.unique((index << 32) | buckets, return_counts=True)
+    return Grouped(
+        present=present.tolist(),
+        calls=calls,
+        sums={k: np.add.reduceat(v.astype(np.int64), starts) for k, v in fields.items()},
+        passes=[np.add.reduceat((w >> (24 + j)) & 1, starts) for j in range(CHECK_BITS)],
+        d_sum=np.add.reduceat(d, starts),
+        d_min=np.minimum.reduceat(d, starts),
+        d_max=np.maximum.reduceat(d, starts),
+        buckets=buckets,
+        keys=keys,
+        key_counts=key_counts,
+    )
+
+
+def _span(acc: Acc, lo: float, hi: float) -> None:
+    acc.min_ms = lo if acc.min_ms is None else min(acc.min_ms, lo)
+    acc.max_ms = hi if acc.max_ms is None else max(acc.max_ms, hi)
 
 
 class Measure:
@@ -32,58 +122,69 @@ class Measure:
         self.names = [ep.name for ep in catalog.endpoints]
         self.overall = Acc()
         self.by_index: dict[int, Acc] = {}
-        self.checks: dict[int, dict[str, list[int]]] = {}
+        self.passes: dict[int, list[int]] = {}  # per endpoint, check j's passes
+        self.labels: list[list[str]] | None = None
         self.counters: dict[str, int] = {}
         self.lines = 0
 
     def add_line(self, payload: str) -> None:
-        rows: list[list[Any]] = json.loads(payload)
+        """One VU line; MeasureLineError (and nothing added) if it is not what measure.js writes."""
+        durations, words, labels = decode_line(payload)
+        if labels is not None and len(labels) != len(self.names):
+            raise MeasureLineError(f"measure line has check labels of {len(labels)} endpoints, not {len(self.names)}")
+        if len(words) and int((words & 0xFFFF).max()) >= len(self.names):
+            raise MeasureLineError(f"measure line names an endpoint beyond the {len(self.names)} of the file")
+        if len(durations) and self.labels is None and labels is None:
+            raise MeasureLineError("measure line with calls before any line with the check labels")
+        if self.labels is None:
+            self.labels = labels
         self.lines += 1
-        for row in rows:
-            self._row(*row)
+        if len(durations) == 0:
+            return
+        g = group(durations, words)
+        for k, i in enumerate(g.present):
+            self._endpoint(i, g, k)
+        keys, counts = cast(list[int], g.keys.tolist()), cast(list[int], g.key_counts.tolist())
+        for key, count in zip(keys, counts, strict=True):
+            self.by_index[key >> 32].durations[key & 0xFFFFFFFF] += count
+        acc = self.overall
+        acc.requests += len(durations)
+        acc.failed += int(g.sums["failed"].sum())
+        acc.duration_sum_ms += float(g.d_sum.sum())
+        _span(acc, float(g.d_min.min()), float(g.d_max.max()))
+        values, counts = np.unique(g.buckets, return_counts=True)
+        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+            acc.durations[value] += count
 
-    def _row(
-        self,
-        index: int,
-        calls: int,
-        failed: int,
-        satisfied: int,
-        tolerating: int,
-        hops: int,
-        offsite: int,
-        sum_ms: float,
-        min_ms: float,
-        max_ms: float,
-        passes: list[int],
-        fails: list[int],
-        buckets: list[int],
-        labels: list[str],
-    ) -> None:
-        for acc in (self.overall, self.by_index.setdefault(index, Acc())):
-            acc.requests += calls
-            acc.failed += failed
-            acc.checks_passed += sum(passes)
-            acc.checks_failed += sum(fails)
-            acc.duration_sum_ms += sum_ms
-            acc.min_ms = min_ms if acc.min_ms is None else min(acc.min_ms, min_ms)
-            acc.max_ms = max_ms if acc.max_ms is None else max(acc.max_ms, max_ms)
-            for k in range(0, len(buckets), 2):
-                acc.durations[int(buckets[k])] += int(buckets[k + 1])
-        tallies = self.checks.setdefault(index, {})
-        for label, p, f in zip(labels, passes, fails, strict=True):
-            tally = tallies.setdefault(label, [0, 0])
-            tally[0] += p
-            tally[1] += f
-        for kind, value in zip(COUNTERS, (satisfied, tolerating, hops, offsite), strict=True):
+    def _endpoint(self, i: int, g: Grouped, k: int) -> None:
+        acc = self.by_index.setdefault(i, Acc())
+        calls = int(g.calls[k])
+        acc.requests += calls
+        acc.failed += int(g.sums["failed"][k])
+        acc.duration_sum_ms += float(g.d_sum[k])
+        _span(acc, float(g.d_min[k]), float(g.d_max[k]))
+        n_checks = len(self.labels[i]) if self.labels else 0
+        tally = self.passes.setdefault(i, [0] * n_checks)
+        passed = 0
+        for j in range(n_checks):
+            tally[j] += int(g.passes[j][k])
+            passed += int(g.passes[j][k])
+        for one in (acc, self.overall):
+            one.checks_passed += passed
+            one.checks_failed += n_checks * calls - passed
+        for kind in COUNTERS:
+            value = int(g.sums[kind][k])
             if value:
-                key = f"{kind}_{index}"
+                key = f"{kind}_{i}"
                 self.counters[key] = self.counters.get(key, 0) + value
 
     def result(self, iterations: int | None = None, vus_max: int | None = None) -> ShardSamples:
         endpoints: dict[str, Tally] = {}
         for index, acc in sorted(self.by_index.items()):
             tally = acc.tally()
-            tally.checks = {label: (p, f) for label, (p, f) in self.checks.get(index, {}).items()}
+            labels = self.labels[index] if self.labels else []
+            passes = self.passes.get(index, [0] * len(labels))
+            tally.checks = {label: (p, acc.requests - p) for label, p in zip(labels, passes, strict=True)}
             endpoints[self.names[index]] = tally
         return ShardSamples(
             overall=self.overall.tally(),

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from luna.masking import Masker
 from tasks.execution.k6_log import RepeatedLines
-from tasks.execution.measure import AGG_PREFIX, Measure, elapsed_seconds, slo_thresholds
+from tasks.execution.measure import AGG_PREFIX, Measure, MeasureLineError, elapsed_seconds, slo_thresholds
 from tasks.execution.measure import crossed as crossed_names
 from tasks.execution.plan import RunPlan
 from tasks.execution.reduce import Merged, judge
@@ -51,6 +51,7 @@ class OutputState:
     vus_max: int = 0
     measure: Measure | None = None  # Luna's per-call measure (k6/lib/measure.js), added up as it comes
     breach: str | None = None  # why the breach watch stopped k6, if it did
+    bad_measure_lines: int = 0  # LUNA_AGG lines that could not be read (their calls are not counted)
 
 
 class BreachWatch:
@@ -133,7 +134,14 @@ class OutputHandler:
             return False
         if self.state.measure is None:
             self.state.measure = Measure(self.plan.catalog)
-        self.state.measure.add_line(msg.removeprefix(AGG_PREFIX))
+        try:
+            self.state.measure.add_line(msg.removeprefix(AGG_PREFIX))
+        except MeasureLineError as exc:
+            self.state.bad_measure_lines += 1
+            if self.state.bad_measure_lines <= 3:
+                self.on_line(
+                    "warning", f"k6/lib/measure.js line not counted: {exc} (is LUNA_K6_SCRIPT from this Luna?)"
+                )
         return True
 
     def _stdout(self, line: str) -> None:
