@@ -18,6 +18,7 @@ Profiling variants (add them with --variants) isolate what the runner costs:
 
   runner+body_path  runner, checks {status: 200, body_path: "data"} (a JSON lookup per response)
   runner-nochecks   runner, endpoint without checks (no check() call at all)
+  runner+systags    runner with only the system tags Luna's dashboards read (SYSTEM_TAGS)
   runner+k6summary  runner with k6's end-of-test summary on (no --no-summary/--no-thresholds):
                     what k6's metrics engine costs when it ingests every sample
   minimal-nocheck   minimal without its check() call: what one check costs
@@ -45,6 +46,7 @@ Their request count is k6's count of complete iterations (one call per iteration
                     (no call(): no redirect test, checks, failure test, Apdex zone, measure)
   runner-ref        k6/main.js of another tree (--ref-k6-dir, e.g. a `git worktree` of the
                     previous commit), run as `runner` is: before/after in the same rounds
+                    (counted by k6's complete iterations: its measure lines may differ)
 
 k6 RPS is metrics.http_reqs.values.rate of a handleSummary JSON for minimal and the probes,
 and Luna's own count of calls over k6's clock for the runner. Reports the median RPS per variant, runner/minimal (goal >= 0.9) and each as a
@@ -264,7 +266,10 @@ RUNNER_CHECKS: dict[str, dict[str, Any] | None] = {
     "runner+body_path": {"status": 200, "body_path": "data"},
     "runner-nochecks": None,
     "runner+k6summary": {"status": 200},
+    "runner+systags": {"status": 200},
 }
+# k6's system tags that Luna's Grafana dashboards and outputs read (the others are dropped)
+SYSTEM_TAGS = "status,method,name,group,check,error_code,scenario,expected_response"
 ALL_VARIANTS = (
     "minimal",
     "runner",
@@ -272,6 +277,7 @@ ALL_VARIANTS = (
     "runner+body_path",
     "runner-nochecks",
     "runner+k6summary",
+    "runner+systags",
     *ABLATIONS,
     "runner-ref",
     *PROBES,
@@ -418,13 +424,16 @@ class Bench:
                 return {"rps": data["metrics"]["http_reqs"]["rate"], "requests": data["metrics"]["http_reqs"]["count"]}
             # As tasks/execution/k6.py runs it: no thresholds, no summary, JSON log lines.
             flags = ["--no-thresholds", "--no-summary", "--log-format", "json"]
+            if base == "runner+systags":
+                flags += ["--system-tags", SYSTEM_TAGS]
             if base in ABLATIONS:
                 env.update({flag: "1" for flag in ABLATIONS[base]})
                 run_k6([*flags, str(self.tmp / "ablation.js")], env, log, self.limit_s)
                 return iterations(log)
             k6_dir = self.ref_k6 if base == "runner-ref" and self.ref_k6 else ROOT / "k6"
             run_k6([*flags, str(k6_dir / "main.js")], env, log, self.limit_s)
-            return runner_rps(log, catalog)
+            # another tree's measure lines may be in another format: count its iterations
+            return iterations(log) if base == "runner-ref" else runner_rps(log, catalog)
         return k6_rps(summary)
 
     def wrk(self, log: Path) -> dict[str, Any]:

@@ -14,6 +14,12 @@ import { FAILED, ZONE_SHIFT, OFFSITE, HOPS_SHIFT, CHECKS_SHIFT, MAX_CHECKS } fro
 
 const BODY_EXCERPT = 300;
 
+// Whether k6's own samples leave k6 (InfluxDB for Grafana, a user's K6_OUT, a shard's CSV):
+// only then do requests carry name/group tags and the endpoint's expected statuses, and
+// checks feed k6's `checks` metric. Luna's verdict reads the measure (lib/measure.js), which
+// counts every call and check itself; k6's web dashboard shows run-wide figures only.
+const K6_SAMPLES = __ENV.LUNA_K6_SAMPLES === '1';
+
 export function loadCatalog(path) {
   const catalog = JSON.parse(open(path));
   if (!catalog || !Array.isArray(catalog.endpoints) || catalog.endpoints.length === 0) {
@@ -61,13 +67,13 @@ function compileEndpoint(ep, index, baseUrl, slos) {
     checks: compileChecks(ep),
     hasChecks: Object.keys(ep.checks || {}).some((k) => ep.checks[k] !== null && ep.checks[k] !== undefined),
     tags: { name: ep.name, group: ep.group },
-    hopTags: { name: ep.name, group: ep.group, redirect: 'hop' },
+    hopTags: K6_SAMPLES ? { name: ep.name, group: ep.group, redirect: 'hop' } : null,
     checkTags: { name: ep.name },
     failuresLeft: FAILURES_PER_ENDPOINT,
     authRef: undefined, // no params cached yet
     params: null,
     // k6's own http_req_failed sees each hop: a 3xx that Luna follows is no failure there.
-    responseCallback: statuses ? http.expectedStatuses(...statuses, { min: 300, max: 399 }) : undefined,
+    responseCallback: statuses && K6_SAMPLES ? http.expectedStatuses(...statuses, { min: 300, max: 399 }) : undefined,
     statuses: statuses,
     apdexT: apdexT,
     apdexT4: 4 * apdexT,
@@ -91,6 +97,7 @@ export function compileCatalog(catalog, baseUrl) {
   }
   const weights = catalog.endpoints.map((ep) => (ep.weight === undefined || ep.weight === null ? 1 : Number(ep.weight)));
   const table = aliasTable(weights);
+  if (!K6_SAMPLES) http.setResponseCallback(expectedByAny(endpoints));
   return {
     endpoints: endpoints,
     n: endpoints.length,
@@ -99,6 +106,20 @@ export function compileCatalog(catalog, baseUrl) {
     baseUrl: base,
     origin: origin,
   };
+}
+
+// Without per-request callbacks, k6's http_req_failed (its web dashboard's error rate)
+// counts a response as expected when any endpoint expects its status: a 3xx, a 2xx if one
+// endpoint has no status check, and every status an endpoint's check names.
+function expectedByAny(endpoints) {
+  const codes = new Set();
+  let anyDefault = false;
+  for (const ep of endpoints) {
+    if (ep.statuses === null) anyDefault = true;
+    else for (const code of ep.statuses) codes.add(code);
+  }
+  const ranges = anyDefault ? [{ min: 200, max: 399 }] : [{ min: 300, max: 399 }];
+  return http.expectedStatuses(...ranges, ...Array.from(codes));
 }
 
 // Walker's alias table (Vose's construction) for weighted picking in O(1) per call, whatever
@@ -159,11 +180,19 @@ function sampleFailure(ep, res, failed, url, method, call) {
 }
 
 // Params for a request: one object per endpoint (and per auth-header object), built once.
+// Every key costs k6 a conversion on each request (bench/runner_efficiency.py: name/group tags
+// ~8% of a call, a per-request responseCallback ~8%), so a key goes only where it is read:
+// tags and the endpoint's own callback when k6's samples leave k6 (K6_SAMPLES), headers when
+// there are any. `redirects: 0` always: lib/redirects.js follows hops, and only same-origin ones.
 function paramsFor(ep, headers, authHeaders) {
   if (headers === ep.headers && ep.authRef === authHeaders) return ep.params;
-  const params = { headers: authHeaders ? Object.assign({}, headers, authHeaders) : headers, tags: ep.tags };
-  if (ep.responseCallback) params.responseCallback = ep.responseCallback;
-  params.redirects = 0; // hops are followed by lib/redirects.js
+  const all = authHeaders ? Object.assign({}, headers, authHeaders) : headers;
+  const params = { redirects: 0 };
+  if (Object.keys(all).length > 0) params.headers = all;
+  if (K6_SAMPLES) {
+    params.tags = ep.tags;
+    if (ep.responseCallback) params.responseCallback = ep.responseCallback;
+  }
   if (headers === ep.headers) {
     ep.authRef = authHeaders;
     ep.params = params;
@@ -171,9 +200,6 @@ function paramsFor(ep, headers, authHeaders) {
   return params;
 }
 
-// k6's own `checks` metric is fed only when something reads it (InfluxDB / Grafana):
-// Luna's verdict reads the measure (lib/measure.js), which counts each check itself.
-const K6_CHECKS = __ENV.LUNA_K6_CHECKS === '1';
 
 // Runs every check of the endpoint on the final response (its status read once), once;
 // the passed ones as bits of the call's word (lib/measure.js: bit CHECKS_SHIFT + j).
@@ -189,7 +215,7 @@ function runChecks(ep, res, status) {
     }
     if (ok) bits |= 1 << (CHECKS_SHIFT + j);
   }
-  if (K6_CHECKS) {
+  if (K6_SAMPLES) {
     const values = {};
     for (let j = 0; j < fns.length; j++) values[ep.checkNames[j]] = (bits & (1 << (CHECKS_SHIFT + j))) !== 0;
     check(res, values, ep.checkTags);

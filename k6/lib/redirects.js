@@ -25,7 +25,7 @@ function location(res) {
 }
 
 // `res` answered `method url` (sent with `params`, `redirects: 0`). Hops go out with
-// params' headers plus a Referer, and `hopTags`. Returns the call's final response, how
+// params' headers plus a Referer, and `hopTags` (null: none). Returns the call's final response, how
 // many hops were followed, the call's total duration (ms) and, when the chain stopped at
 // a redirect Luna does not follow, the origin it pointed to (`offsite`).
 export function follow(res, method, url, body, params, hopTags, named) {
@@ -50,7 +50,9 @@ export function follow(res, method, url, body, params, hopTags, named) {
     }
     const headers = Object.assign({}, params.headers, { Referer: from });
     if (b === null) dropBodyHeaders(headers);
-    current = http.request(m, next, b, Object.assign({}, params, { headers: headers, tags: hopTags }));
+    const hop = Object.assign({}, params, { headers: headers });
+    if (hopTags !== null) hop.tags = hopTags;
+    current = http.request(m, next, b, hop);
     duration += current.timings.duration;
     from = next;
     hops += 1;

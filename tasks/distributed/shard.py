@@ -32,6 +32,7 @@ from tasks.distributed.model import ShardOutcome
 from tasks.distributed.samples import CSV_TIME_FORMAT, parse_file
 from tasks.distributed.segments import Segment
 from tasks.execution.k6 import (
+    SAMPLES_ENV,
     collect_result,
     dashboard_period_ms,
     influx_output,
@@ -283,6 +284,8 @@ def _run_k6(
         handler = OutputHandler(plan, mask, state, log, failures, on_line, lambda fraction, text: None)
         env = {**k6_process_env(plan, settings, period_ms), **influx_env, "K6_CSV_TIME_FORMAT": CSV_TIME_FORMAT}
         command = shard_command(plan, job.segment, port, samples, influx_out, settings.shard_raw_samples)
+        if "--out" in command:  # raw samples in the CSV carry each endpoint's name tag
+            env |= SAMPLES_ENV
         proc = start_k6(command, plan.script.parent, env)
         (plan.run_dir / "k6.pid").write_text(str(proc.pid), encoding="utf-8")
         watcher = threading.Thread(

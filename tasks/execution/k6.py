@@ -136,8 +136,8 @@ def k6_process_env(plan: RunPlan, settings: LunaSettings, dashboard_period_ms: i
             "K6_WEB_DASHBOARD_PERIOD": f"{dashboard_period_ms}ms",
         }
     )
-    if env.get("K6_OUT"):  # an output of the user's own (K6_OUT=csv=...) gets k6's checks samples too
-        env["LUNA_K6_CHECKS"] = "1"
+    if env.get("K6_OUT"):  # an output of the user's own (K6_OUT=csv=...) gets tagged samples too
+        env |= SAMPLES_ENV
     return env
 
 
@@ -169,6 +169,11 @@ def json_msg(line: str) -> str:
     return match.group(1).replace('\\"', '"') if match else line
 
 
+# Set whenever k6's own samples leave k6 (InfluxDB, a user's K6_OUT, a shard's CSV): only then
+# do k6/lib/endpoints.js's requests carry name/group tags, each endpoint's expected statuses
+# and k6 checks, which cost k6 a sixth of its throughput (bench/runner_efficiency.py).
+SAMPLES_ENV = {"LUNA_K6_SAMPLES": "1"}
+
 # Sample streaming settings, measured in bench/influx_completeness.py. vu/iter/url go as
 # fields so series cardinality stays bounded (k6 v1 emits only url unless vu/iter system
 # tags are enabled). A 1 s push at ~6k req/s made ~25 MB batches that influxd 1.x refuses
@@ -195,7 +200,7 @@ def influx_output(settings: LunaSettings, on_line: LineSink) -> tuple[MetricsSto
         return store, None, {}
     finally:
         client.close()
-    env = dict(INFLUX_ENV) | {"LUNA_K6_CHECKS": "1"}  # Grafana's check panels read k6's `checks`
+    env = dict(INFLUX_ENV) | SAMPLES_ENV  # Grafana's panels read k6's per-endpoint samples
     if settings.influxdb_token is not None:
         env["K6_INFLUXDB_USERNAME"] = "luna"
         env["K6_INFLUXDB_PASSWORD"] = settings.influxdb_token.get_secret_value()
