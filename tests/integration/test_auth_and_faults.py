@@ -154,10 +154,18 @@ def test_script_exception_in_setup_is_an_error_result(demo: Demo, tmp_path: Path
 
 
 def _k6_children(pid: int) -> list[psutil.Process]:
+    found = []
     try:
-        return [p for p in psutil.Process(pid).children(recursive=True) if p.name() == "k6"]
+        children = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+    for child in children:
+        try:  # a child may end (or still be between fork and exec) while we look
+            if child.name() == "k6":
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
 def _start_long_run(demo: Demo, tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
@@ -172,22 +180,33 @@ def _start_long_run(demo: Demo, tmp_path: Path) -> tuple[subprocess.Popen[str], 
         "print(plan.run_dir, flush=True)\n"
         "run_k6(plan, s, on_line=lambda l, t: None, on_progress=lambda f, t: None)\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("AUTH_")},
-    )
+    with (tmp_path / "runner.stderr").open("w", encoding="utf-8") as stderr:  # the child keeps its own copy
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("AUTH_")},
+        )
     assert proc.stdout is not None
     run_dir = proc.stdout.readline().strip()
-    deadline = time.monotonic() + 20
-    while not _k6_children(proc.pid) and time.monotonic() < deadline:
+    # Generous: on a shared 2-core machine under the whole suite, starting k6 can take long.
+    deadline = time.monotonic() + 90
+    while not _k6_children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     k6 = _k6_children(proc.pid)
-    assert k6, "k6 did not start"
+    if not k6:
+        proc.kill()
+        proc.wait(timeout=10)
+        k6_log = Path(run_dir, "k6.log") if run_dir else None
+        detail = k6_log.read_text(encoding="utf-8")[-2000:] if k6_log and k6_log.is_file() else "(no k6.log)"
+        pytest.fail(
+            f"k6 did not start (runner exit {proc.returncode}, run dir {run_dir!r})\n"
+            f"runner stderr: {(tmp_path / 'runner.stderr').read_text(encoding='utf-8')[-2000:]}\nk6.log: {detail}"
+        )
     time.sleep(2)
-    return proc, k6[0].pid if run_dir else 0
+    return proc, k6[0].pid
 
 
 def test_ctrl_c_stops_k6_and_keeps_partial_results(demo: Demo, tmp_path: Path, clean_env: Path) -> None:
