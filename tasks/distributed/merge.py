@@ -64,6 +64,17 @@ def _cause(shards: Sequence[ShardOutcome]) -> ShardOutcome | None:
     return (own or broken)[0] if broken else None
 
 
+def _breach_message(breached: Sequence[ShardOutcome], count: int) -> str:
+    """The first breaching shard's reason, and what happened to the others."""
+    first = breached[0]
+    if len(breached) > 1:
+        rest = "" if len(breached) == count else "; the others were stopped"
+        others = f" ({len(breached)} of {count} shards breached{rest})"
+    else:
+        others = " (the other shards were stopped)" if count > 1 else ""
+    return f"{first.label} on {first.host}: {first.stopped_early}{others}"
+
+
 def merge_outcomes(plan: RunPlan, shards: Sequence[ShardOutcome], finished_at: datetime | None = None) -> RunResult:
     """One RunResult for the whole run (not written; the caller writes it)."""
     shards = sorted(shards, key=lambda s: s.index)
@@ -72,7 +83,12 @@ def merge_outcomes(plan: RunPlan, shards: Sequence[ShardOutcome], finished_at: d
     total, endpoints, merged = reduce_samples(plan.catalog, samples, window_s)
     thresholds = rejudge(shards, merged, window_s)
     cause = _cause(shards)
-    if cause is not None:
+    breached = [s for s in shards if s.stopped_early]
+    stopped_early = None
+    if breached:  # a shard's breach watch stopped the run: a verdict on what was measured
+        status, code = "failed", breached[0].k6_exit_code
+        message = stopped_early = _breach_message(breached, len(shards))
+    elif cause is not None:
         status, code = cause.status, cause.k6_exit_code
         if cause.stopped_by_peer:  # nobody failed on its own: the run was stopped from outside
             message = f"all {len(shards)} shards were stopped: {cause.message.removeprefix('stopped: ')}"
@@ -107,5 +123,6 @@ def merge_outcomes(plan: RunPlan, shards: Sequence[ShardOutcome], finished_at: d
         thresholds=thresholds,
         failure_samples=sum(s.failure_samples for s in shards),
         run_dir=str(plan.run_dir),
+        stopped_early=stopped_early,
         load_shape={**load_shape(plan.profile, plan.k6_env), "shards": str(len(shards))},  # compare like with like
     )

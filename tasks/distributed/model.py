@@ -22,6 +22,9 @@ class ShardOutcome(BaseModel):
     message: str
     k6_exit_code: int | None = None
     stopped_by_peer: bool = Field(False, description="Stopped because another shard failed, not by its own fault.")
+    stopped_early: str | None = Field(
+        None, description="Why this shard's breach watch stopped it (slos.abort_on_breach); it then stopped the others."
+    )
     started_at: datetime = Field(description="k6 process start (paused).")
     ready_at: datetime | None = Field(None, description="k6's REST API answered; waiting for the others.")
     resumed_at: datetime | None = Field(None, description="Unpaused: the shard's load began.")

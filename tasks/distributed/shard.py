@@ -1,5 +1,5 @@
 """Run one shard: k6 on its execution segment, started paused, unpaused when every shard
-is ready, stopped when any other shard fails, its VUs' measure (k6/lib/measure.js) added
+is ready, stopped when any other shard fails or breaches, its VUs' measure (k6/lib/measure.js) added
 up to tallies and HDR histograms on the machine that ran it, as a single run's is.
 
 The k6 process is handled exactly like a single run (tasks/execution/k6.py): its own
@@ -7,6 +7,11 @@ process group, PR_SET_PDEATHSIG, every line to the run log, SIGINT then SIGKILL 
 `finally`. Only the command differs: `--paused`, a REST API on a free loopback port,
 the segment flags, and `--out csv=samples.csv` (k6's raw samples, an audit trail) only with
 SHARD_RAW_SAMPLES=true or for a script of the user's own, whose figures come from them.
+
+With `slos.abort_on_breach` each shard runs the single run's breach watch on its own
+calls: a shard's calls are an even 1/N slice of the run's (execution segments), so when
+its p95 or error rate crosses the run's SLO it stops its k6 and, through the barrier,
+every other shard; the merged run is then judged exactly on what all shards measured.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from luna.masking import Masker
+from luna.results import Status
 from luna.settings import LunaSettings
 from tasks.distributed.barrier import Barrier, BarrierSpec
 from tasks.distributed.model import ShardOutcome
@@ -41,7 +47,7 @@ from tasks.execution.k6 import (
     measured_in_vus,
     planned_seconds,
 )
-from tasks.execution.launcher import output_lines, start_k6, stop_process
+from tasks.execution.launcher import interrupt, output_lines, start_k6, stop_process
 from tasks.execution.output import LineSink, OutputHandler, OutputState
 from tasks.execution.plan import K6_DIR, RunPlan
 
@@ -127,6 +133,7 @@ class Control:
     peer_reason: str | None = None
     error: str | None = None
     rest_failed: bool = False
+    breached: bool = False  # this shard's breach watch stopped k6 (and told the others)
 
 
 def _status(client: httpx.Client, base: str) -> bool:
@@ -177,12 +184,26 @@ def control(
         state.resumed_at = datetime.now(UTC)
         on_line("info", f"{label} started ({job.segment.segment} of the test)")
         while proc.poll() is None:
+            if state.breached:  # k6 is stopping already; its own abort is on the barrier
+                return
             if (reason := barrier.aborted()) is not None:
                 state.stopped_by_peer, state.peer_reason = True, reason
                 on_line("warning", f"{label}: stopping: {reason}")
                 stop_process(proc)
                 return
             time.sleep(0.1)
+
+
+def _stop_on_breach(
+    proc: subprocess.Popen[str], job: ShardJob, barrier: Barrier, ctl: Control, state: OutputState, on_line: LineSink
+) -> None:
+    """This shard's calls crossed the run's SLO: stop its k6 (one SIGINT, as a single run's
+    breach does) and every other shard through the barrier."""
+    ctl.breached = True  # first: the control thread must not send k6 a second SIGINT
+    reason = f"{job.segment.label}: {state.breach}"
+    on_line("warning", reason)
+    interrupt(proc)
+    barrier.abort(reason[:300])
 
 
 def _drain(relay: queue.Queue[tuple[str, str]], on_line: LineSink) -> None:
@@ -198,6 +219,15 @@ def _control_thread(*args: object) -> None:
         assert isinstance(state, Control)
         state.error = f"shard control failed: {type(exc).__name__}: {exc}"
         stop_process(args[0])  # type: ignore[arg-type]
+
+
+def _shard_status(status: Status, message: str, ctl: Control) -> tuple[Status, str]:
+    """k6's outcome, unless the control thread failed or another shard stopped this one."""
+    if ctl.error is not None:
+        return "error", ctl.error
+    if ctl.stopped_by_peer and not ctl.breached:
+        return "aborted", f"stopped: {ctl.peer_reason or 'another shard failed'}"
+    return status, message
 
 
 def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> ShardOutcome:
@@ -227,11 +257,7 @@ def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> Shard
         barrier.abort(f"{label}: {type(exc).__name__}: {exc}"[:300])
         raise
     result = collect_result(plan, code, state, None)
-    status, message = result.status, result.message
-    if ctl.error is not None:
-        status, message = "error", ctl.error
-    elif ctl.stopped_by_peer:
-        status, message = "aborted", f"stopped: {ctl.peer_reason or 'another shard failed'}"
+    status, message = _shard_status(result.status, result.message, ctl)
     outcome = ShardOutcome(
         index=job.segment.index,
         count=job.segment.count,
@@ -239,7 +265,8 @@ def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> Shard
         status=status,
         message=message,
         k6_exit_code=code,
-        stopped_by_peer=ctl.stopped_by_peer and ctl.error is None,
+        stopped_by_peer=ctl.stopped_by_peer and ctl.error is None and not ctl.breached,
+        stopped_early=state.breach if status == "failed" else None,
         started_at=started,
         ready_at=ctl.ready_at,
         resumed_at=ctl.resumed_at,
@@ -295,6 +322,7 @@ def _run_k6(
             name="luna-shard-control",
         )
         watcher.start()
+        handler.watch_breaches(lambda: _stop_on_breach(proc, job, barrier, ctl, state, on_line))
         try:
             for stream, line in output_lines(proc):
                 handler.handle(stream, line)

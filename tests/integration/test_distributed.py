@@ -17,18 +17,22 @@ from typing import Any
 import psutil
 import pytest
 
+from luna.catalog import load_catalog
 from luna.results import RunResult
 from luna.settings import LunaSettings, load_settings
 from tasks.distributed.coordinate import barrier_spec, collect, local_cluster_kwargs, shard_jobs
 from tasks.distributed.merge import merge_outcomes
 from tasks.distributed.model import ShardOutcome
 from tasks.distributed.shard import run_shard
+from tasks.evaluation.slo import evaluate
 from tasks.execution import hdr
 from tasks.execution.k6 import run_k6
 from tasks.execution.plan import LoadTestParams, RunPlan, prepare_run
 from tests.conftest import Demo, start_demo, write_catalog
+from tests.integration.test_verdict_real import httpbin, served
 
 pytestmark = pytest.mark.integration
+__all__ = ["httpbin"]  # the module-scoped fixture, shared with test_verdict_real
 
 # Iterations/s of the open-model smoke profile (the RATE setting / 10). At 125/s k6 starts
 # one every 8 ms exactly: 500 planned in 4 s (t = 0 .. 3992 ms). The one due at exactly
@@ -249,4 +253,47 @@ def test_stopping_a_run_from_outside_stops_every_shard_on_a_long_lived_cluster(
     assert all(o.stopped_by_peer for o in outcomes)
     assert merged.status == "aborted"
     assert merged.message == "all 3 shards were stopped: the flow run ended Cancelled: by the user"
+    assert k6_of_run(plan.run_id) == []
+
+
+def test_a_breach_in_a_shard_stops_every_shard_and_fails_the_run_against_httpbin(
+    clean_env: Path, httpbin: tuple[str, Path], dask_client: Any
+) -> None:
+    """`slos.abort_on_breach` in a sharded run: each shard watches its own slice of the calls
+    (the same watch as a single run); the first to cross the error-rate SLO stops itself and,
+    through the barrier, the others. httpbin (gunicorn, a real third-party service) counts
+    what it was sent."""
+    url, log = httpbin
+    before = len(log.read_text().splitlines())
+    planned_s = 60
+    settings = load_settings(base_url=url, smoke_duration=f"{planned_s}s", smoke_vus=4)
+    config = write_catalog(
+        clean_env / "endpoints.json",
+        [
+            {"name": "ok", "group": "h", "path": "/get", "checks": {"status": 200}},
+            {"name": "down", "group": "h", "path": "/status/503", "checks": {"status": 200}},
+        ],
+        service="httpbin",
+        slos={"p95_ms": 1000, "error_rate": 0.01, "abort_on_breach": True, "abort_after_s": 2},
+    )
+    plan = prepare_run(LoadTestParams(profile="smoke", config=str(config)), settings)
+    began = time.monotonic()
+    outcomes = run_sharded(dask_client, plan, settings, 2)
+    merged = merge_outcomes(plan, outcomes)
+    time.sleep(1)  # gunicorn's workers flush their access log lines
+    counts = served(log, before)
+    assert time.monotonic() - began < planned_s / 2
+    breached = sorted((o for o in outcomes if o.stopped_early), key=lambda o: o.index)
+    assert breached, [o.message for o in outcomes]
+    assert all(o.stopped_early or o.stopped_by_peer for o in outcomes), [o.message for o in outcomes]
+    assert merged.status == "failed", merged.message
+    assert merged.message.startswith(f"{breached[0].label} on ")
+    assert "by slos.abort_on_breach: luna_call_failed rate<=0.01" in merged.message
+    assert merged.stopped_early == merged.message
+    by_name = {e.name: e for e in merged.endpoints}
+    # what the merge judged is what httpbin answered; calls cut off by the stop are not counted
+    assert 0 < by_name["ok"].requests <= counts["/get"]
+    assert 0 < by_name["down"].requests == by_name["down"].failed_requests <= counts["/status/503"]
+    verdict = evaluate(merged, load_catalog(config))
+    assert verdict.status == "fail" and verdict.reason.startswith(merged.message)
     assert k6_of_run(plan.run_id) == []

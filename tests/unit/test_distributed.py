@@ -298,6 +298,26 @@ def test_a_failed_shard_is_named_as_the_cause_not_the_shards_it_stopped(tmp_path
     assert result.total is not None and result.total.requests == 2  # what the shards did is kept
 
 
+def test_a_breaching_shard_fails_the_run_with_its_reason_not_as_stopped_from_outside(tmp_path: Path) -> None:
+    t0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    why = "stopped at 4 s by slos.abort_on_breach: luna_call_failed rate<=0.01 (so far: 90 calls, ...)"
+    peer = {"status": "aborted", "message": f"stopped: shard 3/3 on h: {why}", "stopped_by_peer": True}
+    shards = [
+        outcome(0, mixed([1.0], []), t0, 4.0, **peer),
+        outcome(1, mixed([1.0], []), t0, 4.0, **peer),
+        outcome(2, mixed([1.0], []), t0, 4.0, status="failed", message=why, stopped_early=why, k6_exit_code=0),
+    ]
+    result = merge_outcomes(plan(tmp_path), shards)
+    assert result.status == "failed" and result.k6_exit_code == 0
+    assert result.message == f"shard 3/3 on h: {why} (the other shards were stopped)"
+    assert result.stopped_early == result.message
+    assert result.total is not None and result.total.requests == 3
+    both = [shards[0], shards[1].model_copy(update={"status": "failed", "stopped_early": why}), shards[2]]
+    assert merge_outcomes(plan(tmp_path), both).message == (
+        f"shard 2/3 on h: {why} (2 of 3 shards breached; the others were stopped)"
+    )
+
+
 def test_merge_of_shards_without_samples_gives_an_empty_result_not_a_crash(tmp_path: Path) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     result = merge_outcomes(
