@@ -29,6 +29,7 @@ import psutil
 from luna.results import GeneratorLoad
 
 INTERVAL_S = 0.5
+RECENT_SAMPLES = 10  # the breach watch's window: the last 5 s
 WARMUP_SAMPLES = 1  # the first sample includes k6's start-up (script compile)
 K6_SHARE_SATURATED = 0.8
 MACHINE_BUSY = 0.95
@@ -121,6 +122,11 @@ class GeneratorWatch:
             if len(self.k6) > MAX_SAMPLES:
                 self.k6, self.wait, self.machine = self.k6[::2], self.wait[::2], self.machine[::2]
             last_cpu, last_wait, last_at = cpu, wait, now
+
+    def saturated_now(self) -> str:
+        """Why k6 is saturated over the last few seconds ("" when it is not): the breach watch asks."""
+        k6, machine, wait = self.k6[-RECENT_SAMPLES:], self.machine[-RECENT_SAMPLES:], self.wait[-RECENT_SAMPLES:]
+        return judge(k6, machine, cpu_count(), wait).reason if len(k6) >= RECENT_SAMPLES else ""
 
     def stop(self) -> None:
         self._stop.set()

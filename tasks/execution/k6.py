@@ -260,8 +260,8 @@ def run_k6(
             plan.script.parent,
             {**k6_process_env(plan, settings, period_ms), **influx_env, **(extra_env or {})},
         )
-        handler.watch_breaches(lambda: interrupt(proc))
         watch = generator.GeneratorWatch(proc.pid)  # k6's and the machine's CPU (generator.py)
+        handler.watch_breaches(lambda: interrupt(proc), watch.saturated_now)
         try:
             for stream, line in output_lines(proc):
                 handler.handle(stream, line)

@@ -31,6 +31,7 @@ RUNNING = re.compile(r"running \(([^)]+)\), (\d+)/(\d+) VUs, (\d+) complete(?: a
 
 LineSink = Callable[[str, str], None]  # (level, text)
 ProgressSink = Callable[[float, str], None]  # (fraction 0..1, description)
+LATENCY_METRIC = "luna_call_duration"
 BREACH_CHECK_S = 1.0  # the watch judges the run so far at most this often
 
 
@@ -57,11 +58,20 @@ class OutputState:
 class BreachWatch:
     """Judges the run so far against its global SLOs; `stop` ends k6 (once) on a breach."""
 
-    def __init__(self, plan: RunPlan, stop: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        plan: RunPlan,
+        stop: Callable[[], None],
+        saturation: Callable[[], str] | None = None,
+        warn: LineSink | None = None,
+    ) -> None:
         slos = plan.catalog.slos
         self.pairs = slo_thresholds(plan.catalog)[:2]  # the run's p95 and error rate
         self.after_s = slos.abort_after_s
         self.stop = stop
+        self.saturation = saturation  # why k6 is saturated now ("" when it is not)
+        self.warn = warn
+        self.warned = False
         self.started = time.monotonic()
         self.next_check = self.started
 
@@ -74,7 +84,7 @@ class BreachWatch:
         if clock < self.after_s:
             return
         overall = Merged([state.measure.overall.tally()])
-        crossed = crossed_names(judge(self.pairs, {"": overall}, clock))
+        crossed = self._trusted(crossed_names(judge(self.pairs, {"": overall}, clock)), clock)
         if crossed:
             rate = overall.failed / overall.requests if overall.requests else 0.0
             p95 = overall.percentile(95)
@@ -85,6 +95,21 @@ class BreachWatch:
                 "reported, up to ~1 s each short of the stop)"
             )
             self.stop()
+
+    def _trusted(self, crossed: list[str], clock: float) -> list[str]:
+        """A p95 breach while k6 itself is saturated measures k6's wait for CPU, not the
+        service: it does not stop the run (the finished run's verdict says saturated)."""
+        latency = [name for name in crossed if name.startswith(LATENCY_METRIC)]
+        if not latency or self.saturation is None or not (why := self.saturation()):
+            return crossed
+        if not self.warned and self.warn is not None:
+            self.warned = True
+            self.warn(
+                "warning",
+                f"slos.abort_on_breach: p95 over the SLO at {clock:.0f} s while the load generator is "
+                f"saturated ({why}): not stopping on it, k6's latencies include its own wait for CPU",
+            )
+        return [name for name in crossed if name not in latency]
 
 
 class OutputHandler:
@@ -107,10 +132,11 @@ class OutputHandler:
         self.repeats = RepeatedLines(on_line)  # k6's warnings, counted per message per second
         self.watch: BreachWatch | None = None
 
-    def watch_breaches(self, stop: Callable[[], None]) -> None:
-        """Stop k6 through `stop` on a global SLO breach, if the endpoints file asks for it."""
+    def watch_breaches(self, stop: Callable[[], None], saturation: Callable[[], str] | None = None) -> None:
+        """Stop k6 through `stop` on a global SLO breach, if the endpoints file asks for it;
+        `saturation` says why k6 is saturated now (a p95 breach then does not stop it)."""
         if self.plan.catalog.slos.abort_on_breach:
-            self.watch = BreachWatch(self.plan, stop)
+            self.watch = BreachWatch(self.plan, stop, saturation, self.on_line)
 
     def handle(self, stream: str, raw: str) -> None:
         if stream == "stderr" and AGG_PREFIX in raw[:80] and self._aggregate(raw):

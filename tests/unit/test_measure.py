@@ -8,6 +8,7 @@ import json
 import math
 import random
 from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from luna.catalog import Catalog, parse_catalog
 from tasks.execution import hdr
 from tasks.execution.measure import Measure, MeasureLineError, elapsed_seconds, hdr_buckets, slo_thresholds
+from tasks.execution.output import BreachWatch, OutputState
 from tasks.execution.reduce import judge, reduce_samples
 
 pytestmark = pytest.mark.unit
@@ -176,3 +178,38 @@ def test_k6_progress_clock() -> None:
     assert elapsed_seconds("02.7s") == 2.7
     assert elapsed_seconds("1h02m03.5s") == 3723.5
     assert elapsed_seconds("soon") is None
+
+
+def _breach_state(ms: float, failed: bool) -> OutputState:
+    state = OutputState(failure_cap=3)
+    state.measure = Measure(catalog())
+    state.measure.add_line(line([(0, ms, failed, 0, 0, False, 0 if failed else 1)] * 50, LABELS))
+    state.elapsed_s = 30.0
+    return state
+
+
+def test_a_p95_breach_while_k6_is_saturated_does_not_stop_the_run_an_error_breach_does() -> None:
+    slos = catalog().slos.model_copy(update={"abort_on_breach": True, "abort_after_s": 1})
+    plan = SimpleNamespace(catalog=catalog().model_copy(update={"slos": slos}))
+    stops: list[str] = []
+    warnings: list[str] = []
+    why = "k6 kept 1.90 of 2 CPU cores busy on its own"
+    watch = BreachWatch(
+        plan,  # type: ignore[arg-type]
+        lambda: stops.append("stop"),
+        lambda: why,
+        lambda level, text: warnings.append(text),
+    )
+    slow = _breach_state(500.0, failed=False)
+    watch.check(slow)
+    assert stops == [] and slow.breach is None
+    assert len(warnings) == 1 and why in warnings[0] and "not stopping" in warnings[0]
+
+    idle = BreachWatch(plan, lambda: stops.append("stop"), lambda: "")  # type: ignore[arg-type]
+    idle.check(slow)  # the same p95 with k6 not saturated: stopped
+    assert stops == ["stop"] and slow.breach is not None and "luna_call_duration p(95)<100" in slow.breach
+
+    failing = _breach_state(1.0, failed=True)
+    watch.next_check = 0.0
+    watch.check(failing)  # errors are the service's whatever k6's CPU: stopped
+    assert stops == ["stop", "stop"] and failing.breach is not None and "luna_call_failed" in failing.breach
