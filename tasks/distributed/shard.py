@@ -198,7 +198,10 @@ def _stop_on_breach(
     proc: subprocess.Popen[str], job: ShardJob, barrier: Barrier, ctl: Control, state: OutputState, on_line: LineSink
 ) -> None:
     """This shard's calls crossed the run's SLO: stop its k6 (one SIGINT, as a single run's
-    breach does) and every other shard through the barrier."""
+    breach does) and every other shard through the barrier. A shard another shard already
+    stopped is left to that stop: a second SIGINT would make k6 drop its last samples."""
+    if ctl.stopped_by_peer:
+        return
     ctl.breached = True  # first: the control thread must not send k6 a second SIGINT
     reason = f"{job.segment.label}: {state.breach}"
     on_line("warning", reason)
