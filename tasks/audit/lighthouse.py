@@ -1,6 +1,8 @@
 """Run npm Lighthouse 12 against Debian's Chromium: one audit, or several at once with
 bounded concurrency. A page that fails to load becomes a PageAudit with status 'error'
-and Lighthouse's reason; only a missing tool raises."""
+and Lighthouse's reason; only a missing tool raises. The one Lighthouse launcher: the audit
+stage (`luna lighthouse`, the flows) and a generated suite's Lighthouse part
+(tasks/generation/runner.py, with the suite's own config files) both call `audit_page`."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,9 @@ def check_url(url: str) -> str:
         ) from None
 
 
-def command(url: str, preset: Preset, output_base: Path) -> list[str]:
+def command(url: str, preset: Preset, output_base: Path, config: Path | None = None) -> list[str]:
+    """Lighthouse's command line; `config` is a config file of the preset's own (a generated
+    suite's), else Lighthouse's presets."""
     cmd = [
         lighthouse_path(),
         url,
@@ -53,7 +57,9 @@ def command(url: str, preset: Preset, output_base: Path) -> list[str]:
         f"--chrome-flags={' '.join(CHROME_FLAGS)}",
         "--max-wait-for-load=30000",
     ]
-    if preset == "desktop":
+    if config is not None:
+        cmd.append(f"--config-path={config}")
+    elif preset == "desktop":
         cmd.append("--preset=desktop")  # mobile is Lighthouse's default form factor
     return cmd
 
@@ -101,17 +107,22 @@ async def audit_page(
     chrome: str,
     log: Log = lambda _: None,
     timeout_s: float = AUDIT_TIMEOUT_S,
+    *,
+    env: Mapping[str, str] | None = None,
+    config: Path | None = None,
+    name: str | None = None,
 ) -> PageAudit:
     """Audit one URL; never raises for a page problem (the reason is in the result).
-    Past `timeout_s`, Lighthouse and its Chromium (one process group) are killed."""
-    base = run_dir / f"{slug(urlsplit(url).netloc + urlsplit(url).path, 80)}-{preset}"
+    Past `timeout_s`, Lighthouse and its Chromium (their whole process tree) are stopped.
+    `env` is Lighthouse's environment (default: this process's), `config` a Lighthouse config
+    file for the preset, `name` the reports' file name (default: from the URL)."""
+    base = run_dir / (name or f"{slug(urlsplit(url).netloc + urlsplit(url).path, 80)}-{preset}")
     started = time.monotonic()
-    env = {**os.environ, "CHROME_PATH": chrome}
     proc = await asyncio.create_subprocess_exec(
-        *command(url, preset, base),
+        *command(url, preset, base, config),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=env,
+        env={**(os.environ if env is None else env), "CHROME_PATH": chrome},
         start_new_session=True,  # Lighthouse starts Chromium: kill the whole group on timeout
     )
     try:

@@ -28,7 +28,7 @@ from typing import Any
 from luna.errors import SuiteRunError, ToolMissingError
 from luna.masking import Masker
 from luna.settings import LunaSettings
-from tasks.audit.browser import CHROME_FLAGS, DEBIAN_CHROMIUM, lighthouse_path
+from tasks.generation.lighthouse_run import run_lighthouse_kind
 from tasks.generation.model import MANIFEST, Manifest, SuiteKind
 from tasks.generation.results import CaseResult, SuiteRun, parse_junit, write_junit
 from tasks.generation.safe import GenerationError
@@ -215,75 +215,6 @@ def _metric_value(info: dict[str, Any]) -> str:
     if "value" in info:
         return f"rate {info['value']:.3f}"
     return ", ".join(f"{k} {v}" for k, v in info.items() if k != "thresholds")[:100]
-
-
-# ---- Lighthouse --------------------------------------------------------------------------
-
-
-def check_budgets(lhr: dict[str, Any], budgets: dict[str, Any], preset: str = "mobile") -> list[tuple[str, str, str]]:
-    """(budget, outcome, detail) per budget, judged by the audit stage's model
-    (tasks/audit/budgets.py, as `luna lighthouse` judges them): outcome passed, failed, or
-    skipped for a value Lighthouse did not measure."""
-    from tasks.audit.budgets import Budgets, evaluate
-    from tasks.audit.lighthouse import parse_report
-
-    page = parse_report(lhr, str(lhr.get("finalDisplayedUrl") or ""), "desktop" if preset == "desktop" else "mobile")
-    outcomes = {"pass": "passed", "fail": "failed", "not_measured": "skipped"}
-    out = []
-    for b in evaluate(page, Budgets.from_suite(budgets)):
-        detail = "not measured" if b.value is None else f"{b.value:g}"
-        out.append((f"{b.name} {b.op} {b.limit:g}", outcomes[b.state], detail))
-    return out
-
-
-def run_lighthouse_kind(
-    suite_dir: Path,
-    *,
-    base_url: str,
-    env: dict[str, str],
-    out_dir: Path,
-    on_line: LineSink,
-    secrets: Masker,
-    presets: tuple[str, ...] = ("desktop", "mobile"),
-) -> tuple[list[CaseResult], Path]:
-    index_file = suite_dir / "lighthouse" / "lighthouse.json"
-    if not index_file.is_file():
-        raise SuiteRunError(f"{suite_dir.name} has no Lighthouse config", location=str(index_file), tip="regenerate it")
-    index = json.loads(index_file.read_text(encoding="utf-8"))
-    chrome = env.get("LUNA_CHROMIUM") or env.get("CHROME_PATH") or str(DEBIAN_CHROMIUM)
-    flags = " ".join(CHROME_FLAGS)  # the audit stage's Chromium flags and Lighthouse binary: one of each
-    lighthouse = lighthouse_path()
-    cases: list[CaseResult] = []
-    for n, page in enumerate(index.get("pages", [])):
-        for preset in presets:
-            report = out_dir / f"lighthouse-{n}-{preset}.json"
-            url = base_url.rstrip("/") + page["path"]
-            cmd = [str(lighthouse), url, f"--config-path={suite_dir / 'lighthouse' / (preset + '.json')}"]
-            cmd += ["--output=json", f"--output-path={report}", f"--chrome-flags={flags}", "--quiet"]
-            started = time.monotonic()
-            code, tail = run_process(
-                cmd, env={**env, "CHROME_PATH": chrome}, cwd=out_dir, timeout_s=180, on_line=on_line, secrets=secrets
-            )
-            took = time.monotonic() - started
-            name = f"{page.get('name', page['path'])} [{preset}]"
-            lhr = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else {}
-            if code != 0 or lhr.get("runtimeError"):
-                why = (lhr.get("runtimeError") or {}).get("message") or next(
-                    (line for line in reversed(tail) if line.strip()), f"exit code {code}"
-                )
-                cases.append(CaseResult(test=f"{name}: audit", kind="lighthouse", outcome="failed", message=why[:300]))
-                continue
-            for budget, outcome, detail in check_budgets(lhr, page.get("budgets", {}), preset):
-                cases.append(
-                    CaseResult(
-                        test=f"{name}: {budget}",
-                        kind="lighthouse",
-                        outcome=outcome,
-                        duration_s=took,
-                        message="" if outcome == "passed" else detail,
-                    )
-                )
-    return cases, out_dir
 
 
 # ---- one suite, every kind asked for -----------------------------------------------------

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from luna.catalog import parse_catalog
 from tasks.discovery.model import DiscoveredEndpoint, Discovery
 from tasks.generation.inputs import build_spec
+from tasks.generation.lighthouse_run import check_budgets
 from tasks.generation.model import Manifest
 from tasks.generation.render import CUSTOM_BEGIN, CUSTOM_END
 from tasks.generation.results import parse_junit
-from tasks.generation.runner import check_budgets
 from tasks.generation.safe import (
     GenerationError,
     Names,
