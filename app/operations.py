@@ -77,13 +77,12 @@ class LoadRun:
 def load_test(
     params: LoadTestParams, *, prefect: Prefect = DEFAULT_PREFECT, before_run: Callable[[], None] | None = None
 ) -> LoadRun:
-    """Run one load profile (flow `load_test`). The endpoints file, data files, k6 and the target
-    are checked first (app/prechecks.py); `before_run` is called once Prefect is set up."""
+    """Run one load profile (flow `load_test`). The endpoints file, data files, k6, its script
+    and the target are checked first (prepare_run); `before_run` is called once Prefect is set up."""
     from tasks.execution.plan import prepare_run
 
-    plan = prepare_run(params)  # fails fast on bad input, before Prefect starts
+    plan = prepare_run(params)  # fails fast on bad input (k6 and its script too), before Prefect starts
     params = params.model_copy(update={"run_id": plan.run_id})
-    prechecks.check_load_plan(plan)  # k6 works and accepts the script and its options
     prefect.use()
     prechecks.check_auth_block(params.auth_block)
     from flows.load_test import load_test as flow

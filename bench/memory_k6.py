@@ -5,10 +5,12 @@ logs), against a private nginx serving a static JSON (bench/runner_efficiency.py
 open model at a fixed rate (`LOAD_MODEL=open`, `RATE`: the smoke profile starts RATE/10
 iterations/s), so that a short and a long run have exactly the same request rate. The runs
 go at the same time, in pairs of lengths (default 60 s and 600 s), each with k6's web
-dashboard on (Luna's default: `K6_WEB_DASHBOARD_PERIOD` from `dashboard_period_ms` in
+dashboard on (what LUNA_K6_DASHBOARD=true runs: `K6_WEB_DASHBOARD_PERIOD` from `dashboard_period_ms` in
 `tasks/execution/k6.py`: a fixed snapshot count), `dashboard-300` (the earlier period, run
 length / 300, at least 0.5 s, for comparison in the same run) and off, plus `--variants k6summary` for k6 with its
-end-of-test summary on (what Luna turned off). k6's RSS is sampled every --period s.
+end-of-test summary on (what Luna turned off), and `luna`: Luna's whole run
+(tasks.execution.k6.run_k6 with its default settings, in a Python process: k6's RSS and the
+Python side's). RSS is sampled every --period s.
 Writes bench/results/memory_k6-<date>.json with each run's series.
 
     .venv/bin/python bench/memory_k6.py                              # 60 s and 600 s, 300 it/s
@@ -47,6 +49,7 @@ def one_run(
     period_s: float,
     gctrace: bool = False,
 ) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
     env = clean_env() | {
         "ENDPOINTS_FILE": str(tmp / "endpoints.json"),
         "BASE_URL": base_url,
@@ -72,30 +75,65 @@ def one_run(
             "K6_WEB_DASHBOARD_PERIOD": f"{period_ms}ms",
         }
     flags = [] if variant == "k6summary" else ["--no-thresholds", "--no-summary"]
-    cmd = [K6, "run", "--no-usage-report", "--address", "", "--log-format", "json", *flags]
+    cmd = [
+        K6,
+        "run",
+        "--no-usage-report",
+        "--address",
+        "",
+        "--log-format",
+        "json",
+        *flags,
+        str(ROOT / "k6" / "main.js"),
+    ]
+    if variant == "luna":  # the whole of Luna's run: tasks.execution.k6.run_k6 in a Python process
+        cmd = [
+            sys.executable,
+            "-c",
+            LUNA_RUN,
+            base_url,
+            str(tmp / name),
+            f"{duration_s}s",
+            str(rate),
+            str(tmp / "endpoints.json"),
+        ]
+        env["PYTHONPATH"] = str(ROOT)
     trace = tmp / f"{name}.gctrace"
     if gctrace:
         env["GODEBUG"] = "gctrace=1"  # Go's GC log: heap at start -> end -> live, per collection
     with trace.open("w") as err:
-        proc = subprocess.Popen(
-            [*cmd, str(ROOT / "k6" / "main.js")],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err if gctrace else subprocess.DEVNULL,
-        )
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err if gctrace else subprocess.DEVNULL)
     me = psutil.Process(proc.pid)
     series: list[tuple[float, float]] = []
+    python: list[tuple[float, float]] = []  # the luna variant: the Python side's RSS
     t0 = time.monotonic()
     deadline = t0 + duration_s + 120  # bounded: k6's graceful stop is 30 s
     while proc.poll() is None and time.monotonic() < deadline:
         try:
-            series.append((round(time.monotonic() - t0, 1), me.memory_info().rss / MIB))
+            now = round(time.monotonic() - t0, 1)
+            k6 = next((c for c in me.children() if c.name() == "k6"), None) if variant == "luna" else me
+            if variant == "luna":
+                python.append((now, me.memory_info().rss / MIB))
+            if k6 is not None:
+                series.append((now, k6.memory_info().rss / MIB))
         except psutil.Error:
             break
         time.sleep(period_s)
     stop(proc, 30)
     at_1min = [rss for t, rss in series if t <= 60]
-    return {
+    if python:
+        summary = json.loads(next((tmp / name / "runs").glob("*/summary.json")).read_text())
+        extra = {
+            "luna_status": summary["status"],
+            "luna_requests": (summary.get("total") or {}).get("requests"),
+            "luna_series_periods": len(
+                json.loads(next((tmp / name / "runs").glob("*/series.json")).read_text())["rps"]
+            ),
+            "python_peak_rss_mib": max(rss for _, rss in python),
+            "python_peak_first_60s_mib": max(rss for t, rss in python if t <= 60),
+            "python_series": python,
+        }
+    return extra | {
         "name": name,
         "variant": variant,
         "duration_s": duration_s,
@@ -107,6 +145,21 @@ def one_run(
         **(live_heap(trace) if gctrace else {}),
     }
 
+
+# The luna variant: Luna's own run of k6 (its default settings: k6's web dashboard off, the
+# report's series from Luna's measure), the same load as the k6-only variants.
+LUNA_RUN = """
+import sys
+from luna.settings import load_settings
+from tasks.execution.k6 import run_k6
+from tasks.execution.plan import LoadTestParams, prepare_run
+url, out, duration, rate, endpoints = sys.argv[1:6]
+settings = load_settings(
+    base_url=url, luna_out_dir=out, smoke_duration=duration, smoke_vus=10, load_model="open", rate=int(rate), max_vus=10
+)
+plan = prepare_run(LoadTestParams(profile="smoke", config=endpoints), settings)
+run_k6(plan, settings, lambda *_: None, lambda *_: None)
+"""
 
 GC_LINE = re.compile(r"^gc \d+ @([\d.]+)s .*?, (\d+)->(\d+)->(\d+) MB")
 
@@ -130,7 +183,9 @@ def main() -> int:
     p.add_argument("--rate", type=int, default=3000, help="RATE: the smoke profile runs RATE/10 it/s (default 3000)")
     p.add_argument("--endpoints", type=int, default=20, help="endpoints in the file (default 20)")
     p.add_argument(
-        "--variants", default="dashboard,no-dashboard", help="dashboard, dashboard-300, no-dashboard, k6summary"
+        "--variants",
+        default="dashboard,no-dashboard,luna",
+        help="dashboard, dashboard-300, no-dashboard, k6summary, luna",
     )
     p.add_argument("--period", type=float, default=5.0, help="RSS sampling period in seconds (default 5)")
     p.add_argument("--gctrace", action="store_true", help="also record k6's live heap (GODEBUG=gctrace=1)")
@@ -140,8 +195,11 @@ def main() -> int:
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     if not durations or any(not 5 <= d <= 3600 for d in durations) or not 10 <= args.rate <= 100_000:
         p.error("durations 5-3600 s; rate 10-100000")
-    if set(variants) - {"dashboard", "dashboard-300", "no-dashboard", "k6summary"} or not 1 <= args.endpoints <= 500:
-        p.error("variants: dashboard, dashboard-300, no-dashboard, k6summary; endpoints 1-500")
+    if (
+        set(variants) - {"dashboard", "dashboard-300", "no-dashboard", "k6summary", "luna"}
+        or not 1 <= args.endpoints <= 500
+    ):
+        p.error("variants: dashboard, dashboard-300, no-dashboard, k6summary, luna; endpoints 1-500")
     tmp = Path(tempfile.mkdtemp(prefix="luna-bench-memk6-"))
     tmp.chmod(0o755)
     nginx = None
@@ -186,8 +244,12 @@ def main() -> int:
         ratio = mine[hi]["peak_rss_mib"] / mine[lo]["peak_rss_mib"] if mine[lo]["peak_rss_mib"] else None
         ratios[v] = ratio
         rows.append([v, mine[lo]["peak_rss_mib"], mine[hi]["peak_rss_mib"], ratio])
+        if "python_peak_rss_mib" in mine[hi]:
+            py_lo, py_hi = mine[lo]["python_peak_rss_mib"], mine[hi]["python_peak_rss_mib"]
+            ratios[f"{v} (Python)"] = py_hi / py_lo
+            rows.append([f"{v} (Python side)", py_lo, py_hi, py_hi / py_lo])
     print()
-    print(table(["variant", f"k6 peak MiB, {min(durations)} s", f"{max(durations)} s", "ratio"], rows))
+    print(table(["variant", f"peak RSS MiB, {min(durations)} s", f"{max(durations)} s", "ratio"], rows))
     path = write_results(
         "memory_k6",
         {

@@ -103,6 +103,23 @@ class GeneratorLoad(BaseModel):
     dropped_iterations: int | None = Field(None, description="Open model: iterations k6 could not start in time.")
 
 
+class TimeSeries(BaseModel):
+    """One value per period of the run; None where the period had no call (series.json)."""
+
+    period_s: float = Field(description="Length of one period in seconds.")
+    timestamps: list[float] = Field(description="End of each period, seconds since the test started.")
+    rps: list[float] = Field(description="HTTP requests per second in the period.")
+    p50_ms: list[float | None]
+    p95_ms: list[float | None]
+    p99_ms: list[float | None]
+    error_rate: list[float | None] = Field(description="Share of the period's requests that failed.")
+    vus: list[float | None] = Field(description="Active VUs, the most k6's progress lines showed in the period.")
+    checks_rate: list[float | None] = Field(description="Share of the period's checks that passed.")
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+
 class RunResult(BaseModel):
     """What one load run produced. `status` is the outcome; `message` says why in one line."""
 

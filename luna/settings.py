@@ -147,8 +147,13 @@ class LunaSettings(BaseSettings):
     )
     luna_prefect_port: int = Field(4200, ge=1, le=65535, description="Port of the server `luna up` starts.")
     # Reports (docs/REPORTS.md): the live dashboard, and where the links in artifacts point
+    luna_k6_dashboard: bool = Field(
+        False,
+        description="Also run k6's own web dashboard: k6-report.html in the run folder and the live view; it holds every duration in k6's memory (1.35x after 10 min at 200 req/s).",
+    )
     luna_live_dashboard: bool = Field(
-        True, description="Serve k6's live web dashboard on a loopback port during each run (its URL is logged)."
+        True,
+        description="With LUNA_K6_DASHBOARD: serve k6's live dashboard on a loopback port during each run (URL logged).",
     )
     luna_live_dashboard_port: int = Field(
         0, ge=0, le=65535, description="Port of the live dashboard; 0 = a free port per run."

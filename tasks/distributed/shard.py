@@ -45,11 +45,12 @@ from tasks.execution.k6 import (
     k6_command,
     k6_process_env,
     measured_in_vus,
-    planned_seconds,
 )
+from tasks.execution.k6_check import inspect_plan
 from tasks.execution.launcher import interrupt, output_lines, start_k6, stop_process
 from tasks.execution.output import LineSink, OutputHandler, OutputState
 from tasks.execution.plan import K6_DIR, RunPlan
+from tasks.execution.series import series_period_s
 
 REST_PORT_ATTEMPTS = 3  # a free port can be taken between choosing it and k6 binding it
 
@@ -242,14 +243,17 @@ def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> Shard
     folder = shard_dir(job.plan, job.segment.index, settings.luna_out_dir)
     plan = shard_plan(job, folder, settings)
     try:
-        total_s = planned_seconds(plan)
+        total_s = inspect_plan(plan)  # this host's k6 works and accepts the shard's script
         store, influx_out, influx_env = influx_output(settings, on_line)
         del store  # completeness is counted once, for the whole run id, after the merge
         period_ms = dashboard_period_ms(total_s)
         samples = folder / "samples.csv"
         mask = Masker.from_settings(settings)
         for _attempt in range(REST_PORT_ATTEMPTS):
-            state = OutputState(failure_cap=max(3, settings.luna_failure_samples // job.segment.count))
+            state = OutputState(
+                failure_cap=max(3, settings.luna_failure_samples // job.segment.count),
+                series_period_s=series_period_s(total_s),
+            )
             ctl = Control()
             code = _run_k6(
                 plan, job, barrier, settings, period_ms, samples, influx_out, influx_env, mask, state, ctl, on_line

@@ -114,11 +114,10 @@ def run_pool_shards(jobs: list[ShardJob]) -> list[ShardOutcome]:
     """`run_deployment` once per shard, then every shard's outcome as its flow run ends; a
     shard run that fails, crashes or never starts stops the others through the barrier."""
     from tasks.distributed.work_pool import RUN_GRACE_S, finished_runs, start_shard_runs, stop_runs
-    from tasks.execution.k6 import planned_seconds
 
     settings = load_distributed_settings()
     barrier = jobs[0].barrier.open()
-    planned = planned_seconds(jobs[0].plan) or 3600.0
+    planned = jobs[0].plan.planned_s or 3600.0  # k6 inspect, in prepare_run
     runs: list[Any] = []
     try:
         barrier.signals.set(STARTED, "1")  # the flow's failure hooks abort only once shards may run

@@ -18,19 +18,20 @@ from typing import Any
 
 import httpx
 
-from luna.errors import K6RunError
 from luna.influx import Influx
 from luna.masking import Masker
 from luna.results import MetricsStore, RunResult, Status
 from luna.settings import LunaSettings
 from luna.urls import redact
 from tasks.execution import generator
+from tasks.execution.k6_check import inspect_plan
 from tasks.execution.launcher import interrupt, output_lines, start_k6, stop_process
 from tasks.execution.measure import Measure, slo_thresholds
 from tasks.execution.measure import crossed as crossed_names
 from tasks.execution.output import LineSink, OutputHandler, OutputState, ProgressSink
 from tasks.execution.plan import K6_DIR, RunPlan
 from tasks.execution.reduce import judge, reduce_samples
+from tasks.execution.series import series_period_s, write_series
 from tasks.execution.summary import parse_summary, run_numbers
 
 # k6's documented exit codes (errext/exitcodes).
@@ -55,6 +56,7 @@ RUN_FILES = (
     ("k6_options", "k6-options.json"),
     ("k6_summary", "k6-summary.json"),
     ("k6_report", "k6-report.html"),
+    ("series", "series.json"),
     ("k6_log", "k6.log"),
     ("failures", "failures.jsonl"),
     ("endpoints", "endpoints.json"),
@@ -130,43 +132,20 @@ def k6_process_env(plan: RunPlan, settings: LunaSettings, dashboard_period_ms: i
         {
             "LUNA_SUMMARY_FILE": str(plan.run_dir / "k6-summary.json"),  # for a script with handleSummary()
             "LUNA_FAILURES_PER_VU": str(min(3, settings.luna_failure_samples)),
+        }
+    )
+    # Off by default: it holds every duration until the end (series.py). A script of the
+    # user's own has no measure lines for series.json: its charts come from the export.
+    if settings.luna_k6_dashboard or not measured_in_vus(plan):
+        env |= {
             "K6_WEB_DASHBOARD": "true",
             "K6_WEB_DASHBOARD_PORT": "-1",
             "K6_WEB_DASHBOARD_EXPORT": str(plan.run_dir / "k6-report.html"),
             "K6_WEB_DASHBOARD_PERIOD": f"{dashboard_period_ms}ms",
         }
-    )
     if env.get("K6_OUT"):  # an output of the user's own (K6_OUT=csv=...) gets tagged samples too
         env |= SAMPLES_ENV
     return env
-
-
-def planned_seconds(plan: RunPlan) -> float | None:
-    """k6's own idea of the longest the test can take (`k6 inspect`), or None."""
-    from luna.settings import duration_seconds
-
-    cmd = [plan.k6_binary, "inspect", "--execution-requirements"]
-    for key, value in plan.k6_env.items():
-        cmd += ["-e", f"{key}={value}"]
-    cmd.append(str(plan.script))
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
-        messages = [json_msg(line) for line in done.stderr.splitlines() if line.strip()]
-        raise K6RunError(
-            f"k6 cannot load the script: {messages[-1] if messages else done.stderr.strip()[:300]}",
-            location=str(plan.script),
-            tip="fix the script or the endpoints file it reads",
-        )
-    info = json.loads(done.stdout)
-    # What k6 will run (its options, scenarios included): k6 leaves no summary to say it after.
-    (plan.run_dir / "k6-options.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    total = info.get("totalDuration")
-    return duration_seconds(total) if total else None
-
-
-def json_msg(line: str) -> str:
-    match = re.search(r'msg="((?:[^"\\]|\\.)*)"', line)
-    return match.group(1).replace('\\"', '"') if match else line
 
 
 # Set whenever k6's own samples leave k6 (InfluxDB, a user's K6_OUT, a shard's CSV): only then
@@ -243,11 +222,11 @@ def run_k6(
 ) -> RunResult:
     """Run k6 to the end (or until interrupted) and return the typed result. `extra_env`
     goes to k6 last (the live dashboard's K6_WEB_DASHBOARD_PORT, tasks/execution/live.py)."""
-    total_s = planned_seconds(plan)
+    total_s = plan.planned_s if plan.planned_s is not None else inspect_plan(plan)
     store, influx_out, influx_env = influx_output(settings, on_line)
     period_ms = dashboard_period_ms(total_s)
     mask = Masker.from_settings(settings)
-    state = OutputState(failure_cap=settings.luna_failure_samples)
+    state = OutputState(failure_cap=settings.luna_failure_samples, series_period_s=series_period_s(total_s))
     run_dir = plan.run_dir
     interrupted: BaseException | None = None
     with (
@@ -314,6 +293,7 @@ def collect_result(plan: RunPlan, code: int | None, state: OutputState, interrup
         state.measure = None  # k6 was killed: its VUs' last lines never came, nothing exact was measured
     if state.measure is not None:
         measured(result, plan, state)
+        write_series(state.measure.series, run_dir, result.duration_s)
         if result.status == "passed" and crossed_names(result.thresholds):
             result.status, result.message = (
                 "failed",

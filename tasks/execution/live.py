@@ -8,10 +8,11 @@ which ends every event stream when k6 sends its `stop` event and refuses new one
 that, so k6 exits as soon as the test ends. The proxy closes with the run: the URL answers
 during the run and is gone after it.
 
-On by default (LUNA_LIVE_DASHBOARD=false turns it off): k6 already aggregates the
-dashboard's data for the report export, so the only cost is a loopback listener, and
-without it there is nothing to watch during a run unless Grafana is set up. Sharded runs
-have none (each shard sees a part of the load).
+On whenever k6's dashboard is (LUNA_K6_DASHBOARD=true; LUNA_LIVE_DASHBOARD=false keeps only
+its export): the dashboard is off by default because it keeps every duration sample in k6's
+memory until the end (tasks/execution/series.py), so the live view of a default run is
+Grafana over InfluxDB, and Prefect's run log with k6's progress. Sharded runs have none
+(each shard sees a part of the load).
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def _handler(live: LiveDashboard) -> type[BaseHTTPRequestHandler]:
 @contextlib.contextmanager
 def live_dashboard(settings: LunaSettings) -> Iterator[LiveDashboard | None]:
     """The run's live dashboard (None when LUNA_LIVE_DASHBOARD is off); closed on exit."""
-    if not settings.luna_live_dashboard:
+    if not (settings.luna_k6_dashboard and settings.luna_live_dashboard):
         yield None
         return
     live = LiveDashboard(settings.luna_live_dashboard_port)

@@ -25,6 +25,7 @@ import numpy as np
 
 from luna.catalog import Catalog
 from luna.results import Threshold
+from tasks.execution.series import PeriodSeries
 from tasks.execution.tallies import Acc, ShardSamples, Tally
 
 AGG_PREFIX = "LUNA_AGG "
@@ -118,7 +119,8 @@ def _span(acc: Acc, lo: float, hi: float) -> None:
 class Measure:
     """Adds up the VUs' lines for one k6 process (a single run or one shard)."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, series: PeriodSeries | None = None) -> None:
+        self.series = series  # the per-period series (report charts), when kept
         self.names = [ep.name for ep in catalog.endpoints]
         self.overall = Acc()
         self.by_index: dict[int, Acc] = {}
@@ -127,8 +129,9 @@ class Measure:
         self.counters: dict[str, int] = {}
         self.lines = 0
 
-    def add_line(self, payload: str) -> None:
-        """One VU line; MeasureLineError (and nothing added) if it is not what measure.js writes."""
+    def add_line(self, payload: str, clock_s: float | None = None) -> None:
+        """One VU line, arrived at `clock_s` on k6's clock (the series' period); MeasureLineError
+        (and nothing added) if it is not what measure.js writes."""
         durations, words, labels = decode_line(payload)
         if labels is not None and len(labels) != len(self.names):
             raise MeasureLineError(f"measure line has check labels of {len(labels)} endpoints, not {len(self.names)}")
@@ -136,9 +139,13 @@ class Measure:
             raise MeasureLineError(f"measure line names an endpoint beyond the {len(self.names)} of the file")
         if len(durations) and self.labels is None and labels is None:
             raise MeasureLineError("measure line with calls before any line with the check labels")
-        if self.labels is None:
+        if self.labels is None and labels is not None:
             self.labels = labels
+            if self.series is not None:
+                self.series.set_checks([len(one) for one in labels])
         self.lines += 1
+        if self.series is not None:
+            self.series.add(clock_s, durations, words)
         if len(durations) == 0:
             return
         g = group(durations, words)

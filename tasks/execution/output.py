@@ -25,6 +25,7 @@ from tasks.execution.measure import AGG_PREFIX, Measure, MeasureLineError, elaps
 from tasks.execution.measure import crossed as crossed_names
 from tasks.execution.plan import RunPlan
 from tasks.execution.reduce import Merged, judge
+from tasks.execution.series import Clock, PeriodSeries
 
 PROGRESS = re.compile(r"\[\s*(\d+)%\s*\]")
 RUNNING = re.compile(r"running \(([^)]+)\), (\d+)/(\d+) VUs, (\d+) complete(?: and (\d+) interrupted)?")
@@ -53,6 +54,9 @@ class OutputState:
     measure: Measure | None = None  # Luna's per-call measure (k6/lib/measure.js), added up as it comes
     breach: str | None = None  # why the breach watch stopped k6, if it did
     bad_measure_lines: int = 0  # LUNA_AGG lines that could not be read (their calls are not counted)
+    series_period_s: float | None = None  # keep the per-period series (series.json) in this period
+    clock: Clock = field(default_factory=Clock)  # k6's test clock, from its progress lines
+    vus_now: int | None = None  # active VUs on k6's last progress line
 
 
 class BreachWatch:
@@ -158,10 +162,14 @@ class OutputHandler:
             return False
         if not msg.startswith(AGG_PREFIX):
             return False
-        if self.state.measure is None:
-            self.state.measure = Measure(self.plan.catalog)
+        state = self.state
+        if state.measure is None:
+            period = state.series_period_s
+            state.measure = Measure(self.plan.catalog, PeriodSeries(period) if period else None)
+        if state.measure.series is not None:
+            state.measure.series.vus = state.vus_now
         try:
-            self.state.measure.add_line(msg.removeprefix(AGG_PREFIX))
+            state.measure.add_line(msg.removeprefix(AGG_PREFIX), state.clock.now())
         except MeasureLineError as exc:
             self.state.bad_measure_lines += 1
             if self.state.bad_measure_lines <= 3:
@@ -180,6 +188,9 @@ class OutputHandler:
             self.state.iterations, self.state.interrupted = int(running.group(4)), int(running.group(5) or 0)
             self.state.elapsed_s = elapsed_seconds(running.group(1)) or self.state.elapsed_s
             self.state.vus_max = max(self.state.vus_max, int(running.group(3)))
+            self.state.vus_now = int(running.group(2))
+            if self.state.elapsed_s is not None:
+                self.state.clock.progress(self.state.elapsed_s)
         match = PROGRESS.search(line)
         if match:
             self.state.fraction = int(match.group(1)) / 100

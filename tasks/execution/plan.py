@@ -33,6 +33,7 @@ from luna.results import RunResult
 from luna.settings import LunaSettings, Profile, apply_overrides, load_settings
 from luna.text import printable
 from luna.urls import UrlRejected, origin
+from tasks.execution.k6_check import inspect_plan
 
 K6_DIR = Path(__file__).resolve().parents[2] / "k6"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z]+)\.([A-Za-z0-9_\-]+)\s*\}\}")
@@ -118,6 +119,7 @@ class RunPlan(BaseModel):
     auth_block: str | None = None
     k6_env: dict[str, str]
     started_at: datetime
+    planned_s: float | None = None  # the longest k6 says the test can take (`k6 inspect`)
 
 
 def new_run_id(profile: str) -> str:
@@ -353,7 +355,9 @@ def prepare_run(params: LoadTestParams, settings: LunaSettings | None = None) ->
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         effective = settings_with(base, params)
-        return plan_run(params, effective, run_dir)
+        plan = plan_run(params, effective, run_dir)
+        plan.planned_s = inspect_plan(plan)  # k6 works and accepts the script: every path, before any load
+        return plan
     except LunaError as exc:
         RunResult(
             run_id=run_id,

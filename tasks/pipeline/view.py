@@ -17,7 +17,7 @@ from tasks.audit.model import LighthouseResult
 from tasks.pipeline.model import PipelineResult, StageOutcome
 from tasks.reporting.charts import LineChart
 from tasks.reporting.render import line_charts
-from tasks.reporting.timeseries import read_series
+from tasks.reporting.timeseries import run_series
 from tasks.visual_qa.model import SEVERITIES, Finding, VisualQAResult
 
 FINDINGS_SHOWN = 12
@@ -75,7 +75,7 @@ def _load(view: PipelineView, stage: StageOutcome, settings: LunaSettings) -> No
         view.links["load"].append(Link("Grafana", stage.links["grafana"]))
     if (run_dir / "summary.json").is_file() and (run_dir / "verdict.json").is_file():
         result = RunResult.read(run_dir)
-        series = read_series(run_dir / result.files.get("k6_report", "k6-report.html"))
+        series = run_series(run_dir, result.files)
         if series is not None and len(series):
             view.charts = line_charts(series, Verdict.read(run_dir))[:2]  # throughput and latency
 

@@ -17,7 +17,7 @@ from luna.verdict import Verdict
 from tasks.execution.plan import RunPlan
 from tasks.reporting.links import publish_files
 from tasks.reporting.render import badge_svg, endpoint_table, grafana_link, html_report, markdown_report, md, md_url
-from tasks.reporting.timeseries import read_series
+from tasks.reporting.timeseries import run_series
 from tasks.reporting.view import ReportLinks, run_files
 
 
@@ -60,9 +60,9 @@ def publish_reports(
     logger = get_run_logger()
     grafana_url = grafana_url or settings.grafana_url
     run_dir = Path(result.run_dir)
-    series = read_series(run_dir / result.files.get("k6_report", "k6-report.html"))
+    series = run_series(run_dir, result.files)
     if series is None:
-        logger.info("time series unavailable (run too short for k6's dashboard): the report has no charts")
+        logger.info("no time series (no call was measured, or a k6 script of your own): the report has no charts")
     grafana = None
     if grafana_url:
         end = result.finished_at or (

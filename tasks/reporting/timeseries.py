@@ -1,4 +1,6 @@
-"""Per-period time series from k6's web-dashboard export (`k6-report.html`).
+"""The run's per-period time series: Luna's own `series.json` (tasks/execution/series.py),
+or, for a run folder without it (k6's web dashboard on, a run of an earlier Luna), k6's
+web-dashboard export (`k6-report.html`).
 
 The export embeds k6's own aggregates in ``<script id="data" type="application/json;
 charset=utf-8; gzip; base64">``: base64 of gzip of newline-delimited JSON events.
@@ -25,7 +27,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from luna.results import TimeSeries
 
 DATA_ELEMENT = re.compile(r"<script\b[^>]*\bid=[\"']data[\"'][^>]*>(.*?)</script>", re.S | re.I)
 MAX_DECODED_BYTES = 64 * 1024 * 1024  # a week-long soak is a few MB; refuse gzip bombs
@@ -35,23 +37,6 @@ DEFAULT_AGGREGATES = {
     "rate": ["rate"],
     "trend": ["avg", "max", "med", "min", "p90", "p95", "p99"],
 }
-
-
-class TimeSeries(BaseModel):
-    """One value per dashboard period; None where the period had no sample."""
-
-    period_s: float = Field(description="Length of one period in seconds.")
-    timestamps: list[float] = Field(description="End of each period, seconds since the test started.")
-    rps: list[float] = Field(description="HTTP requests per second in the period.")
-    p50_ms: list[float | None]
-    p95_ms: list[float | None]
-    p99_ms: list[float | None]
-    error_rate: list[float | None] = Field(description="Share of the period's requests that failed.")
-    vus: list[float | None] = Field(description="Active VUs (last value seen; k6 samples it once a second).")
-    checks_rate: list[float | None] = Field(description="Share of the period's checks that passed.")
-
-    def __len__(self) -> int:
-        return len(self.timestamps)
 
 
 class _Decoder:
@@ -165,3 +150,14 @@ def read_series(report_html: Path) -> TimeSeries | None:
     except (OSError, ValueError, TypeError, KeyError, AttributeError, EOFError, zlib.error, binascii.Error):
         # ValueError covers bad JSON, bad UTF-8, bad base64 and pydantic validation.
         return None
+
+
+def run_series(run_dir: Path, files: dict[str, str]) -> TimeSeries | None:
+    """The run's series: series.json when the run wrote it, else the k6 dashboard export."""
+    own = run_dir / files.get("series", "series.json")
+    if own.is_file():
+        try:
+            return TimeSeries.model_validate_json(own.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass  # a damaged file: the export may still hold the series
+    return read_series(run_dir / files.get("k6_report", "k6-report.html"))

@@ -30,7 +30,7 @@ def test_flow_passes_and_leaves_results_andartifacts(
     assert state.is_completed(), state.message
     result = state.result()
     assert isinstance(result, RunResult) and result.status == "passed"
-    assert {"summary", "k6_options", "k6_report", "k6_log"} <= set(result.files)
+    assert {"summary", "k6_options", "series", "k6_log"} <= set(result.files) and "k6_report" not in result.files
     assert RunResult.read(Path(result.run_dir)).run_id == result.run_id
     progress = artifacts(artifact_key("luna-progress", "Flow Test", "smoke"))
     assert progress and progress[0].type == "progress" and progress[0].data == 100.0  # type: ignore[attr-defined]
@@ -140,3 +140,40 @@ def test_auth_block_credentials_are_used_and_never_shown(
         assert "demo-pass" not in str(artifacts(key)[0].data)  # type: ignore[attr-defined]
     missing = load_test(params.model_copy(update={"auth_block": "nope"}), return_state=True)
     assert missing.is_failed() and "auth block 'nope' not found" in (missing.message or "")
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"K6_BINARY": "/bin/false"}, ["k6 at /bin/false", "exited 1 with no output", "K6_BINARY"]),
+        ({"LUNA_K6_SCRIPT": "{tmp}/broken.js"}, ["k6 cannot load the script", "broken.js"]),
+    ],
+)
+def test_a_deployment_run_checks_k6_and_its_script_before_any_load(
+    harness: None,
+    tmp_path: Path,
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    says: list[str],
+) -> None:
+    """The flow as a deployment or the Prefect UI runs it (no CLI, no application layer):
+    a broken k6 or script fails the flow in its prepare task, with the reason in the flow's
+    state and in the run folder, and not one request reaches the target."""
+    from flows.load_test import load_test
+    from tasks.execution.plan import LoadTestParams
+    from tests.servers.echo import EchoServer
+
+    (tmp_path / "broken.js").write_text("export default function( {\n")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value.replace("{tmp}", str(tmp_path)))
+    with EchoServer() as echo:
+        catalog = write_catalog(tmp_path / "e.json", [{"name": "Echo", "group": "g", "path": "/echo"}])
+        params = LoadTestParams(profile="smoke", target=echo.url, config=str(catalog), smoke_duration="2s")
+        state = load_test(params, return_state=True)
+        assert echo.requests == []
+    assert state.is_failed()
+    summary = RunResult.read(next((clean_env / "out" / "runs").iterdir()))
+    assert summary.status == "error" and summary.total is None
+    for text in says:
+        assert text in summary.message and text in str(state.message), (summary.message, state.message)

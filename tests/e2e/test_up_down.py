@@ -124,7 +124,7 @@ def _smoke(up: Up, demo: Demo, tmp: Path, service: str, **extra: str) -> RunResu
 
 
 def test_the_report_link_in_a_real_artifact_opens_the_report(up: Up, demo: Demo, tmp_path: Path) -> None:
-    result = _smoke(up, demo, tmp_path, "Up Links")
+    result = _smoke(up, demo, tmp_path, "Up Links", LUNA_K6_DASHBOARD="true")  # k6's own report too
     markdown = _artifact(up, artifact_key("luna-report", "Up Links", "smoke"))
     url = re.search(r"HTML report: \[report\.html\]\((\S+)\)", markdown)
     assert url and url.group(1).startswith(f"http://127.0.0.1:{up.reports_port}/runs/{result.run_id}/")

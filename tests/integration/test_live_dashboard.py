@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 def test_dashboard_answers_during_the_run_and_is_gone_after(demo: Demo, clean_env: Path) -> None:
     catalog = write_catalog(clean_env / "e.json", [{"name": "Users", "group": "u", "path": "/api/users"}])
-    settings = load_settings(base_url=demo.url, smoke_duration="6s")
+    settings = load_settings(base_url=demo.url, smoke_duration="6s", luna_k6_dashboard=True)
     plan = prepare_run(LoadTestParams(profile="smoke", config=str(catalog)), settings)
     done: list[RunResult] = []
     events: list[str] = []
@@ -60,5 +60,7 @@ def test_dashboard_answers_during_the_run_and_is_gone_after(demo: Demo, clean_en
 
 
 def test_off_means_no_listener(clean_env: Path) -> None:
-    with live_dashboard(load_settings(luna_live_dashboard=False)) as live:
+    with live_dashboard(load_settings(luna_k6_dashboard=True, luna_live_dashboard=False)) as live:
+        assert live is None
+    with live_dashboard(load_settings()) as live:  # k6's dashboard is off by default
         assert live is None
