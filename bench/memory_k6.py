@@ -37,6 +37,7 @@ from runner_efficiency import BODY, NGINX_CONF, clean_env
 
 sys.path.insert(0, str(ROOT))  # tasks.execution.k6's dashboard period
 MIB = 1024 * 1024
+K6_FLAGS = ("--no-usage-report", "--address", "", "--log-format", "json")  # as tasks/execution/k6.py
 
 
 def one_run(
@@ -75,17 +76,7 @@ def one_run(
             "K6_WEB_DASHBOARD_PERIOD": f"{period_ms}ms",
         }
     flags = [] if variant == "k6summary" else ["--no-thresholds", "--no-summary"]
-    cmd = [
-        K6,
-        "run",
-        "--no-usage-report",
-        "--address",
-        "",
-        "--log-format",
-        "json",
-        *flags,
-        str(ROOT / "k6" / "main.js"),
-    ]
+    cmd = [K6, "run", *K6_FLAGS, *flags, str(ROOT / "k6" / "main.js")]
     if variant == "luna":  # the whole of Luna's run: tasks.execution.k6.run_k6 in a Python process
         cmd = [
             sys.executable,

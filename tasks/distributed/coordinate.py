@@ -21,6 +21,7 @@ from tasks.distributed.segments import segments
 from tasks.distributed.shard import ShardJob
 from tasks.execution.k6 import check_completeness, influx_output
 from tasks.execution.plan import RunPlan
+from tasks.execution.series import merged_series, write_series
 
 
 def job_files(plan: RunPlan) -> dict[str, str]:
@@ -116,12 +117,16 @@ def finish(plan: RunPlan, outcomes: Sequence[ShardOutcome], settings: LunaSettin
     result.influxdb = store
     run_dir = plan.run_dir
     (run_dir / "shards.json").write_text(
-        json.dumps([o.model_dump(mode="json") for o in outcomes], indent=1), encoding="utf-8"
+        json.dumps([o.model_dump(mode="json", exclude={"series"}) for o in outcomes], indent=1), encoding="utf-8"
     )
-    result.files = {
-        kind: name
-        for kind, name in (("summary", "summary.json"), ("shards", "shards.json"), ("endpoints", "endpoints.json"))
-        if kind == "summary" or (run_dir / name).is_file()
-    }
+    series = merged_series([o.series for o in outcomes if o.series is not None], result.duration_s)
+    write_series(series, run_dir, result.duration_s)  # the report's charts, all shards added up
+    kinds = (
+        ("summary", "summary.json"),
+        ("shards", "shards.json"),
+        ("series", "series.json"),
+        ("endpoints", "endpoints.json"),
+    )
+    result.files = {kind: name for kind, name in kinds if kind == "summary" or (run_dir / name).is_file()}
     result.write()
     return result

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from luna.errors import ShardError  # noqa: F401  (its home is luna/errors.py; re-exported for old imports)
 from luna.results import Status, Threshold
+from tasks.execution.series import PeriodCounts
 from tasks.execution.tallies import ShardSamples
 
 
@@ -34,6 +35,7 @@ class ShardOutcome(BaseModel):
     failure_samples: int = 0
     influx_errors: int = 0
     samples: ShardSamples | None = None
+    series: PeriodCounts | None = Field(None, description="The shard's periods, added up into the run's series.json.")
     samples_parse_s: float | None = Field(None, description="Time spent reading the raw samples.")
     run_dir: str = Field(description="The shard's folder (on its host).")
 

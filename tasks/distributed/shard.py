@@ -253,6 +253,7 @@ def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> Shard
             state = OutputState(
                 failure_cap=max(3, settings.luna_failure_samples // job.segment.count),
                 series_period_s=series_period_s(total_s),
+                series_buckets=True,
             )
             ctl = Control()
             code = _run_k6(
@@ -288,6 +289,8 @@ def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> Shard
         barrier.abort(f"{label} on {outcome.host}: {message}")
     if state.measure is not None:  # the VUs' own measure: the same reduction as a single run
         outcome.samples = state.measure.result(state.iterations, state.vus_max)
+        if state.measure.series is not None and state.measure.series.done is not None:
+            outcome.series = state.measure.series.counts  # for the merged run's charts
     elif samples.is_file():  # a k6 script without Luna's measure: its raw samples
         began = time.perf_counter()
         outcome.samples = parse_file(samples)

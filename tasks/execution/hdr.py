@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour: a longer request is clamped (k6's own timeout is 60 s)
 SIGNIFICANT_DIGITS = 3
+MAX_US = 2_147_483_647  # k6/lib/measure.js's clamp (35 min; k6's request timeout is far below it)
 RELATIVE_PRECISION = 10.0**-SIGNIFICANT_DIGITS
 
 
@@ -56,3 +58,13 @@ def percentile_ms(hist: HdrHistogram, percentile: float) -> float | None:
     if hist.get_total_count() == 0:
         return None
     return float(hist.get_value_at_percentile(percentile)) / 1000
+
+
+def hdr_buckets(durations_ms: np.ndarray) -> np.ndarray:
+    """The lowest value of each duration's HDR bucket (2048 sub-buckets: 3 digits), from its
+    whole µs rounded half up within 1..MAX_US."""
+    us = np.floor(durations_ms * 1000 + 0.5)
+    us = np.clip(us, 1, MAX_US).astype(np.int64)
+    _, exponent = np.frexp(us.astype(np.float64))  # exponent = bit length of us
+    shift = np.maximum(exponent - 11, 0)
+    return (us >> shift) << shift

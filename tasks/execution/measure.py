@@ -25,28 +25,18 @@ import numpy as np
 
 from luna.catalog import Catalog
 from luna.results import Threshold
+from tasks.execution.hdr import hdr_buckets
 from tasks.execution.series import PeriodSeries
 from tasks.execution.tallies import Acc, ShardSamples, Tally
 
 AGG_PREFIX = "LUNA_AGG "
 ELAPSED = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?([\d.]+)s")
 COUNTERS = ("apdex_satisfied", "apdex_tolerating", "luna_redirects", "luna_offsite")
-MAX_US = 2_147_483_647  # k6/lib/measure.js's clamp (35 min; k6's request timeout is far below it)
 CHECK_BITS = 7
 
 
 class MeasureLineError(ValueError):
     """A `LUNA_AGG` line that is not what k6/lib/measure.js writes."""
-
-
-def hdr_buckets(durations_ms: np.ndarray) -> np.ndarray:
-    """The lowest value of each duration's HDR bucket (2048 sub-buckets: 3 digits), from its
-    whole µs rounded half up within 1..MAX_US."""
-    us = np.floor(durations_ms * 1000 + 0.5)
-    us = np.clip(us, 1, MAX_US).astype(np.int64)
-    _, exponent = np.frexp(us.astype(np.float64))  # exponent = bit length of us
-    shift = np.maximum(exponent - 11, 0)
-    return (us >> shift) << shift
 
 
 def decode_line(payload: str) -> tuple[np.ndarray, np.ndarray, list[list[str]] | None]:

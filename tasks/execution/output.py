@@ -55,6 +55,7 @@ class OutputState:
     breach: str | None = None  # why the breach watch stopped k6, if it did
     bad_measure_lines: int = 0  # LUNA_AGG lines that could not be read (their calls are not counted)
     series_period_s: float | None = None  # keep the per-period series (series.json) in this period
+    series_buckets: bool = False  # and each period's HDR buckets (a shard: the merged run's series)
     clock: Clock = field(default_factory=Clock)  # k6's test clock, from its progress lines
     vus_now: int | None = None  # active VUs on k6's last progress line
 
@@ -165,7 +166,8 @@ class OutputHandler:
         state = self.state
         if state.measure is None:
             period = state.series_period_s
-            state.measure = Measure(self.plan.catalog, PeriodSeries(period) if period else None)
+            series = PeriodSeries(period, state.series_buckets) if period else None
+            state.measure = Measure(self.plan.catalog, series)
         if state.measure.series is not None:
             state.measure.series.vus = state.vus_now
         try:

@@ -11,7 +11,8 @@ second), so it counts for the period that holds its arrival on k6's clock less h
 second. k6's clock is read from its progress lines (`running (12.0s), ...`, one a second):
 k6 clock = Luna's monotonic clock - the smallest offset seen. Percentiles are exact over the
 period's calls (numpy); only the open period's durations are held, so memory stays flat
-whatever the run length; a closed period is seven numbers.
+whatever the run length; a closed period is a few numbers (a shard also keeps its HDR
+buckets, so that the merged run's series adds up exactly: `merged_series`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from luna.results import TimeSeries
+from tasks.execution.hdr import hdr_buckets
 
 POINTS = 120  # about this many periods per run, as the dashboard's snapshots
 PERIOD_S = (1.0, 10.0)  # no shorter than a VU's flush, no longer than k6's dashboard default
@@ -52,25 +55,39 @@ class Clock:
         return (time.monotonic() if now is None else now) - self.offset
 
 
-class PeriodSeries:
-    """Adds each measure line to its period; `finish` gives the TimeSeries."""
+class PeriodCounts(BaseModel):
+    """A run's periods as counts that add up across shards: the durations as HDR buckets
+    (the lowest µs of each bucket, 3 significant digits: hdr.py) with their calls."""
 
-    def __init__(self, period_s: float, checks_per_endpoint: list[int] | None = None) -> None:
+    period_s: float
+    calls: list[int] = Field(default_factory=list)
+    failed: list[int] = Field(default_factory=list)
+    passed: list[int] = Field(default_factory=list)  # checks that passed
+    checked: list[int] = Field(default_factory=list)  # checks made
+    vus: list[float | None] = Field(default_factory=list)
+    buckets: list[dict[int, int]] = Field(default_factory=list)
+
+
+class PeriodSeries:
+    """Adds each measure line to its period; `finish` gives the TimeSeries. With
+    `keep_buckets` (a shard) it also keeps each period's HDR buckets, for the merged run."""
+
+    def __init__(self, period_s: float, keep_buckets: bool = False) -> None:
         self.period_s = period_s
-        self.checks = np.asarray(checks_per_endpoint or [], dtype=np.int64)
+        self.keep_buckets = keep_buckets
+        self.checks: np.ndarray = np.zeros(0, dtype=np.int64)  # checks per call, by endpoint index
         self.vus: float | None = None  # k6's active VUs, from its last progress line
         self.open = -1  # the index of the open period (-1: none yet)
-        self._reset()
-        self.rows: list[tuple[float, float | None, float | None, float | None, float | None, float | None]] = []
-        self.calls: list[int] = []
+        self.counts = PeriodCounts(period_s=period_s)
+        self.percentiles: list[tuple[float | None, float | None, float | None]] = []
         self.early: list[tuple[np.ndarray, np.ndarray]] = []  # lines before k6's clock was known
+        self.done: TimeSeries | None = None
+        self._reset()
 
     def _reset(self) -> None:
         self.durations: list[np.ndarray] = []
-        self.failed = 0
-        self.passed = 0
-        self.checked = 0
-        self.period_vus: float | None = None
+        self.failed = self.passed = self.checked = 0
+        self.period_vus: float | None = self.vus  # a period without a line still had k6's last VUs
 
     def set_checks(self, checks_per_endpoint: list[int]) -> None:
         self.checks = np.asarray(checks_per_endpoint, dtype=np.int64)
@@ -88,9 +105,7 @@ class PeriodSeries:
 
     def _add(self, clock_s: float, durations: np.ndarray, words: np.ndarray) -> None:
         index = max(0, int((clock_s - LINE_SPAN_S / 2) // self.period_s))
-        if index < self.open:
-            index = self.open  # a line late by more than a period still counts, in the open one
-        while self.open < index:
+        while self.open < index:  # a line late by more than a period counts in the open one
             self._close()
         if self.vus is not None:
             self.period_vus = self.vus if self.period_vus is None else max(self.period_vus, self.vus)
@@ -100,7 +115,7 @@ class PeriodSeries:
         w = words.astype(np.int64)
         self.failed += int(((w >> 16) & 1).sum())
         passed = (w >> 24) & 0x7F
-        self.passed += int(sum(int(((passed >> j) & 1).sum()) for j in range(7)))
+        self.passed += sum(int(((passed >> j) & 1).sum()) for j in range(7))
         if len(self.checks):
             self.checked += int(self.checks[w & 0xFFFF].sum())
 
@@ -109,45 +124,90 @@ class PeriodSeries:
             self._row()
         self.open += 1
         self._reset()
-        self.period_vus = self.vus  # a period without a line still had k6's last VUs
 
     def _row(self) -> None:
         d = np.concatenate(self.durations) if self.durations else np.empty(0)
-        n = len(d)
-        p50, p95, p99 = (float(v) for v in np.percentile(d, [50, 95, 99])) if n else (None, None, None)
-        error = self.failed / n if n else None
-        checks = self.passed / self.checked if self.checked else None
-        self.calls.append(n)
-        self.rows.append((p50, p95, p99, error, self.period_vus, checks))  # type: ignore[arg-type]
+        c = self.counts
+        c.calls.append(len(d))
+        c.failed.append(self.failed)
+        c.passed.append(self.passed)
+        c.checked.append(self.checked)
+        c.vus.append(self.period_vus)
+        if len(d):
+            p50, p95, p99 = (float(v) for v in np.percentile(d, [50, 95, 99]))
+            self.percentiles.append((p50, p95, p99))
+        else:
+            self.percentiles.append((None, None, None))
+        if self.keep_buckets:
+            values, counts = np.unique(hdr_buckets(d), return_counts=True)
+            c.buckets.append(dict(zip(values.tolist(), counts.tolist(), strict=True)))
 
     def finish(self, duration_s: float | None) -> TimeSeries | None:
-        """The series up to the run's end (k6's duration; the last period may be shorter)."""
+        """The series up to the run's end (k6's duration; the last period may be shorter).
+        Once: the open period is closed, and a second call gives the same series."""
+        if self.done is not None or self.open < 0 and not self.early:
+            return self.done
         if self.early:  # k6's clock never came: the lines end the run
             self.add(max(duration_s or 0.0, LINE_SPAN_S), np.empty(0), np.empty(0, dtype=np.uint32))
-        if self.open < 0:
-            return None
         self._row()
         self.open += 1
-        self._reset()
-        ends = [(i + 1) * self.period_s for i in range(len(self.rows))]
-        if duration_s is not None and duration_s > (len(ends) - 1) * self.period_s:
-            ends[-1] = min(ends[-1], duration_s)
-        starts = [0.0, *ends[:-1]]
-        return TimeSeries(
-            period_s=self.period_s,
-            timestamps=[round(e, 3) for e in ends],
-            rps=[round(n / max(e - s, LINE_SPAN_S / 2), 3) for n, s, e in zip(self.calls, starts, ends, strict=True)],
-            p50_ms=[r[0] for r in self.rows],
-            p95_ms=[r[1] for r in self.rows],
-            p99_ms=[r[2] for r in self.rows],
-            error_rate=[r[3] for r in self.rows],
-            vus=[r[4] for r in self.rows],
-            checks_rate=[r[5] for r in self.rows],
-        )
+        self.done = _series(self.counts, self.percentiles, duration_s)
+        return self.done
 
 
-def write_series(series: PeriodSeries | None, run_dir: Path, duration_s: float | None) -> None:
+def merged_series(shards: list[PeriodCounts], duration_s: float | None) -> TimeSeries | None:
+    """Several shards' periods added up, period by period (their clocks start together, at
+    the barrier); percentiles from the summed HDR buckets (within 0.1 %)."""
+    from collections import Counter
+
+    from tasks.execution import hdr
+
+    shards = [s for s in shards if s.calls]
+    if not shards:
+        return None
+    total = PeriodCounts(period_s=shards[0].period_s)
+    percentiles: list[tuple[float | None, float | None, float | None]] = []
+    for i in range(max(len(s.calls) for s in shards)):
+        present = [s for s in shards if i < len(s.calls)]
+        total.calls.append(sum(s.calls[i] for s in present))
+        total.failed.append(sum(s.failed[i] for s in present))
+        total.passed.append(sum(s.passed[i] for s in present))
+        total.checked.append(sum(s.checked[i] for s in present))
+        vus = [s.vus[i] for s in present if s.vus[i] is not None]
+        total.vus.append(sum(v for v in vus if v is not None) if vus else None)
+        buckets: Counter[int] = Counter()
+        for s in present:
+            buckets.update(s.buckets[i] if i < len(s.buckets) else {})
+        hist = hdr.from_counts(buckets)
+        percentiles.append(tuple(hdr.percentile_ms(hist, p) for p in (50, 95, 99)))  # type: ignore[arg-type]
+    return _series(total, percentiles, duration_s)
+
+
+def _series(
+    c: PeriodCounts, percentiles: list[tuple[float | None, float | None, float | None]], duration_s: float | None
+) -> TimeSeries | None:
+    if not c.calls:
+        return None
+    period = c.period_s
+    ends = [(i + 1) * period for i in range(len(c.calls))]
+    if duration_s is not None and duration_s > (len(ends) - 1) * period:
+        ends[-1] = min(ends[-1], duration_s)
+    starts = [0.0, *ends[:-1]]
+    return TimeSeries(
+        period_s=period,
+        timestamps=[round(e, 3) for e in ends],
+        rps=[round(n / max(e - s, LINE_SPAN_S / 2), 3) for n, s, e in zip(c.calls, starts, ends, strict=True)],
+        p50_ms=[p[0] for p in percentiles],
+        p95_ms=[p[1] for p in percentiles],
+        p99_ms=[p[2] for p in percentiles],
+        error_rate=[f / n if n else None for f, n in zip(c.failed, c.calls, strict=True)],
+        vus=c.vus,
+        checks_rate=[p / k if k else None for p, k in zip(c.passed, c.checked, strict=True)],
+    )
+
+
+def write_series(series: PeriodSeries | TimeSeries | None, run_dir: Path, duration_s: float | None) -> None:
     """series.json in the run folder, when the run measured any period."""
-    points = series.finish(duration_s) if series is not None else None
+    points = series.finish(duration_s) if isinstance(series, PeriodSeries) else series
     if points is not None and len(points):
         (run_dir / SERIES_FILE).write_text(points.model_dump_json(), encoding="utf-8")

@@ -28,6 +28,7 @@ from tasks.evaluation.slo import evaluate
 from tasks.execution import hdr
 from tasks.execution.k6 import run_k6
 from tasks.execution.plan import LoadTestParams, RunPlan, prepare_run
+from tasks.execution.series import merged_series
 from tests.conftest import Demo, start_demo, write_catalog
 from tests.integration.test_verdict_real import httpbin, served
 
@@ -163,6 +164,14 @@ def test_one_process_and_three_shards_make_the_planned_requests_with_exact_perce
     assert len(resumed) == 3 and (max(resumed) - min(resumed)).total_seconds() < 1.0
     # RPS over the common window is the single process's rate, give or take the start skew.
     assert merged.total.rps == pytest.approx(single.total.rps, rel=0.25)
+    # The report's charts: each shard's periods count its calls, and their sum the run's.
+    for o in outcomes:
+        assert o.series is not None and o.samples is not None
+        assert sum(o.series.calls) == o.samples.overall.requests and len(o.series.buckets) == len(o.series.calls)
+    series = merged_series([o.series for o in outcomes if o.series is not None], merged.duration_s)
+    assert series is not None and max(v or 0 for v in series.vus) > 0
+    periods = zip([0.0, *series.timestamps[:-1]], series.timestamps, series.rps, strict=True)
+    assert sum(rps * (end - start) for start, end, rps in periods) == pytest.approx(merged.total.requests, abs=1)
 
     union = raw_durations([Path(o.run_dir) for o in outcomes])
     assert sum(len(v) for v in union.values()) == merged.total.requests

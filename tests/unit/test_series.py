@@ -93,3 +93,25 @@ def test_no_series_file_without_a_measured_call(tmp_path) -> None:  # type: igno
     write_series(None, tmp_path, duration_s=3.0)
     assert not (tmp_path / "series.json").exists()
     assert run_series(tmp_path, {}) is None
+
+
+def test_shards_periods_add_up_into_the_merged_runs_series() -> None:
+    from tasks.execution.series import merged_series
+
+    shards = []
+    for ms, failed in ((10.0, False), (1000.0, True)):  # shard 0 fast and fine, shard 1 slow and failing
+        measure = Measure(catalog(), PeriodSeries(1.0, keep_buckets=True))
+        assert measure.series is not None
+        measure.series.vus = 3
+        measure.add_line(line([(0, ms, failed, 2, 0, False, 1)] * 10, LABELS), clock_s=1.0)
+        measure.add_line(line([(0, ms, failed, 2, 0, False, 1)] * (5 if failed else 15)), clock_s=2.0)
+        measure.series.finish(duration_s=2.0)
+        shards.append(measure.series.counts)
+    series = merged_series(shards, duration_s=2.0)
+    assert series is not None
+    assert series.rps == [20.0, 20.0] and series.vus == [6, 6]
+    assert series.error_rate == [0.5, 0.25]
+    assert series.p50_ms[0] == pytest.approx(10.0, rel=1e-3) and series.p99_ms[0] == pytest.approx(1000.0, rel=1e-3)
+    assert series.p50_ms[1] == pytest.approx(10.0, rel=1e-3)  # 15 fast calls of 20
+    assert series.p95_ms[1] == pytest.approx(1000.0, rel=1e-3)
+    assert merged_series([], 2.0) is None
