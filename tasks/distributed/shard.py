@@ -287,16 +287,23 @@ def run_shard(job: ShardJob, settings: LunaSettings, on_line: LineSink) -> Shard
     )
     if not outcome.completed and not outcome.stopped_by_peer:
         barrier.abort(f"{label} on {outcome.host}: {message}")
-    if state.measure is not None:  # the VUs' own measure: the same reduction as a single run
+    _add_samples(outcome, state, samples)
+    (folder / "outcome.json").write_text(outcome.model_dump_json(indent=2), encoding="utf-8")
+    return outcome
+
+
+def _add_samples(outcome: ShardOutcome, state: OutputState, samples: Path) -> None:
+    """The shard's tallies (and periods, for the merged run's charts) from the VUs' own
+    measure, the same reduction as a single run's; from k6's raw samples for a script
+    without Luna's measure."""
+    if state.measure is not None:
         outcome.samples = state.measure.result(state.iterations, state.vus_max)
         if state.measure.series is not None and state.measure.series.done is not None:
-            outcome.series = state.measure.series.counts  # for the merged run's charts
-    elif samples.is_file():  # a k6 script without Luna's measure: its raw samples
+            outcome.series = state.measure.series.counts
+    elif samples.is_file():
         began = time.perf_counter()
         outcome.samples = parse_file(samples)
         outcome.samples_parse_s = time.perf_counter() - began
-    (folder / "outcome.json").write_text(outcome.model_dump_json(indent=2), encoding="utf-8")
-    return outcome
 
 
 def _run_k6(
