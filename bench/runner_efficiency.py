@@ -19,6 +19,8 @@ Profiling variants (add them with --variants) isolate what the runner costs:
   runner+body_path  runner, checks {status: 200, body_path: "data"} (a JSON lookup per response)
   runner-nochecks   runner, endpoint without checks (no check() call at all)
   runner+systags    runner with only the system tags Luna's dashboards read (SYSTEM_TAGS)
+  runner+dashboard  runner with k6's web dashboard and its export on (LUNA_K6_DASHBOARD=true;
+                    Luna's default until 2026-12-04)
   runner+k6summary  runner with k6's end-of-test summary on (no --no-summary/--no-thresholds):
                     what k6's metrics engine costs when it ingests every sample
   minimal-nocheck   minimal without its check() call: what one check costs
@@ -267,6 +269,7 @@ RUNNER_CHECKS: dict[str, dict[str, Any] | None] = {
     "runner-nochecks": None,
     "runner+k6summary": {"status": 200},
     "runner+systags": {"status": 200},
+    "runner+dashboard": {"status": 200},
 }
 # k6's system tags that Luna's Grafana dashboards and outputs read (the others are dropped)
 SYSTEM_TAGS = "status,method,name,group,check,error_code,scenario,expected_response"
@@ -278,10 +281,23 @@ ALL_VARIANTS = (
     "runner-nochecks",
     "runner+k6summary",
     "runner+systags",
+    "runner+dashboard",
     *ABLATIONS,
     "runner-ref",
     *PROBES,
 )
+
+
+def dashboard_env(export: Path, planned_s: float) -> dict[str, str]:
+    sys.path.insert(0, str(ROOT))
+    from tasks.execution.k6 import dashboard_period_ms
+
+    return {
+        "K6_WEB_DASHBOARD": "true",
+        "K6_WEB_DASHBOARD_PORT": "-1",
+        "K6_WEB_DASHBOARD_EXPORT": str(export),
+        "K6_WEB_DASHBOARD_PERIOD": f"{dashboard_period_ms(planned_s)}ms",
+    }
 
 
 def clean_env() -> dict[str, str]:
@@ -426,6 +442,8 @@ class Bench:
             flags = ["--no-thresholds", "--no-summary", "--log-format", "json"]
             if base == "runner+systags":
                 flags += ["--system-tags", SYSTEM_TAGS]
+            if base == "runner+dashboard":  # as tasks/execution/k6.py sets it with LUNA_K6_DASHBOARD=true
+                env.update(dashboard_env(self.tmp / f"{variant}.html", self.duration_s + 30))
             if base in ABLATIONS:
                 env.update({flag: "1" for flag in ABLATIONS[base]})
                 run_k6([*flags, str(self.tmp / "ablation.js")], env, log, self.limit_s)
