@@ -18,13 +18,14 @@ buckets, so that the merged run's series adds up exactly: `merged_series`).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from luna.results import TimeSeries
-from tasks.execution.hdr import hdr_buckets
+from tasks.execution.hdr import from_counts, hdr_buckets, percentile_ms
 
 POINTS = 120  # about this many periods per run, as the dashboard's snapshots
 PERIOD_S = (1.0, 10.0)  # no shorter than a VU's flush, no longer than k6's dashboard default
@@ -158,10 +159,6 @@ class PeriodSeries:
 def merged_series(shards: list[PeriodCounts], duration_s: float | None) -> TimeSeries | None:
     """Several shards' periods added up, period by period (their clocks start together, at
     the barrier); percentiles from the summed HDR buckets (within 0.1 %)."""
-    from collections import Counter
-
-    from tasks.execution import hdr
-
     shards = [s for s in shards if s.calls]
     if not shards:
         return None
@@ -178,8 +175,8 @@ def merged_series(shards: list[PeriodCounts], duration_s: float | None) -> TimeS
         buckets: Counter[int] = Counter()
         for s in present:
             buckets.update(s.buckets[i] if i < len(s.buckets) else {})
-        hist = hdr.from_counts(buckets)
-        percentiles.append(tuple(hdr.percentile_ms(hist, p) for p in (50, 95, 99)))  # type: ignore[arg-type]
+        hist = from_counts(buckets)
+        percentiles.append(tuple(percentile_ms(hist, p) for p in (50, 95, 99)))  # type: ignore[arg-type]
     return _series(total, percentiles, duration_s)
 
 
