@@ -31,6 +31,9 @@ Profiling variants (add them with --variants) isolate what the runner costs:
   minimal+body_path minimal + a second check doing what checks.body_path does: r.json('data')
   minimal+json_parse minimal + a second check reading JSON.parse(r.body).data instead
   minimal+2nd-check minimal + a second, trivial check (r.status !== 0): the cost of a 2nd check
+  minimal+redirects0 minimal with params {redirects: 0} (what the runner sends on every request)
+  minimal+request   minimal through http.request('GET', url, null, params), as the runner calls
+  minimal+request+r0 both
   minimal-luna-opts all of the above plus main.js's summaryTrendStats: main.js's options
                     around the minimal code path
 
@@ -178,6 +181,7 @@ if (E.P_TAGS) {
 }
 const params = TAGS ? { tags: TAGS } : {};
 if (E.P_CALLBACK) params.responseCallback = http.expectedStatuses(200);
+if (E.P_REDIRECTS0) params.redirects = 0;
 const CHECKS = { 'status is 200': (r) => r.status === 200 };
 if (E.P_BODY_PATH) {
   // What lib/checks.js does for checks.body_path.
@@ -204,7 +208,7 @@ if (E.P_BODY_PARSE) {
 if (E.P_TWO_CHECKS) CHECKS['status is not 0'] = (r) => r.status !== 0;
 
 export default function () {
-  const res = http.get(URL, params);
+  const res = E.P_REQUEST ? http.request('GET', URL, null, params) : http.get(URL, params);
   if (!E.P_NO_CHECK) check(res, CHECKS, TAGS);
 }
 
@@ -260,6 +264,9 @@ PROBES: dict[str, tuple[str, ...]] = {
     "minimal+body_path": ("P_BODY_PATH",),
     "minimal+json_parse": ("P_BODY_PARSE",),
     "minimal+2nd-check": ("P_TWO_CHECKS",),
+    "minimal+redirects0": ("P_REDIRECTS0",),
+    "minimal+request": ("P_REQUEST",),
+    "minimal+request+r0": ("P_REQUEST", "P_REDIRECTS0"),
     "minimal-luna-opts": ("P_TAGS", "P_GLOBAL_TH", "P_SUB_TH", "P_CALLBACK", "P_TRENDSTATS"),
 }
 
