@@ -34,6 +34,7 @@ LineSink = Callable[[str, str], None]  # (level, text)
 ProgressSink = Callable[[float, str], None]  # (fraction 0..1, description)
 LATENCY_METRIC = "luna_call_duration"
 BREACH_CHECK_S = 1.0  # the watch judges the run so far at most this often
+LIVE_EVERY_S = 10.0  # a line of the run's latest figures in the run log, this often on k6's clock
 
 
 @dataclass
@@ -136,6 +137,7 @@ class OutputHandler:
         self.banner_done = False
         self.repeats = RepeatedLines(on_line)  # k6's warnings, counted per message per second
         self.watch: BreachWatch | None = None
+        self.next_live_s = LIVE_EVERY_S
 
     def watch_breaches(self, stop: Callable[[], None], saturation: Callable[[], str] | None = None) -> None:
         """Stop k6 through `stop` on a global SLO breach, if the endpoints file asks for it;
@@ -172,6 +174,7 @@ class OutputHandler:
             state.measure.series.vus = state.vus_now
         try:
             state.measure.add_line(msg.removeprefix(AGG_PREFIX), state.clock.now())
+            self._live()
         except MeasureLineError as exc:
             self.state.bad_measure_lines += 1
             if self.state.bad_measure_lines <= 3:
@@ -179,6 +182,15 @@ class OutputHandler:
                     "warning", f"k6/lib/measure.js line not counted: {exc} (is LUNA_K6_SCRIPT from this Luna?)"
                 )
         return True
+
+    def _live(self) -> None:
+        """Every LIVE_EVERY_S of k6's clock, the last closed period's figures in the run log:
+        what a run without k6's web dashboard or Grafana shows while it goes."""
+        series = self.state.measure.series if self.state.measure is not None else None
+        if series is None or (done := series.closed()) == 0 or done * series.period_s < self.next_live_s:
+            return
+        self.next_live_s = done * series.period_s + LIVE_EVERY_S
+        self.on_line("info", f"live: {series.summary(done - 1)}")
 
     def _stdout(self, line: str) -> None:
         if not self.banner_done:  # k6's ASCII logo says nothing; start at "execution:"

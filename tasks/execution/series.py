@@ -143,6 +143,25 @@ class PeriodSeries:
             values, counts = np.unique(hdr_buckets(d), return_counts=True)
             c.buckets.append(dict(zip(values.tolist(), counts.tolist(), strict=True)))
 
+    def closed(self) -> int:
+        """How many periods are closed (their figures final)."""
+        return len(self.counts.calls)
+
+    def summary(self, i: int) -> str:
+        """Closed period i in one line, for the run log (k6's dashboard is off by default)."""
+        c, n = self.counts, self.counts.calls[i]
+        p95 = self.percentiles[i][1]
+        parts = [
+            f"{n / self.period_s:,.0f} req/s",
+            "p95 -" if p95 is None else f"p95 {p95:.1f} ms",
+            f"errors {c.failed[i] / n:.2%}" if n else "errors -",
+        ]
+        if c.checked[i]:
+            parts.append(f"checks {c.passed[i] / c.checked[i]:.2%} passed")
+        if c.vus[i] is not None:
+            parts.append(f"{c.vus[i]:g} VUs")
+        return f"at {(i + 1) * self.period_s:g} s: {', '.join(parts)} (its last {self.period_s:g} s)"
+
     def finish(self, duration_s: float | None) -> TimeSeries | None:
         """The series up to the run's end (k6's duration; the last period may be shorter).
         Once: the open period is closed, and a second call gives the same series."""

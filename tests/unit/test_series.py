@@ -115,3 +115,36 @@ def test_shards_periods_add_up_into_the_merged_runs_series() -> None:
     assert series.p50_ms[1] == pytest.approx(10.0, rel=1e-3)  # 15 fast calls of 20
     assert series.p95_ms[1] == pytest.approx(1000.0, rel=1e-3)
     assert merged_series([], 2.0) is None
+
+
+def test_the_run_log_gets_the_latest_periods_figures_every_10_s_of_k6s_clock() -> None:
+    from types import SimpleNamespace
+
+    logged: list[tuple[str, str]] = []
+    state = OutputState(failure_cap=3, series_period_s=1.0)
+    plan = SimpleNamespace(catalog=catalog())
+    handler = OutputHandler(
+        plan,  # type: ignore[arg-type]
+        Masker([]),
+        state,
+        io.StringIO(),
+        io.StringIO(),
+        lambda level, text: logged.append((level, text)),
+        lambda *a: None,
+    )
+    handler.banner_done = True
+    now = 1000.0
+    for second in range(1, 23):  # 22 s of k6's clock: a progress line and one VU line a second
+        state.clock.progress(float(second), now=now + second)
+        state.vus_now = 4
+        calls = [(0, 5.0, i == 0, 2, 0, False, 1) for i in range(50)]  # 50 calls, 1 failed
+        state.measure = state.measure or Measure(catalog(), PeriodSeries(1.0))
+        assert state.measure.series is not None
+        state.measure.series.vus = 4
+        state.measure.add_line(line(calls, LABELS if second == 1 else None), clock_s=float(second))
+        handler._live()
+    live = [text for level, text in logged if text.startswith("live: ")]
+    assert live == [
+        "live: at 10 s: 50 req/s, p95 5.0 ms, errors 2.00%, checks 100.00% passed, 4 VUs (its last 1 s)",
+        "live: at 20 s: 50 req/s, p95 5.0 ms, errors 2.00%, checks 100.00% passed, 4 VUs (its last 1 s)",
+    ]
