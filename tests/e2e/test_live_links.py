@@ -23,6 +23,7 @@ def test_live_links_are_published_at_the_start(
     from tasks.execution.plan import LoadTestParams
 
     monkeypatch.setenv("INFLUXDB_URL", influxd.url)
+    monkeypatch.setenv("LUNA_K6_DASHBOARD", "true")  # k6's live view is opt-in (its memory cost)
     catalog = write_catalog(
         tmp_path / "e.json", [{"name": "Users", "group": "u", "path": "/api/users"}], service="Live"
     )
