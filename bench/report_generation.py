@@ -10,8 +10,9 @@ Then, for each run, the pure functions of the reporting stage (what `evaluate_ru
 `publish_reports` call, without Prefect and its artifacts) are timed --builds times (default
 5), alternating short and long so that a drift in machine load favours neither:
 
-  read_series(k6-report.html) -> evaluate(result, catalog) -> markdown_report -> html_report
-  -> badge_svg -> endpoint_table
+  read_series (run_series: Luna's series.json, as publish_reports reads it; k6-report.html
+  only for a run that has no series.json) -> evaluate(result, catalog) -> markdown_report ->
+  html_report -> badge_svg -> endpoint_table
 
 One untimed build comes first (Jinja compiles its templates once per process) and is
 recorded apart as cold_build_ms. Reports the median time per step and in total, the size of
@@ -67,13 +68,13 @@ def build_once(plan: Any, result: Any) -> tuple[dict[str, float], dict[str, Any]
     """One report build, step by step, as publish_reports/evaluate_run do it (no Prefect)."""
     from tasks.evaluation.slo import evaluate
     from tasks.reporting.render import badge_svg, endpoint_table, html_report, markdown_report
-    from tasks.reporting.timeseries import read_series
+    from tasks.reporting.timeseries import run_series
     from tasks.reporting.view import ReportLinks
 
     run_dir = Path(result.run_dir)
     times: dict[str, float] = {}
     t = time.perf_counter()
-    series = read_series(run_dir / result.files.get("k6_report", "k6-report.html"))
+    series = run_series(run_dir, result.files)
     times["read_series"] = time.perf_counter() - t
     t = time.perf_counter()
     verdict = evaluate(result, plan.catalog)
@@ -145,6 +146,7 @@ def main() -> int:
             r = k6_run(target, config, d, args.vus)
             res = r["result"]
             k6_report = Path(res.run_dir) / "k6-report.html"
+            own_series = Path(res.run_dir) / "series.json"
             runs[label] = {
                 **r,
                 "duration_s": d,
@@ -152,12 +154,13 @@ def main() -> int:
                 "message": res.message,
                 "requests": res.total.requests if res.total else None,
                 "k6_report_bytes": k6_report.stat().st_size if k6_report.is_file() else None,
+                "series_json_bytes": own_series.stat().st_size if own_series.is_file() else None,
                 "failures_jsonl_bytes": (Path(res.run_dir) / "failures.jsonl").stat().st_size,
                 "builds": [],
             }
             print(
                 f"  {label}: {d} s run, {runs[label]['requests']} requests, status {res.status}; "
-                f"k6-report.html {runs[label]['k6_report_bytes']} B; wall {r['wall_s']:.1f} s",
+                f"series.json {runs[label]['series_json_bytes']} B; wall {r['wall_s']:.1f} s",
                 flush=True,
             )
         # One untimed build first: Jinja compiles the templates on first use (a one-off per
