@@ -33,7 +33,7 @@ from typing import Any
 
 import psutil
 from _common import K6, ROOT, free_port, loadavg, machine, stop, table, wait_http, write_results
-from runner_efficiency import BODY, NGINX_CONF, clean_env
+from runner_efficiency import BODY, NGINX_CONF, clean_env, dashboard_env
 
 sys.path.insert(0, str(ROOT))  # tasks.execution.k6's dashboard period
 MIB = 1024 * 1024
@@ -66,15 +66,8 @@ def one_run(
         "MAX_VUS": "10",
     }
     if variant in ("dashboard", "dashboard-300"):
-        from tasks.execution.k6 import dashboard_period_ms
-
-        period_ms = dashboard_period_ms(duration_s) if variant == "dashboard" else max(500, duration_s * 1000 // 300)
-        env |= {
-            "K6_WEB_DASHBOARD": "true",
-            "K6_WEB_DASHBOARD_PORT": "-1",
-            "K6_WEB_DASHBOARD_EXPORT": str(tmp / f"{name}.html"),
-            "K6_WEB_DASHBOARD_PERIOD": f"{period_ms}ms",
-        }
+        earlier = max(500, duration_s * 1000 // 300) if variant == "dashboard-300" else None
+        env |= dashboard_env(tmp / f"{name}.html", duration_s, earlier)
     flags = [] if variant == "k6summary" else ["--no-thresholds", "--no-summary"]
     cmd = [K6, "run", *K6_FLAGS, *flags, str(ROOT / "k6" / "main.js")]
     if variant == "luna":  # the whole of Luna's run: tasks.execution.k6.run_k6 in a Python process

@@ -295,7 +295,9 @@ ALL_VARIANTS = (
 )
 
 
-def dashboard_env(export: Path, planned_s: float) -> dict[str, str]:
+def dashboard_env(export: Path, planned_s: float, period_ms: int | None = None) -> dict[str, str]:
+    """k6's web dashboard as tasks/execution/k6.py turns it on (LUNA_K6_DASHBOARD=true); its
+    period Luna's for a run planned to take `planned_s`, unless `period_ms` says otherwise."""
     sys.path.insert(0, str(ROOT))
     from tasks.execution.k6 import dashboard_period_ms
 
@@ -303,7 +305,7 @@ def dashboard_env(export: Path, planned_s: float) -> dict[str, str]:
         "K6_WEB_DASHBOARD": "true",
         "K6_WEB_DASHBOARD_PORT": "-1",
         "K6_WEB_DASHBOARD_EXPORT": str(export),
-        "K6_WEB_DASHBOARD_PERIOD": f"{dashboard_period_ms(planned_s)}ms",
+        "K6_WEB_DASHBOARD_PERIOD": f"{period_ms or dashboard_period_ms(planned_s)}ms",
     }
 
 
