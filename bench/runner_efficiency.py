@@ -21,6 +21,8 @@ Profiling variants (add them with --variants) isolate what the runner costs:
   runner+systags    runner with only the system tags Luna's dashboards read (SYSTEM_TAGS)
   runner+dashboard  runner with k6's web dashboard and its export on (LUNA_K6_DASHBOARD=true;
                     Luna's default until 2026-12-04)
+  runner+cli-tags   runner with the test-wide --tag run_id/profile/service Luna passes
+  runner-nosystags  runner with --system-tags "" (no system tag on any sample)
   runner+k6summary  runner with k6's end-of-test summary on (no --no-summary/--no-thresholds):
                     what k6's metrics engine costs when it ingests every sample
   minimal-nocheck   minimal without its check() call: what one check costs
@@ -277,6 +279,8 @@ RUNNER_CHECKS: dict[str, dict[str, Any] | None] = {
     "runner+k6summary": {"status": 200},
     "runner+systags": {"status": 200},
     "runner+dashboard": {"status": 200},
+    "runner+cli-tags": {"status": 200},
+    "runner-nosystags": {"status": 200},
 }
 # k6's system tags that Luna's Grafana dashboards and outputs read (the others are dropped)
 SYSTEM_TAGS = "status,method,name,group,check,error_code,scenario,expected_response"
@@ -289,6 +293,8 @@ ALL_VARIANTS = (
     "runner+k6summary",
     "runner+systags",
     "runner+dashboard",
+    "runner+cli-tags",
+    "runner-nosystags",
     *ABLATIONS,
     "runner-ref",
     *PROBES,
@@ -451,6 +457,10 @@ class Bench:
             flags = ["--no-thresholds", "--no-summary", "--log-format", "json"]
             if base == "runner+systags":
                 flags += ["--system-tags", SYSTEM_TAGS]
+            if base == "runner+cli-tags":  # the test-wide tags tasks/execution/k6.py passes
+                flags += ["--tag", "run_id=bench", "--tag", "profile=smoke", "--tag", "service=bench"]
+            if base == "runner-nosystags":
+                flags += ["--system-tags", ""]
             if base == "runner+dashboard":  # as tasks/execution/k6.py sets it with LUNA_K6_DASHBOARD=true
                 env.update(dashboard_env(self.tmp / f"{variant}.html", self.duration_s + 30))
             if base in ABLATIONS:
