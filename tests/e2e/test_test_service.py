@@ -176,3 +176,19 @@ def test_the_load_stage_is_the_load_test_flow_with_its_hooks(
         runs = [r for r in client.read_flow_runs(flow_filter=only_load_test) if r.id not in before]
         parent = client.read_flow_run(runs[0].id) if runs else None
     assert len(runs) == 1 and parent is not None and parent.parent_task_run_id is not None  # a subflow
+
+
+def test_a_deployment_run_checks_k6_before_discovery_probes_the_target(
+    harness: None, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flow as a deployment or the Prefect UI runs it (no application layer): a broken k6
+    fails it first thing, naming K6_BINARY; discovery never sent the target a request."""
+    from flows.test_service import test_service
+    from tests.servers.echo import EchoServer
+
+    monkeypatch.setenv("K6_BINARY", "/bin/false")
+    with EchoServer() as echo:
+        state = test_service(echo.url, lighthouse=False, visual_qa=False, notify=False, return_state=True)
+        assert echo.requests == []
+    assert state.is_failed()
+    assert "k6 at /bin/false" in str(state.message) and "K6_BINARY" in str(state.message), state.message
