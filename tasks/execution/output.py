@@ -25,7 +25,7 @@ from tasks.execution.measure import AGG_PREFIX, Measure, MeasureLineError, elaps
 from tasks.execution.measure import crossed as crossed_names
 from tasks.execution.plan import RunPlan
 from tasks.execution.reduce import Merged, judge
-from tasks.execution.series import Clock, PeriodSeries
+from tasks.execution.series import LIVE_WINDOW_S, Clock, PeriodSeries
 
 PROGRESS = re.compile(r"\[\s*(\d+)%\s*\]")
 RUNNING = re.compile(r"running \(([^)]+)\), (\d+)/(\d+) VUs, (\d+) complete(?: and (\d+) interrupted)?")
@@ -34,7 +34,6 @@ LineSink = Callable[[str, str], None]  # (level, text)
 ProgressSink = Callable[[float, str], None]  # (fraction 0..1, description)
 LATENCY_METRIC = "luna_call_duration"
 BREACH_CHECK_S = 1.0  # the watch judges the run so far at most this often
-LIVE_EVERY_S = 10.0  # a line of the run's latest figures in the run log, this often on k6's clock
 
 
 @dataclass
@@ -137,7 +136,8 @@ class OutputHandler:
         self.banner_done = False
         self.repeats = RepeatedLines(on_line)  # k6's warnings, counted per message per second
         self.watch: BreachWatch | None = None
-        self.next_live_s = LIVE_EVERY_S
+        self.next_live_s = LIVE_WINDOW_S
+        self.live_from = 0  # the first period the next live line covers
 
     def watch_breaches(self, stop: Callable[[], None], saturation: Callable[[], str] | None = None) -> None:
         """Stop k6 through `stop` on a global SLO breach, if the endpoints file asks for it;
@@ -184,13 +184,14 @@ class OutputHandler:
         return True
 
     def _live(self) -> None:
-        """Every LIVE_EVERY_S of k6's clock, the last closed period's figures in the run log:
-        what a run without k6's web dashboard or Grafana shows while it goes."""
+        """Every LIVE_WINDOW_S of k6's clock, the figures of the periods closed since the last
+        such line, in the run log: what a run without k6's web dashboard or Grafana shows."""
         series = self.state.measure.series if self.state.measure is not None else None
         if series is None or (done := series.closed()) == 0 or done * series.period_s < self.next_live_s:
             return
-        self.next_live_s = done * series.period_s + LIVE_EVERY_S
-        self.on_line("info", f"live: {series.summary(done - 1)}")
+        self.next_live_s = done * series.period_s + LIVE_WINDOW_S
+        self.on_line("info", f"live: {series.summary(self.live_from)}")
+        self.live_from = done
 
     def _stdout(self, line: str) -> None:
         if not self.banner_done:  # k6's ASCII logo says nothing; start at "execution:"

@@ -17,8 +17,9 @@ buckets, so that the merged run's series adds up exactly: `merged_series`).
 
 from __future__ import annotations
 
+import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ POINTS = 120  # about this many periods per run, as the dashboard's snapshots
 PERIOD_S = (1.0, 10.0)  # no shorter than a VU's flush, no longer than k6's dashboard default
 LINE_SPAN_S = 1.0  # what one measure line covers (k6/lib/measure.js FLUSH_MS)
 SERIES_FILE = "series.json"
+LIVE_WINDOW_S = 10.0  # what one `live:` line of the run log covers (tasks/execution/output.py)
 
 
 def series_period_s(total_s: float | None) -> float:
@@ -83,6 +85,7 @@ class PeriodSeries:
         self.percentiles: list[tuple[float | None, float | None, float | None]] = []
         self.early: list[tuple[np.ndarray, np.ndarray]] = []  # lines before k6's clock was known
         self.done: TimeSeries | None = None
+        self.recent: deque[dict[int, int]] = deque(maxlen=max(1, math.ceil(LIVE_WINDOW_S / period_s)))
         self._reset()
 
     def _reset(self) -> None:
@@ -139,28 +142,39 @@ class PeriodSeries:
             self.percentiles.append((p50, p95, p99))
         else:
             self.percentiles.append((None, None, None))
+        values, counts = np.unique(hdr_buckets(d), return_counts=True)
+        buckets = dict(zip(values.tolist(), counts.tolist(), strict=True))
+        self.recent.append(buckets)  # the live line's window
         if self.keep_buckets:
-            values, counts = np.unique(hdr_buckets(d), return_counts=True)
-            c.buckets.append(dict(zip(values.tolist(), counts.tolist(), strict=True)))
+            c.buckets.append(buckets)
 
     def closed(self) -> int:
         """How many periods are closed (their figures final)."""
         return len(self.counts.calls)
 
-    def summary(self, i: int) -> str:
-        """Closed period i in one line, for the run log (k6's dashboard is off by default)."""
-        c, n = self.counts, self.counts.calls[i]
-        p95 = self.percentiles[i][1]
+    def summary(self, start: int) -> str:
+        """The closed periods from `start` on (at most LIVE_WINDOW_S of them) in one line, for
+        the run log (k6's dashboard is off by default); p95 from their HDR buckets."""
+        c, end = self.counts, self.closed()
+        start = max(start, end - len(self.recent))
+        n, failed = sum(c.calls[start:end]), sum(c.failed[start:end])
+        passed, checked = sum(c.passed[start:end]), sum(c.checked[start:end])
+        vus = [v for v in c.vus[start:end] if v is not None]
+        buckets: Counter[int] = Counter()
+        for one in list(self.recent)[len(self.recent) - (end - start) :]:
+            buckets.update(one)
+        p95 = percentile_ms(from_counts(buckets), 95)
+        window = (end - start) * self.period_s
         parts = [
-            f"{n / self.period_s:,.0f} req/s",
+            f"{n / window:,.0f} req/s",
             "p95 -" if p95 is None else f"p95 {p95:.1f} ms",
-            f"errors {c.failed[i] / n:.2%}" if n else "errors -",
+            f"errors {failed / n:.2%}" if n else "errors -",
         ]
-        if c.checked[i]:
-            parts.append(f"checks {c.passed[i] / c.checked[i]:.2%} passed")
-        if c.vus[i] is not None:
-            parts.append(f"{c.vus[i]:g} VUs")
-        return f"at {(i + 1) * self.period_s:g} s: {', '.join(parts)} (its last {self.period_s:g} s)"
+        if checked:
+            parts.append(f"checks {passed / checked:.2%} passed")
+        if vus:
+            parts.append(f"{max(vus):g} VUs")
+        return f"at {end * self.period_s:g} s: {', '.join(parts)} (the last {window:g} s)"
 
     def finish(self, duration_s: float | None) -> TimeSeries | None:
         """The series up to the run's end (k6's duration; the last period may be shorter).

@@ -137,7 +137,8 @@ def test_the_run_log_gets_the_latest_periods_figures_every_10_s_of_k6s_clock() -
     for second in range(1, 23):  # 22 s of k6's clock: a progress line and one VU line a second
         state.clock.progress(float(second), now=now + second)
         state.vus_now = 4
-        calls = [(0, 5.0, i == 0, 2, 0, False, 1) for i in range(50)]  # 50 calls, 1 failed
+        ms = float(11 - (second - 1) % 10 - 1)  # 10, 9, ..., 1 ms: a window's p95 is not its last second's
+        calls = [(0, ms, i == 0, 2, 0, False, 1) for i in range(50)]  # 50 calls, 1 failed
         state.measure = state.measure or Measure(catalog(), PeriodSeries(1.0))
         assert state.measure.series is not None
         state.measure.series.vus = 4
@@ -145,6 +146,6 @@ def test_the_run_log_gets_the_latest_periods_figures_every_10_s_of_k6s_clock() -
         handler._live()
     live = [text for level, text in logged if text.startswith("live: ")]
     assert live == [
-        "live: at 10 s: 50 req/s, p95 5.0 ms, errors 2.00%, checks 100.00% passed, 4 VUs (its last 1 s)",
-        "live: at 20 s: 50 req/s, p95 5.0 ms, errors 2.00%, checks 100.00% passed, 4 VUs (its last 1 s)",
+        "live: at 10 s: 50 req/s, p95 10.0 ms, errors 2.00%, checks 100.00% passed, 4 VUs (the last 10 s)",
+        "live: at 20 s: 50 req/s, p95 10.0 ms, errors 2.00%, checks 100.00% passed, 4 VUs (the last 10 s)",
     ]
