@@ -1,13 +1,16 @@
 """What Luna does with each line k6 writes: the run log (masked), failure samples, progress,
-the VUs' measure lines (tasks/execution/measure.py) and, when the endpoints file asks for it
-(`slos.abort_on_breach`), stopping k6 as soon as the run as a whole breaches its p95 or
-error-rate SLO, as a k6 threshold with `abortOnFail` would.
+k6's clock and VUs, the VUs' measure lines (tasks/execution/measure.py, and with them the
+per-period series, tasks/execution/series.py, summed up in a `live:` run-log line every
+10 s) and, when the endpoints file asks for it (`slos.abort_on_breach`), stopping k6 as soon
+as the run as a whole breaches its p95 or error-rate SLO, as a k6 threshold with
+`abortOnFail` would.
 
 The breach watch judges the measure added up so far with the same code that judges the run
 after it (tasks/execution/reduce.py `judge`), at most once a second, and only after
 `slos.abort_after_s` of k6's clock (k6's `delayAbortEval`): a run's first seconds are its
-warm-up. Used by the single run (tasks/execution/k6.py); a shard sees only part of the load
-and does not watch (tasks/distributed/shard.py).
+warm-up. Used by the single run (tasks/execution/k6.py) and by each shard on its own calls
+(tasks/distributed/shard.py: a breaching shard stops the others through the barrier); a
+p95 breach while k6 itself is saturated does not stop the run.
 """
 
 from __future__ import annotations
