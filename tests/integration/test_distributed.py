@@ -169,7 +169,8 @@ def test_one_process_and_three_shards_make_the_planned_requests_with_exact_perce
         assert o.series is not None and o.samples is not None
         assert sum(o.series.calls) == o.samples.overall.requests and len(o.series.buckets) == len(o.series.calls)
     series = merged_series([o.series for o in outcomes if o.series is not None], merged.duration_s)
-    assert series is not None and max(v or 0 for v in series.vus) > 0
+    # VUs on every period (the open model's are busy only during an iteration: often 0 here)
+    assert series is not None and None not in series.vus
     periods = zip([0.0, *series.timestamps[:-1]], series.timestamps, series.rps, strict=True)
     assert sum(rps * (end - start) for start, end, rps in periods) == pytest.approx(merged.total.requests, abs=1)
 
