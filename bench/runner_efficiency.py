@@ -45,12 +45,19 @@ Their request count is k6's count of complete iterations (one call per iteration
 
   runner-nopick     every call goes to the first endpoint (no weighted pick; the other
                     endpoints are compiled and measured as usual)
-  runner-notags     requests without the per-endpoint name/group tags
   runner-nochecks   (above) no checks run
   runner-notail     no flush after every call in the last 1.5 s (measure.js stop windows)
   runner-nomeasure  measure.add() is a no-op (no tallies, no histogram, no LUNA_AGG lines)
-  runner-bare       pick + http.request with the endpoint's prebuilt params, nothing else
-                    (no call(): no redirect test, checks, failure test, Apdex zone, measure)
+  runner-bare       pick + http.request with the endpoint's own params, nothing else
+                    (no compiled call: no redirect test, checks, failure test, Apdex zone, measure)
+  runner-bare+status, +timings, +both, +datenow
+                    runner-bare reading res.status, res.timings.duration, both, or Date.now()
+  runner-bare-nopick  runner-bare, every call to the first endpoint
+  runner-bare+shared-params, +shared-both
+                    runner-bare with one params object for every endpoint (and one URL string)
+  runner-bare-nopick+random  runner-bare-nopick plus one Math.random() call
+  runner-soa        bare calls from arrays (method, URL, body, params by index), no objects
+  runner-soa+shared-params   the same with one params object
   runner-ref        k6/main.js of another tree (--ref-k6-dir, e.g. a `git worktree` of the
                     previous commit), run as `runner` is: before/after in the same rounds
                     (counted by k6's complete iterations: its measure lines may differ)
@@ -59,6 +66,12 @@ k6 RPS is metrics.http_reqs.values.rate of a handleSummary JSON for minimal and 
 and Luna's own count of calls over k6's clock for the runner. Reports the median RPS per variant, runner/minimal (goal >= 0.9) and each as a
 fraction of wrk, and requests per CPU-second of the load generator (k6 or wrk), which
 is what a request costs the generator and is far less disturbed by other load. Writes bench/results/runner_efficiency-<date>.json.
+
+--paired runs each variant at the same time as a minimal run of its own (two k6 processes
+started together against the same nginx; each one's CPU from its own rusage, os.wait4) and
+takes the ratio within the pair: both meet the same neighbours, CPU frequency and server, so
+the per-round ratios spread ±2% where runs made one after the other spread ±10%
+(docs/PERFORMANCE.md). Without it, runs are sequential as described above.
 
 The machine is small (2 cores) and may be shared: before each run the script waits (at most
 --quiet-wait s) for other work to drop below 0.25 cores, and records per run how many cores
@@ -69,6 +82,7 @@ other processes used meanwhile (`foreign_cores`; see _common.CpuWatch). Round or
     .venv/bin/python bench/runner_efficiency.py --rounds 5 --duration 15
     .venv/bin/python bench/runner_efficiency.py --variants minimal,runner,runner-nochecks,wrk
     .venv/bin/python bench/runner_efficiency.py --variants minimal,runner --endpoints 1,20,200
+    .venv/bin/python bench/runner_efficiency.py --paired --variants minimal,runner --endpoints 1,20,200
 """
 
 from __future__ import annotations
@@ -81,6 +95,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -234,16 +249,33 @@ if (E.A_NOTAIL) {
   MEASURE.policy = { always: false, windows: [] };
   MEASURE.lastFlush = Date.now();
 }
-for (const ep of COMPILED.endpoints) {
-  if (E.A_NOTAGS) delete ep.params.tags;
-}
+for (const ep of COMPILED.endpoints) ep.params = { redirects: 0 }; // the bench's endpoints have no headers
 const FIRST = COMPILED.endpoints[0];
+for (const ep of COMPILED.endpoints) {
+  if (E.A_SHARED_PARAMS) ep.params = FIRST.params;
+  if (E.A_SHARED_URL) ep.url = FIRST.url;
+}
+const SINK = { s: 0, d: 0, t: 0 };
+const EPS = COMPILED.endpoints;
+const METHODS = EPS.map((ep) => ep.method);
+const URLS = EPS.map((ep) => ep.url);
+const BODIES = EPS.map((ep) => ep.body);
+const PARAMS = EPS.map((ep) => ep.params);
 const M = E.A_NOMEASURE ? NOOP : MEASURE;
 
 export function run() {
+  if (E.A_SOA) {
+    const i = (Math.random() * EPS.length) | 0;
+    http.request(METHODS[i], URLS[i], BODIES[i], PARAMS[i]);
+    return;
+  }
+  if (E.A_RANDOM) SINK.t = Math.random();
   const ep = E.A_NOPICK ? FIRST : pick(COMPILED);
   if (E.A_BARE) {
-    http.request(ep.method, ep.url, ep.body, ep.params);
+    const res = http.request(ep.method, ep.url, ep.body, ep.params);
+    if (E.A_STATUS) SINK.s += res.status;
+    if (E.A_TIMINGS) SINK.d += res.timings.duration;
+    if (E.A_DATENOW) SINK.t = Date.now();
     return;
   }
   call(COMPILED, ep, null, M);
@@ -251,10 +283,19 @@ export function run() {
 """
 ABLATIONS: dict[str, tuple[str, ...]] = {
     "runner-nopick": ("A_NOPICK",),
-    "runner-notags": ("A_NOTAGS",),
     "runner-notail": ("A_NOTAIL",),
     "runner-nomeasure": ("A_NOMEASURE",),
     "runner-bare": ("A_BARE",),
+    "runner-bare+status": ("A_BARE", "A_STATUS"),
+    "runner-bare+timings": ("A_BARE", "A_TIMINGS"),
+    "runner-bare+both": ("A_BARE", "A_STATUS", "A_TIMINGS"),
+    "runner-bare+datenow": ("A_BARE", "A_DATENOW"),
+    "runner-bare-nopick": ("A_BARE", "A_NOPICK"),
+    "runner-bare+shared-params": ("A_BARE", "A_SHARED_PARAMS"),
+    "runner-bare+shared-both": ("A_BARE", "A_SHARED_PARAMS", "A_SHARED_URL"),
+    "runner-bare-nopick+random": ("A_BARE", "A_NOPICK", "A_RANDOM"),
+    "runner-soa": ("A_SOA",),
+    "runner-soa+shared-params": ("A_SOA", "A_SHARED_PARAMS"),
 }
 
 PROBES: dict[str, tuple[str, ...]] = {
@@ -376,17 +417,30 @@ def iterations(log: Path) -> dict[str, Any]:
     return {"rps": requests / elapsed if elapsed else 0.0, "requests": requests, "test_s": elapsed}
 
 
-def run_k6(args: list[str], env: dict[str, str], log: Path, limit_s: float) -> None:
+def run_k6(args: list[str], env: dict[str, str], log: Path, limit_s: float) -> float:
+    """Runs k6 to its end; returns the CPU seconds (user + system) k6 used, from its own
+    rusage (os.wait4), so that two k6 processes running at once are told apart."""
     with log.open("w", encoding="utf-8") as out:
-        done = subprocess.run(
+        proc = subprocess.Popen(
             [K6, "run", "--no-usage-report", "--address", "", "--no-color", *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            timeout=limit_s,
         )
-    if done.returncode not in (0, 99):
-        raise RuntimeError(f"k6 exited {done.returncode}; see {log}:\n{log.read_text()[-2000:]}")
+        deadline = time.monotonic() + limit_s
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid == proc.pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise RuntimeError(f"k6 ran past {limit_s:.0f} s; see {log}")
+            time.sleep(0.05)
+    proc.returncode = code = os.waitstatus_to_exitcode(status)  # reaped by wait4: Popen must not wait again
+    if code not in (0, 99):
+        raise RuntimeError(f"k6 exited {code}; see {log}:\n{log.read_text()[-2000:]}")
+    return usage.ru_utime + usage.ru_stime
 
 
 def variant_base(variant: str) -> tuple[str, int]:
@@ -403,6 +457,7 @@ class Bench:
         self.base_url = url.rsplit("/api/", 1)[0]
         self.limit_s = duration_s + 60
         self.n = 0
+        self.lock = threading.Lock()
         (tmp / "minimal.js").write_text(MINIMAL_JS, encoding="utf-8")
         (tmp / "probe.js").write_text(PROBE_JS, encoding="utf-8")
         (tmp / "ablation.js").write_text(ABLATION_JS.replace("{lib}", str(ROOT / "k6" / "lib")), encoding="utf-8")
@@ -424,11 +479,20 @@ class Bench:
                 (tmp / f"{name}@{n}.endpoints.json").write_text(json.dumps(catalog), encoding="utf-8")
 
     def run(self, variant: str) -> dict[str, Any]:
-        self.n += 1
-        log = self.tmp / f"{self.n:02d}-{variant}.log"
-        summary = self.tmp / f"{self.n:02d}-{variant}.summary.json"
+        """One run of `variant`; `k6_cpu_s` is the CPU k6 itself used (None for wrk)."""
+        with self.lock:
+            self.n += 1
+            n = self.n
+        log = self.tmp / f"{n:02d}-{variant}.log"
+        summary = self.tmp / f"{n:02d}-{variant}.summary.json"
         if variant == "wrk":
             return self.wrk(log)
+        cpu: list[float] = []
+        result = self._run_k6_variant(variant, log, summary, cpu)
+        result["k6_cpu_s"] = round(cpu[0], 3) if cpu else None
+        return result
+
+    def _run_k6_variant(self, variant: str, log: Path, summary: Path, cpu: list[float]) -> dict[str, Any]:
         env = clean_env()
         if variant == "minimal" or variant in PROBES:
             env.update(
@@ -436,7 +500,7 @@ class Bench:
             )
             env.update({flag: "1" for flag in PROBES.get(variant, ())})
             script = "minimal.js" if variant == "minimal" else "probe.js"
-            run_k6([str(self.tmp / script)], env, log, self.limit_s)
+            cpu.append(run_k6([str(self.tmp / script)], env, log, self.limit_s))
         else:
             base, count = variant_base(variant)
             catalog = self.tmp / f"{base}@{count}.endpoints.json"
@@ -450,7 +514,9 @@ class Bench:
                 }
             )
             if base == "runner+k6summary":  # k6's summary on: read its handleSummary-less export
-                run_k6(["--summary-export", str(summary), str(ROOT / "k6" / "main.js")], env, log, self.limit_s)
+                cpu.append(
+                    run_k6(["--summary-export", str(summary), str(ROOT / "k6" / "main.js")], env, log, self.limit_s)
+                )
                 data = json.loads(summary.read_text(encoding="utf-8"))
                 return {"rps": data["metrics"]["http_reqs"]["rate"], "requests": data["metrics"]["http_reqs"]["count"]}
             # As tasks/execution/k6.py runs it: no thresholds, no summary, JSON log lines.
@@ -465,10 +531,10 @@ class Bench:
                 env.update(dashboard_env(self.tmp / f"{variant}.html", self.duration_s + 30))
             if base in ABLATIONS:
                 env.update({flag: "1" for flag in ABLATIONS[base]})
-                run_k6([*flags, str(self.tmp / "ablation.js")], env, log, self.limit_s)
+                cpu.append(run_k6([*flags, str(self.tmp / "ablation.js")], env, log, self.limit_s))
                 return iterations(log)
             k6_dir = self.ref_k6 if base == "runner-ref" and self.ref_k6 else ROOT / "k6"
-            run_k6([*flags, str(k6_dir / "main.js")], env, log, self.limit_s)
+            cpu.append(run_k6([*flags, str(k6_dir / "main.js")], env, log, self.limit_s))
             # another tree's measure lines may be in another format: count its iterations
             return iterations(log) if base == "runner-ref" else runner_rps(log, catalog)
         return k6_rps(summary)
@@ -482,6 +548,31 @@ class Bench:
             raise RuntimeError(f"wrk failed: {done.stdout[-500:]} {done.stderr[-500:]}")
         non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", done.stdout)
         return {"rps": float(match.group(1)), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def run_pair(bench: Bench, variant: str) -> list[dict[str, Any]]:
+    """`minimal` and `variant` at the same time, started together: both meet the same
+    machine (neighbours, CPU frequency, nginx), which a run seconds later does not."""
+    results: dict[str, dict[str, Any]] = {}
+    errors: list[BaseException] = []
+
+    def one(name: str) -> None:
+        try:
+            results[name] = bench.run(name)
+        except BaseException as exc:  # reported below, in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(name,)) for name in ("minimal", variant)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    pair = [results["minimal"], results[variant]]
+    for name, result in zip(("minimal", variant), pair, strict=True):
+        result["variant"] = name
+    return pair
 
 
 def main() -> int:
@@ -504,6 +595,12 @@ def main() -> int:
     p.add_argument("--out-dir", type=Path, default=None, help="where the JSON goes (default bench/results)")
     p.add_argument("--endpoints", default="1", help="endpoint counts for the runner variants, e.g. 1,20,200")
     p.add_argument("--ref-k6-dir", type=Path, default=None, help="the k6/ folder variant runner-ref runs")
+    p.add_argument(
+        "--paired",
+        action="store_true",
+        help="run each variant at the same time as a minimal run of its own (two k6 at once, "
+        "same nginx), and compare within each pair",
+    )
     args = p.parse_args()
     counts = sorted({int(c) for c in args.endpoints.split(",") if c.strip()})
     asked = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -519,6 +616,8 @@ def main() -> int:
         args.ref_k6_dir and (args.ref_k6_dir / "main.js").is_file()
     ):
         p.error("runner-ref needs --ref-k6-dir with a main.js")
+    if args.paired and ("minimal" not in variants or "wrk" in variants or len(variants) < 2):
+        p.error("--paired needs minimal and at least one other k6 variant, and no wrk")
     if "wrk" in variants and not shutil.which("wrk"):
         p.error("wrk is not installed (apt-get install wrk)")
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -548,6 +647,25 @@ def main() -> int:
         bench = Bench(tmp, url, args.vus, args.duration, counts, args.ref_k6_dir)
         for rnd in range(1, args.rounds + 1):
             order = variants if rnd % 2 else list(reversed(variants))
+            if args.paired:
+                for variant in (v for v in order if v != "minimal"):
+                    time.sleep(args.pause)
+                    quiet = wait_quiet(args.quiet_wait, own_pids=[nginx.pid]) if args.quiet_wait > 0 else None
+                    pair = run_pair(bench, variant)
+                    for result in pair:
+                        result.update({"round": rnd, "pair": f"{rnd}:{variant}", "foreign_cores_before": quiet})
+                        result["req_per_gen_cpu_s"] = (
+                            result["requests"] / result["k6_cpu_s"] if result.get("k6_cpu_s") else None
+                        )
+                    runs.extend(pair)
+                    mine, ref = pair[1], pair[0]
+                    ratio = mine["req_per_gen_cpu_s"] / ref["req_per_gen_cpu_s"]
+                    print(
+                        f"  round {rnd} {variant:<18} {mine['rps']:>8,.0f} req/s beside minimal's {ref['rps']:>8,.0f}; "
+                        f"per k6 CPU-second {ratio:.3f} of minimal's",
+                        flush=True,
+                    )
+                continue
             for variant in order:
                 time.sleep(args.pause)
                 quiet = wait_quiet(args.quiet_wait, own_pids=[nginx.pid]) if args.quiet_wait > 0 else None
@@ -556,7 +674,7 @@ def main() -> int:
                 result.update({"round": rnd, "variant": variant, "foreign_cores_before": quiet, **cpu.as_dict()})
                 # Requests per CPU-second of the load generator: what a request costs k6 itself,
                 # much less sensitive than RPS to other work stealing the machine's 2 cores.
-                gen_cpu_s = cpu.generator_cores * cpu.wall_s
+                gen_cpu_s = result.get("k6_cpu_s") or cpu.generator_cores * cpu.wall_s
                 result["req_per_gen_cpu_s"] = result.get("requests", 0) / gen_cpu_s if gen_cpu_s else None
                 runs.append(result)
                 print(
@@ -590,8 +708,8 @@ def main() -> int:
                 max(vals),
                 (med[v] / base) if base and v != "wrk" else None,
                 (med[v] / ceiling) if ceiling else None,
-                median([r["generator_cores"] for r in mine]),
-                median([r["foreign_cores"] for r in mine]),
+                median([r["generator_cores"] for r in mine if "generator_cores" in r]),
+                median([r["foreign_cores"] for r in mine if "foreign_cores" in r]),
                 eff,
                 (eff / eff_base) if eff and eff_base else None,
             ]
@@ -619,10 +737,17 @@ def main() -> int:
     def per_round(v: str, key: str) -> list[float]:
         out = []
         for n in range(1, args.rounds + 1):
-            mine = [r[key] for r in runs if r["round"] == n and r["variant"] == v and r.get(key)]
-            ref = [r[key] for r in runs if r["round"] == n and r["variant"] == "minimal" and r.get(key)]
-            if mine and ref:
-                out.append(mine[0] / ref[0])
+            mine = [r for r in runs if r["round"] == n and r["variant"] == v and r.get(key)]
+            if not mine:
+                continue
+            pair = mine[0].get("pair")  # --paired: the minimal that ran beside it
+            ref = [
+                r[key]
+                for r in runs
+                if r["round"] == n and r["variant"] == "minimal" and r.get(key) and r.get("pair") == pair
+            ]
+            if ref:
+                out.append(mine[0][key] / ref[0])
         return out
 
     ratios = {
@@ -649,14 +774,21 @@ def main() -> int:
         {
             "machine": info,
             "loadavg_at_end": loadavg(),
-            "options": {"duration_s": args.duration, "vus": args.vus, "rounds": args.rounds, "variants": variants},
+            "options": {
+                "duration_s": args.duration,
+                "vus": args.vus,
+                "rounds": args.rounds,
+                "variants": variants,
+                "paired": args.paired,
+            },
             "body_bytes": body_bytes,
             "median_rps": med,
             "endpoint_counts": counts,
             "runner_over_minimal": ratios,
             "median_req_per_gen_cpu_s": eff_med,
             "median_foreign_cores": {
-                v: median([r["foreign_cores"] for r in runs if r["variant"] == v]) for v in variants
+                v: median([r["foreign_cores"] for r in runs if r["variant"] == v and "foreign_cores" in r])
+                for v in variants
             },
             "fraction_of_wrk": {v: (med[v] / ceiling) for v in variants if ceiling and v != "wrk"},
             "runs": runs,

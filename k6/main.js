@@ -9,7 +9,7 @@
 
 import { buildScenario } from './lib/profiles.js';
 import { authSetup, authHeaders, authMode } from './lib/auth.js';
-import { loadCatalog, compileCatalog, pick, call } from './lib/endpoints.js';
+import { loadCatalog, compileCatalog, pickCall } from './lib/endpoints.js';
 import { Measure } from './lib/measure.js';
 
 const env = __ENV;
@@ -44,6 +44,5 @@ export function setup() {
 
 // ---- exec function -----------------------------------------------------------------
 export function run() {
-  const ep = pick(COMPILED);
-  call(COMPILED, ep, USES_AUTH ? authHeaders() : null, MEASURE);
+  pickCall(COMPILED)(USES_AUTH ? authHeaders() : null, MEASURE);
 }

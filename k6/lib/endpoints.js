@@ -70,8 +70,6 @@ function compileEndpoint(ep, index, baseUrl, slos) {
     hopTags: K6_SAMPLES ? { name: ep.name, group: ep.group, redirect: 'hop' } : null,
     checkTags: { name: ep.name },
     failuresLeft: FAILURES_PER_ENDPOINT,
-    authRef: undefined, // no params cached yet
-    params: null,
     // k6's own http_req_failed sees each hop: a 3xx that Luna follows is no failure there.
     responseCallback: statuses && K6_SAMPLES ? http.expectedStatuses(...statuses, { min: 300, max: 399 }) : undefined,
     statuses: statuses,
@@ -91,21 +89,25 @@ export function compileCatalog(catalog, baseUrl) {
     ep.checkLabels = ep.checkNames.map((label) => label.slice(ep.name.length + 2)); // without "<name>: "
     if (ep.checkFns.length > MAX_CHECKS) throw new Error(`${ep.name}: at most ${MAX_CHECKS} checks per endpoint`);
     ep.allChecks = ((1 << ep.checkFns.length) - 1) << CHECKS_SHIFT; // the check bits of a call that passed them all
-    ep.params = paramsFor(ep, ep.headers, null);
     ep.sameOrigin = originOf(ep.url) === origin;
     ep.dynamic = ep.rows !== null || ep.pathT !== null || ep.bodyT !== null || ep.headersT !== null;
   }
   const weights = catalog.endpoints.map((ep) => (ep.weight === undefined || ep.weight === null ? 1 : Number(ep.weight)));
   const table = aliasTable(weights);
   if (!K6_SAMPLES) http.setResponseCallback(expectedByAny(endpoints));
-  return {
+  const compiled = {
     endpoints: endpoints,
     n: endpoints.length,
     prob: table.prob,
-    aliasEp: table.alias.map((j) => endpoints[j]),
     baseUrl: base,
     origin: origin,
+    shared: new ParamsCache(),
   };
+  for (const ep of endpoints) ep.fire = compileCall(compiled, ep);
+  compiled.fire = endpoints.map((ep) => ep.fire);
+  compiled.aliasFire = table.alias.map((j) => endpoints[j].fire);
+  compiled.aliasEp = table.alias.map((j) => endpoints[j]);
+  return compiled;
 }
 
 // Without per-request callbacks, k6's http_req_failed (its web dashboard's error rate)
@@ -147,10 +149,19 @@ export function aliasTable(weights) {
   return { prob: prob, alias: alias };
 }
 
+// The endpoint for the next call, by weight.
 export function pick(compiled) {
   const u = Math.random() * compiled.n;
   const i = u | 0;
   return u - i < compiled.prob[i] ? compiled.endpoints[i] : compiled.aliasEp[i];
+}
+
+// The next call, by weight: the endpoint's compiled call (compileCall), to be called with
+// (authHeaders or null, measure). What main.js runs per iteration.
+export function pickCall(compiled) {
+  const u = Math.random() * compiled.n;
+  const i = u | 0;
+  return u - i < compiled.prob[i] ? compiled.fire[i] : compiled.aliasFire[i];
 }
 
 // Each VU reports at most this many failing requests per endpoint (Luna keeps a bounded
@@ -179,13 +190,12 @@ function sampleFailure(ep, res, failed, url, method, call) {
   console.warn(`LUNA_FAILURE ${JSON.stringify(record)}`);
 }
 
-// Params for a request: one object per endpoint (and per auth-header object), built once.
-// Every key costs k6 a conversion on each request (bench/runner_efficiency.py: name/group tags
-// ~8% of a call, a per-request responseCallback ~8%), so a key goes only where it is read:
-// tags and the endpoint's own callback when k6's samples leave k6 (K6_SAMPLES), headers when
-// there are any. `redirects: 0` always: lib/redirects.js follows hops, and only same-origin ones.
+// Params for a request. Every key costs k6 a conversion on each request
+// (bench/runner_efficiency.py: name/group tags ~8% of a call, a per-request responseCallback
+// ~8%), so a key goes only where it is read: tags and the endpoint's own callback when k6's
+// samples leave k6 (K6_SAMPLES), headers when there are any. `redirects: 0` always:
+// lib/redirects.js follows hops, and only same-origin ones.
 function paramsFor(ep, headers, authHeaders) {
-  if (headers === ep.headers && ep.authRef === authHeaders) return ep.params;
   const all = authHeaders ? Object.assign({}, headers, authHeaders) : headers;
   const params = { redirects: 0 };
   if (Object.keys(all).length > 0) params.headers = all;
@@ -193,13 +203,35 @@ function paramsFor(ep, headers, authHeaders) {
     params.tags = ep.tags;
     if (ep.responseCallback) params.responseCallback = ep.responseCallback;
   }
-  if (headers === ep.headers) {
-    ep.authRef = authHeaders;
-    ep.params = params;
-  }
   return params;
 }
 
+// One params object for every endpoint whose requests carry the same headers (and the same
+// auth headers object): without per-endpoint tags they are the same value, and k6 reads a
+// params object it has just read faster than one of 200 (bench/runner_efficiency.py
+// runner-bare+shared-params: +5% at 200 endpoints). A new auth headers object (a token
+// refreshed) starts a new set. Never mutated: redirects.js copies before it adds a Referer.
+class ParamsCache {
+  constructor() {
+    this.auth = null;
+    this.byKey = new Map();
+  }
+
+  get(ep, headers, authHeaders) {
+    if (K6_SAMPLES) return paramsFor(ep, headers, authHeaders); // tags differ per endpoint
+    if (authHeaders !== this.auth) {
+      this.auth = authHeaders;
+      this.byKey = new Map();
+    }
+    const key = JSON.stringify(headers);
+    let params = this.byKey.get(key);
+    if (params === undefined) {
+      params = paramsFor(ep, headers, authHeaders);
+      this.byKey.set(key, params);
+    }
+    return params;
+  }
+}
 
 // Runs every check of the endpoint on the final response (its status read once), once;
 // the passed ones as bits of the call's word (lib/measure.js: bit CHECKS_SHIFT + j).
@@ -223,54 +255,89 @@ function runChecks(ep, res, status) {
   return bits;
 }
 
-// One endpoint call. The hot path of every iteration: everything per endpoint is built at
-// init (compileCatalog), a Response property is read once (each read crosses from JS into
-// k6's Go object), and nothing is allocated unless the call is redirected or fails.
+// One endpoint call (what a test of this module calls; main.js calls `pickCall`'s result).
 export function call(compiled, ep, authHeaders, measure) {
-  let url = ep.url;
-  let body = ep.body;
-  let headers = ep.headers;
-  if (ep.dynamic) {
-    const row = ep.rows === null ? null : ep.rows[exec.scenario.iterationInTest % ep.rows.length];
-    if (ep.pathT !== null) url = compiled.baseUrl + ep.pathT(row);
-    if (ep.bodyT !== null) body = ep.bodyT(row);
-    if (ep.headersT !== null) headers = ep.headersT(row);
-  }
-  // Credentials only to the named origin (lib/origin.js); url is BASE_URL + a path.
-  let auth = null;
-  if (authHeaders !== null && (url === ep.url ? ep.sameOrigin : originOf(url) === compiled.origin)) auth = authHeaders;
-  const params = headers === ep.headers && auth === ep.authRef ? ep.params : paramsFor(ep, headers, auth);
-  let res = http.request(ep.method, url, body, params);
-  let status = res.status;
-  let d;
-  let chain = null;
-  // One call, judged on its final response (lib/redirects.js follows same-origin hops).
-  if (status >= 300 && status < 400 && isRedirect(res)) {
-    chain = follow(res, ep.method, url, body, params, ep.hopTags, compiled.origin);
-    res = chain.res;
-    status = res.status;
-    d = chain.duration;
-  } else {
-    d = res.timings.duration;
-  }
-  // A call cut off by the end of the run (k6's graceful stop cancels it) is no call: k6
-  // counts its iteration as interrupted, and so does Luna.
-  if (status === 0 && typeof res.error === 'string' && res.error.indexOf('context canceled') >= 0) return res;
-  const bits = ep.hasChecks ? runChecks(ep, res, status) : 0;
-  const ok = bits === ep.allChecks;
-  const failed = status === 0 || (ep.statuses === null ? status >= 400 : ep.statuses.indexOf(status) < 0);
-  const zone = failed ? 0 : d <= ep.apdexT ? 2 : d <= ep.apdexT4 ? 1 : 0;
-  let word = ep.index | bits | (zone << ZONE_SHIFT);
-  if (failed) word |= FAILED;
-  if (chain !== null) {
-    word |= chain.hops << HOPS_SHIFT;
-    if (chain.offsite !== null) word |= OFFSITE;
-  }
-  if ((failed || !ok) && ep.failuresLeft > 0) {
-    const failedNames = ok ? [] : ep.checkNames.filter((_, j) => (bits & (1 << (CHECKS_SHIFT + j))) === 0);
-    const c = chain === null ? { duration: d, hops: 0, offsite: null } : chain;
-    sampleFailure(ep, res, failedNames, url, ep.method, c);
-  }
-  measure.add(d, word);
-  return res;
+  return ep.fire(authHeaders, measure);
+}
+
+// An endpoint's call, compiled once per VU: the hot path of every iteration. What it reads
+// per call is in closure variables, which k6's JS engine reads from a slot, where a property
+// of the endpoint object is a map lookup, slower the more endpoints there are (bench:
+// runner-soa against runner-bare, +10% at 200 endpoints). A Response property is read once
+// (each read crosses from JS into k6's Go object; status and timings cost ~3% and ~6% of a
+// call), and nothing is allocated unless the call is redirected or fails.
+function compileCall(compiled, ep) {
+  const method = ep.method;
+  const staticUrl = ep.url;
+  const staticBody = ep.body;
+  const staticHeaders = ep.headers;
+  const dynamic = ep.dynamic;
+  const sameOrigin = ep.sameOrigin;
+  const origin = compiled.origin;
+  const shared = compiled.shared;
+  const index = ep.index;
+  const apdexT = ep.apdexT;
+  const apdexT4 = ep.apdexT4;
+  const statuses = ep.statuses;
+  const status1 = statuses !== null && statuses.length === 1 ? statuses[0] : -1; // one expected status
+  const hasChecks = ep.hasChecks;
+  const allChecks = ep.allChecks;
+  // The endpoint's one check is its status (the usual case; a status check exists whenever
+  // statuses do): its bit without a function call.
+  const statusOnly = !K6_SAMPLES && status1 >= 0 && ep.checkFns.length === 1;
+  let authRef = null;
+  let params = shared.get(ep, staticHeaders, null);
+  return function fire(authHeaders, measure) {
+    let url = staticUrl;
+    let body = staticBody;
+    let headers = staticHeaders;
+    if (dynamic) {
+      const row = ep.rows === null ? null : ep.rows[exec.scenario.iterationInTest % ep.rows.length];
+      if (ep.pathT !== null) url = compiled.baseUrl + ep.pathT(row);
+      if (ep.bodyT !== null) body = ep.bodyT(row);
+      if (ep.headersT !== null) headers = ep.headersT(row);
+    }
+    // Credentials only to the named origin (lib/origin.js); url is BASE_URL + a path.
+    let auth = null;
+    if (authHeaders !== null && (url === staticUrl ? sameOrigin : originOf(url) === origin)) auth = authHeaders;
+    let p = params;
+    if (headers !== staticHeaders) p = paramsFor(ep, headers, auth);
+    else if (auth !== authRef) {
+      authRef = auth;
+      params = p = shared.get(ep, headers, auth);
+    }
+    let res = http.request(method, url, body, p);
+    let status = res.status;
+    let d;
+    let chain = null;
+    // One call, judged on its final response (lib/redirects.js follows same-origin hops).
+    if (status >= 300 && status < 400 && isRedirect(res)) {
+      chain = follow(res, method, url, body, p, ep.hopTags, origin);
+      res = chain.res;
+      status = res.status;
+      d = chain.duration;
+    } else {
+      d = res.timings.duration;
+    }
+    // A call cut off by the end of the run (k6's graceful stop cancels it) is no call: k6
+    // counts its iteration as interrupted, and so does Luna.
+    if (status === 0 && typeof res.error === 'string' && res.error.indexOf('context canceled') >= 0) return res;
+    const bits = statusOnly ? (status === status1 ? allChecks : 0) : hasChecks ? runChecks(ep, res, status) : 0;
+    const ok = bits === allChecks;
+    const failed = status === 0 || (status1 >= 0 ? status !== status1 : statuses === null ? status >= 400 : statuses.indexOf(status) < 0);
+    const zone = failed ? 0 : d <= apdexT ? 2 : d <= apdexT4 ? 1 : 0;
+    let word = index | bits | (zone << ZONE_SHIFT);
+    if (failed) word |= FAILED;
+    if (chain !== null) {
+      word |= chain.hops << HOPS_SHIFT;
+      if (chain.offsite !== null) word |= OFFSITE;
+    }
+    if ((failed || !ok) && ep.failuresLeft > 0) {
+      const failedNames = ok ? [] : ep.checkNames.filter((_, j) => (bits & (1 << (CHECKS_SHIFT + j))) === 0);
+      const c = chain === null ? { duration: d, hops: 0, offsite: null } : chain;
+      sampleFailure(ep, res, failedNames, url, method, c);
+    }
+    measure.add(d, word);
+    return res;
+  };
 }
