@@ -24,6 +24,7 @@ from luna.settings import load_settings
 
 if TYPE_CHECKING:
     from app.runs import Report, RunInfo
+    from luna.catalog import Catalog
     from luna.results import RunResult
     from luna.verdict import Comparison
     from tasks.audit.model import LighthouseResult
@@ -76,12 +77,13 @@ class LunaClient:
         service: str = "My API",
         overwrite: bool = False,
         target: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Catalog:
         """Discover endpoints from specs, collections, HARs, WSDLs, GraphQL or a live URL and
-        write one endpoints file; returns its content. No Prefect needed. `target` (the
-        service's URL) is recorded in the file; default: the first URL source's origin."""
+        write one endpoints file; returns what it holds, as a Catalog. No Prefect needed.
+        `target` (the service's URL) is recorded in the file; default: the first URL source's
+        origin."""
         found = operations.discover(sources, out=out, service=service, overwrite=overwrite, target=target)
-        assert found.catalog is not None
+        assert found.catalog is not None  # asked for with `out`
         return found.catalog
 
     def generate(self, params: GenerateParams) -> GeneratedSuite:

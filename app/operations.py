@@ -26,6 +26,7 @@ from luna.settings import load_settings
 
 if TYPE_CHECKING:
     from app.runs import Report, RunInfo
+    from luna.catalog import Catalog
     from luna.results import RunResult
     from luna.verdict import Comparison, Verdict
     from tasks.audit.model import LighthouseResult
@@ -137,8 +138,8 @@ class Discovered:
     """What discovery found per source, and the endpoints file written (when asked)."""
 
     found: list[Discovery]
-    catalog: dict[str, Any] | None
-    out: str | None
+    catalog: Catalog | None = None  # what was written to `out`, when asked
+    out: str | None = None
 
 
 def discover(
@@ -166,7 +167,7 @@ def discover(
     limits = DiscoveryLimits(max_bytes=settings.luna_discovery_max_bytes)
     found = [load_source(source, postman_environment=postman_environment, limits=limits) for source in sources]
     if out is None:
-        return Discovered(found, None, None)
+        return Discovered(found)
     target = target or (settings.base_url if "base_url" in settings.model_fields_set else None)
     catalog = write_endpoints_file(
         found,

@@ -161,8 +161,8 @@ def time_luna(path: Path, out: Path) -> tuple[float, int]:
 
     t0 = time.perf_counter()
     found = load_source(str(path))
-    data = write_endpoints_file([found], out, service="large", include_destructive=True, overwrite=True)
-    return time.perf_counter() - t0, len(data["endpoints"])
+    catalog = write_endpoints_file([found], out, service="large", include_destructive=True, overwrite=True)
+    return time.perf_counter() - t0, len(catalog.endpoints)
 
 
 def time_prance(path: Path) -> float:

@@ -37,24 +37,24 @@ def discover(args: argparse.Namespace) -> int:
         postman_environment=args.postman_env,
         target=args.target,
     )
-    assert found.catalog is not None
+    catalog = found.catalog
+    assert catalog is not None  # asked for with `out`
     for d in found.found:
         print(
             f"{d.source}: {d.kind}, {len(d.endpoints)} endpoints" + (f", base URL {d.base_url}" if d.base_url else "")
         )
         for warning in d.warnings:
             print(f"  warning: {warning}")
-    marked = sum(1 for e in found.catalog["endpoints"] if e.get("destructive"))
+    marked = len(catalog.destructive())
     if marked:
         print(
             f"marked {marked} destructive operations: load runs leave them out unless --include-destructive "
             "(or write them unmarked: luna discover --include-destructive)"
         )
-    data = found.catalog
-    if not data.get("discovery", {}).get("api_found", True):
-        print(f"warning: {data['discovery']['warnings'][0]}")
+    if catalog.discovery is not None and not catalog.discovery.api_found:
+        print(f"warning: {catalog.discovery.warnings[0]}")
     print(
-        f"wrote {len(data['endpoints'])} endpoints to {args.out}"
-        + (f" (target {data['target']})" if data.get("target") else " (no target recorded: pass --target URL)")
+        f"wrote {len(catalog.endpoints)} endpoints to {args.out}"
+        + (f" (target {catalog.target})" if catalog.target else " (no target recorded: pass --target URL)")
     )
     return 0

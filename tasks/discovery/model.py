@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from luna.catalog import SLOs, parse_catalog
+from luna.catalog import Catalog, SLOs, parse_catalog
 from luna.errors import LoaderError
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024  # default of the setting LUNA_DISCOVERY_MAX_BYTES
@@ -359,12 +359,37 @@ def merge(
     slos: SLOs | None = None,
     target: str | None = None,
 ) -> dict[str, Any]:
+    """The endpoints file's JSON (see merge_catalog)."""
+    data, _ = merge_catalog(
+        discoveries, service=service, include_destructive=include_destructive, slos=slos, target=target
+    )
+    return data
+
+
+def merge_catalog(
+    discoveries: list[Discovery],
+    *,
+    service: str,
+    include_destructive: bool = False,
+    slos: SLOs | None = None,
+    target: str | None = None,
+) -> tuple[dict[str, Any], Catalog]:
     """One endpoints file from several sources: deduplicated by (type, method, path, query,
-    SOAP action),
-    names made unique and tag-safe, default weights; destructive ones are kept and marked
-    `"destructive": true` (load runs leave them out unless they include destructive
-    operations), or written unmarked with include_destructive. `target` is the URL the user
-    named (recorded: generated suites default to it). The result validates as a Catalog."""
+    SOAP action), names made unique and tag-safe, default weights; destructive ones are kept
+    and marked `"destructive": true` (load runs leave them out unless they include
+    destructive operations), or written unmarked with include_destructive. `target` is the
+    URL the user named (recorded: generated suites default to it). Returns the file's JSON
+    (only the keys discovery sets) and the Catalog it validates as; sources that describe no
+    endpoint at all raise a LoaderError that names them."""
+    if not any(d.endpoints for d in discoveries):
+        where = ", ".join(d.source for d in discoveries) or "no source"
+        raise LoaderError(
+            "invalid",
+            "no endpoints found: the sources describe no operation, request or page",
+            location=where,
+            tip="check that this is the API's spec, collection or recording (an OpenAPI file needs paths), "
+            "or pass the service's URL to probe it",
+        )
     seen: set[tuple[str, str, str, str | None, str | None]] = set()
     names: set[str] = set()
     endpoints: list[dict[str, Any]] = []
@@ -384,5 +409,4 @@ def merge(
     if target:
         data["target"] = target.rstrip("/")
     data |= {"slos": (slos or SLOs()).model_dump(), "discovery": discovery_note(discoveries), "endpoints": endpoints}
-    parse_catalog(data, source="discovered endpoints")  # raises if a loader produced nonsense
-    return data
+    return data, parse_catalog(data, source="discovered endpoints")  # raises if a loader produced nonsense

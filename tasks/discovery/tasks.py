@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from luna.catalog import Catalog
 from luna.errors import ConfigError
 from luna.keys import artifact_key
 from luna.markdown import md
-from tasks.discovery.model import Discovery, DiscoveryLimits, DiscoveryResult, mark_production_writes, merge
+from tasks.discovery.model import (
+    Discovery,
+    DiscoveryLimits,
+    DiscoveryResult,
+    mark_production_writes,
+    merge_catalog,
+)
 from tasks.discovery.sources import load_source, origin
 
 
@@ -35,21 +41,23 @@ def write_endpoints_file(
     include_destructive: bool,
     overwrite: bool = False,
     target: str | None = None,
-) -> dict[str, Any]:
-    """Merge and write; writes against a production-looking target (or source server) are
-    marked destructive first. `target` is the URL the user named: it is recorded in the
-    file (generated suites default to it); without one, the origin of the first source
-    that is a URL is (the user named it). A spec's own servers are never recorded as it."""
+) -> Catalog:
+    """Merge and write; returns what was written, as a Catalog. Writes against a
+    production-looking target (or source server) are marked destructive first. `target` is
+    the URL the user named: it is recorded in the file (generated suites default to it);
+    without one, the origin of the first source that is a URL is (the user named it). A
+    spec's own servers are never recorded as it. Sources without any endpoint raise before
+    anything is written."""
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} already exists", tip="pass another output file, or allow overwriting (--force)")
     mark_production_writes(discoveries, target)
     target = target or next(
         (origin(d.source) for d in discoveries if d.source.startswith(("http://", "https://"))), None
     )
-    data = merge(discoveries, service=service, include_destructive=include_destructive, target=target)
+    data, catalog = merge_catalog(discoveries, service=service, include_destructive=include_destructive, target=target)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return data
+    return catalog
 
 
 @task(name="write-endpoints")
@@ -62,7 +70,7 @@ def write_endpoints(
     target: str | None = None,
 ) -> DiscoveryResult:
     """Merge and write the endpoints file; publish the discovery artifacts."""
-    data = write_endpoints_file(
+    catalog = write_endpoints_file(
         discoveries,
         Path(out),
         service=service,
@@ -70,36 +78,44 @@ def write_endpoints(
         overwrite=overwrite,
         target=target,
     )
-    publish_discovery(discoveries, data, out)
-    return discovery_result(discoveries, data, out)
+    publish_discovery(discoveries, catalog, out)
+    return discovery_result(discoveries, catalog, out)
 
 
-def discovery_result(discoveries: list[Discovery], data: dict[str, Any], out: str) -> DiscoveryResult:
-    """The typed hand-off of an endpoints file just written (`data` is what was written)."""
+def discovery_result(discoveries: list[Discovery], catalog: Catalog, out: str) -> DiscoveryResult:
+    """The typed hand-off of an endpoints file just written (`catalog` is what was written)."""
     return DiscoveryResult(
         out=out,
-        service=data["service"],
-        target=data.get("target"),
-        endpoints=[e["name"] for e in data["endpoints"]],
-        destructive=sum(1 for e in data["endpoints"] if e.get("destructive")),
+        service=catalog.service,
+        target=catalog.target,
+        endpoints=[e.name for e in catalog.endpoints],
+        destructive=len(catalog.destructive()),
         warnings=[f"{d.source}: {w}" for d in discoveries for w in d.warnings],
     )
 
 
-def publish_discovery(discoveries: list[Discovery], data: dict[str, Any], out: str) -> None:
+def publish_discovery(discoveries: list[Discovery], catalog: Catalog, out: str) -> None:
     """The discovery artifacts (inside a task or flow): a table of the endpoints written,
     and the warnings as markdown."""
-    service = data["service"]
-    columns = ("name", "group", "type", "method", "path", "weight")
+    service = catalog.service
     create_table_artifact(
         key=artifact_key("luna-discovery", service, "endpoints"),
         table=[
-            {**{k: e.get(k) for k in columns}, "destructive": bool(e.get("destructive"))} for e in data["endpoints"]
+            {
+                "name": e.name,
+                "group": e.group,
+                "type": e.type,
+                "method": e.method,
+                "path": e.path,
+                "weight": int(e.weight) if e.weight.is_integer() else e.weight,  # 3, as the file says, not 3.0
+                "destructive": e.destructive,
+            }
+            for e in catalog.endpoints
         ],
-        description=f"{len(data['endpoints'])} endpoints written to {out}",
+        description=f"{len(catalog.endpoints)} endpoints written to {out}",
     )
     warnings = [f"- {d.source}: {w}" for d in discoveries for w in d.warnings]
-    marked = sum(1 for e in data["endpoints"] if e.get("destructive"))
+    marked = len(catalog.destructive())
     if marked:
         warnings.append(
             f"- marked {marked} destructive operations; load runs leave them out unless include_destructive"

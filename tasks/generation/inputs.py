@@ -12,12 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from luna.catalog import Catalog, Endpoint, SLOs, parse_catalog
+from luna.catalog import Catalog, Endpoint, SLOs
 from luna.errors import LunaError
 from luna.keys import slug as key_slug
 from luna.text import printable
 from luna.urls import UrlRejected, web_url
-from tasks.discovery.model import DiscoveredEndpoint, Discovery, DiscoveryLimits, LoaderError, merge
+from tasks.discovery.model import DiscoveredEndpoint, Discovery, DiscoveryLimits, LoaderError, merge_catalog
 from tasks.generation.model import Page, SuiteEndpoint, SuiteSpec
 from tasks.generation.safe import GenerationError, file_slug
 
@@ -78,17 +78,17 @@ def _discovered_catalog(
     if not discoveries:
         raise GenerationError("nothing to generate from", tip="pass --url URL, --config FILE or --spec SOURCE")
     name = service or next((d.title for d in discoveries if d.title), None) or urlsplit(base_url).netloc or "service"
+    if not any(d.endpoints for d in discoveries):
+        raise GenerationError(
+            "the sources describe no endpoints", tip="check the spec, or pass an endpoints file with --config"
+        )
     try:
-        data = merge(discoveries, service=name, include_destructive=include_destructive, slos=SLOs())
+        _, catalog = merge_catalog(discoveries, service=name, include_destructive=include_destructive, slos=SLOs())
     except LunaError as exc:
         raise GenerationError(
             f"the discovered endpoints are not usable: {exc.message}", tip="check the source"
         ) from None
-    if not data["endpoints"]:
-        raise GenerationError(
-            "the sources describe no endpoints", tip="check the spec, or pass an endpoints file with --config"
-        )
-    return parse_catalog(data, source="discovered endpoints")
+    return catalog
 
 
 def _suite_endpoint(

@@ -48,10 +48,13 @@ def outcome(verdict: Verdict | Outcome | bool | None) -> Outcome | None:
 
 
 def run_event(
-    result: Any, verdict: Verdict | Outcome | bool | None = None, links: Mapping[str, str | None] | None = None
+    result: Any,
+    verdict: Verdict | Outcome | bool | None = None,
+    links: BaseModel | Mapping[str, str | None] | None = None,
 ) -> RunEvent:
-    """The event for a RunResult (or its dict), its verdict and links (empty links dropped)."""
-    kept = {str(k): str(v) for k, v in (links or {}).items() if v}
+    """The event for a RunResult (or its dict), its verdict and links (a ReportLinks or a
+    mapping; empty links dropped)."""
+    kept = {str(k): str(v) for k, v in _as_dict(links).items() if v}
     return RunEvent(result=_as_dict(result), verdict=outcome(verdict), links=kept)
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from luna.errors import ConfigError, PipelineFailed
 from luna.text import printable
@@ -27,12 +27,29 @@ StageStatus = Literal["passed", "warning", "failed", "error", "skipped"]
 STAGES: tuple[StageName, ...] = ("discover", "generate", "load", "lighthouse", "visual_qa", "report", "notify")
 
 
+# A stage figure, as the report's stage table shows it: a value, or a list of names.
+Figure = str | int | float | bool | list[str] | None
+
+
 class StageOutcome(BaseModel):
     name: StageName
     status: StageStatus
     reason: str = Field("", description="One line: why it failed, errored or was skipped, or what it found.")
     seconds: float | None = None
-    details: dict[str, Any] = Field(default_factory=dict, description="Stage figures for the report.")
+    details: dict[str, Figure] = Field(
+        default_factory=dict,
+        description="Stage figures for the report, by name (`warnings`: the stage's warnings, listed apart).",
+    )
+
+    @field_validator("details", mode="before")
+    @classmethod
+    def _flat_figures(cls, value: Any) -> Any:
+        """A pipeline.json of before 2026-12-05 held the generated tests per kind as an
+        object ({"api": 12}): read as the figure written now ("api 12")."""
+        if not isinstance(value, dict):
+            return value
+        return {k: ", ".join(f"{a} {b}" for a, b in v.items()) if isinstance(v, dict) else v for k, v in value.items()}
+
     links: dict[str, str] = Field(default_factory=dict, description="Files and URLs the stage produced.")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from luna.settings import LunaSettings
-from tasks.pipeline.model import PipelineResult
+from tasks.pipeline.model import Figure, PipelineResult
 from tasks.pipeline.view import build_view
 from tasks.reporting.render import TEMPLATES as REPORT_TEMPLATES
 from tasks.reporting.render import md, md_url
@@ -44,8 +44,9 @@ def _env(autoescape: bool) -> Environment:
     return env
 
 
-def _scalars(details: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in details.items() if not isinstance(v, dict) and k != "warnings"}
+def _scalars(details: dict[str, Figure]) -> dict[str, Figure]:
+    """A stage's figures for its table; its warnings are listed apart."""
+    return {k: v for k, v in details.items() if k != "warnings"}
 
 
 def markdown_report(pipeline: PipelineResult, settings: LunaSettings) -> str:

@@ -19,6 +19,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import State
 
+from luna.catalog import Catalog
 from luna.errors import LunaError, RunFailed
 from luna.keys import artifact_key
 from luna.results import RunResult
@@ -26,7 +27,7 @@ from luna.settings import LunaSettings
 from luna.verdict import Verdict
 from tasks.audit.model import LighthouseResult
 from tasks.discovery.model import Discovery, no_api_warning
-from tasks.pipeline.model import PipelineResult, StageName, StageOutcome, slo_failures
+from tasks.pipeline.model import Figure, PipelineResult, StageName, StageOutcome, slo_failures
 from tasks.visual_qa.model import VisualQAResult
 
 T = TypeVar("T")
@@ -83,12 +84,12 @@ def pages_of(discoveries: list[Discovery], target: str) -> list[str]:
     return list(dict.fromkeys(pages)) or [target + "/"]
 
 
-def discovery_outcome(discoveries: list[Discovery], data: dict[str, Any], endpoints_file: Path) -> StageOutcome:
+def discovery_outcome(discoveries: list[Discovery], catalog: Catalog, endpoints_file: Path) -> StageOutcome:
     """`passed` with what was found; `warning` when a probed URL gave no API (only pages)."""
     warnings = [w if len(discoveries) == 1 else f"{d.source}: {w}" for d in discoveries for w in d.warnings]
     kinds = sorted({d.kind for d in discoveries})
     no_api = no_api_warning(discoveries)
-    reason = f"{len(data['endpoints'])} endpoints from {', '.join(kinds)}" + (
+    reason = f"{len(catalog.endpoints)} endpoints from {', '.join(kinds)}" + (
         f"; {len(warnings)} warnings" if warnings else ""
     )
     return StageOutcome(
@@ -96,10 +97,10 @@ def discovery_outcome(discoveries: list[Discovery], data: dict[str, Any], endpoi
         status="warning" if no_api else "passed",
         reason=no_api or reason,
         details={
-            "endpoints": len(data["endpoints"]),
+            "endpoints": len(catalog.endpoints),
             "kinds": kinds,
             "api_found": no_api is None,
-            "target": data.get("target"),
+            "target": catalog.target,
             "warnings": warnings[:50],
         },
         links={"endpoints_file": str(endpoints_file)},
@@ -116,7 +117,7 @@ def no_api_load(outcome: StageOutcome, discoveries: list[Discovery]) -> StageOut
 
 def load_outcome(result: RunResult, verdict: Verdict, links: dict[str, str] | None) -> StageOutcome:
     total = result.total
-    details: dict[str, Any] = {
+    details: dict[str, Figure] = {
         "run_id": result.run_id,
         "status": result.status,
         "verdict": verdict.status,
@@ -178,13 +179,13 @@ def discover_stage(
     limits = DiscoveryLimits(max_bytes=settings.luna_discovery_max_bytes)
     discoveries = [load_source(source, limits=limits) for source in sources]
     name = service or next((d.title for d in discoveries if d.title), None) or urlsplit(sources[0]).netloc or "service"
-    data = write_endpoints_file(
+    catalog = write_endpoints_file(
         discoveries, Path(out), service=name, include_destructive=include_destructive, overwrite=True, target=target
     )
-    outcome = discovery_outcome(discoveries, data, Path(out))
+    outcome = discovery_outcome(discoveries, catalog, Path(out))
     outcome.details["service"] = name
     outcome.seconds = round(time.monotonic() - started, 2)
-    publish_discovery(discoveries, data, out)
+    publish_discovery(discoveries, catalog, out)
     return outcome, discoveries
 
 
@@ -235,10 +236,10 @@ def generate_stage(
     )
     assert made.manifest is not None
     links = {"suite_dir": str(made.suite_dir)}
-    details: dict[str, Any] = {
+    details: dict[str, Figure] = {
         "suite": made.manifest.slug,
         "files_written": len(made.written),
-        "tests": made.manifest.tests,
+        "tests": ", ".join(f"{kind} {n}" for kind, n in made.manifest.tests.items()),  # "api 12, k6 1"
     }
     if not run_api_suite:
         return StageOutcome(
@@ -294,7 +295,7 @@ def visual_qa_outcome(result: VisualQAResult) -> StageOutcome:
     not be loaded, failed with a finding at LUNA_VQA_FAIL_ON severity or worse, else passed."""
     counts = {f"findings_{k}": v for k, v in result.counts().items() if v}
     asked = [p for p in result.personas if p.status != "skipped"]
-    details: dict[str, Any] = {
+    details: dict[str, Figure] = {
         "personas_answered": sum(1 for p in asked if p.status == "ok"),
         "personas_failed": sum(1 for p in asked if p.status == "error"),
         "cost_usd": round(result.usage.cost_usd, 4) if result.usage.cost_usd is not None else None,

@@ -51,11 +51,11 @@ def publish_live_links(plan: RunPlan, settings: LunaSettings, grafana_url: str |
 @task(name="publish-reports")
 def publish_reports(
     result: RunResult, verdict: Verdict, settings: LunaSettings, grafana_url: str | None = None
-) -> dict[str, str]:
+) -> ReportLinks:
     """Write report.html and badge.svg into the run folder and publish the artifacts.
 
-    Returns the outputs by kind: run_dir, report_html, badge_svg and (with a Grafana URL)
-    grafana. Raises on a write or API failure.
+    Returns where the outputs are (the run folder, report.html, badge.svg, Grafana with a
+    Grafana URL, and the URLs that open them). Raises on a write or API failure.
     """
     logger = get_run_logger()
     grafana_url = grafana_url or settings.grafana_url
@@ -89,7 +89,7 @@ def publish_reports(
     )
     _publish_artifacts(result, verdict, links)
     logger.info("report: %s", links.report_url or links.report_html)
-    return links.as_dict()
+    return links
 
 
 def _publish_artifacts(result: RunResult, verdict: Verdict, links: ReportLinks) -> None:

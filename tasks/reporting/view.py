@@ -33,7 +33,7 @@ BODY_LIMIT = 300
 
 
 class ReportLinks(BaseModel):
-    """Where the run's outputs are; what `publish_reports` returns (as a dict)."""
+    """Where the run's outputs are; what `publish_reports` returns."""
 
     run_dir: str = Field(description="The run folder.")
     report_html: str | None = Field(None, description="The self-contained HTML report.")
@@ -42,9 +42,6 @@ class ReportLinks(BaseModel):
     report_url: str | None = Field(None, description="A URL that opens report.html (tasks/reporting/links.py).")
     badge_url: str | None = Field(None, description="A URL that opens badge.svg.")
     dashboard_url: str | None = Field(None, description="A URL that opens k6's web-dashboard export.")
-
-    def as_dict(self) -> dict[str, str]:
-        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 def ms(value: float | None) -> str:

@@ -136,8 +136,10 @@ def test_prefect_server_spec_then_a_k6_smoke_with_no_errors(
     } <= marked
     assert ("POST", "/api/flows/filter") not in marked and ("GET", "/api/admin/settings") not in marked
     out = tmp_path / "prefect.json"
-    data = write_endpoints_file([found], out, service="prefect", include_destructive=False)
-    assert data["target"] == prefect_server  # the URL discovered, recorded
+    catalog = write_endpoints_file([found], out, service="prefect", include_destructive=False)
+    assert catalog.target == prefect_server  # the URL discovered, recorded
+    data = json.loads(out.read_text(encoding="utf-8"))  # what was written, as written
+    assert data["target"] == prefect_server and len(data["endpoints"]) == len(catalog.endpoints)
     endpoints = [e for e in data["endpoints"] if real_parameters(e)]
     assert len(endpoints) >= 30
     filters = {e["path"] for e in endpoints if e["method"] == "POST"}
@@ -279,8 +281,8 @@ def test_a_site_without_an_api_says_so(site: str, tmp_path: Path) -> None:
     assert found.api_found is False
     assert found.warnings[0].startswith(f"no API found at {site}/: no spec or GraphQL endpoint answered")
     assert sorted(e.path for e in found.endpoints) == ["/", "/about"]
-    data = write_endpoints_file([found], tmp_path / "e.json", service="site", include_destructive=False)
-    assert data["discovery"]["api_found"] is False and data["target"] == site
+    catalog = write_endpoints_file([found], tmp_path / "e.json", service="site", include_destructive=False)
+    assert catalog.discovery is not None and catalog.discovery.api_found is False and catalog.target == site
 
 
 # --- servers that drip ------------------------------------------------------------------------

@@ -252,12 +252,13 @@ def pages_only(source: str = "http://127.0.0.1:3000/") -> Discovery:
 
 def test_no_api_found_is_recorded_and_a_warning_stage(tmp_path: Path) -> None:
     out = tmp_path / "endpoints.json"
-    data = write_endpoints_file([pages_only()], out, service="site", include_destructive=False)
+    written = write_endpoints_file([pages_only()], out, service="site", include_destructive=False)
     catalog = load_catalog(out)
+    assert written == catalog  # the hand-off is what the file holds
     assert catalog.discovery is not None and catalog.discovery.api_found is False
     assert catalog.target == "http://127.0.0.1:3000"  # the URL the user named
     assert "no API is exercised" in catalog.discovery.warnings[0]
-    outcome = discovery_outcome([pages_only()], data, out)
+    outcome = discovery_outcome([pages_only()], written, out)
     assert outcome.status == "warning" and outcome.reason.startswith("no API found at http://127.0.0.1:3000/")
     load = no_api_load(StageOutcome(name="load", status="passed", reason="PASS"), [pages_only()])
     assert load.status == "warning" and load.reason.startswith("no API exercised")
@@ -356,3 +357,20 @@ def test_a_required_server_issued_value_marks_the_operation_needs_input() -> Non
         e.path for e in found.endpoints if e.needs_input
     }
     assert parse_catalog(data, source="s").needs_input()  # the endpoints file keeps the mark
+
+
+def test_a_spec_without_operations_is_refused_by_name_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An OpenAPI file with no paths: one line that names the file and says what to do, no
+    endpoints file (it would not load), exit code 2, no traceback."""
+    from app.cli.main import main as cli_main
+
+    empty = tmp_path / "empty.json"
+    empty.write_text(spec({}), encoding="utf-8")
+    out = tmp_path / "endpoints.json"
+    assert cli_main(["discover", str(empty), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("luna: discovery error: invalid: no endpoints found") and len(err.splitlines()) == 1
+    assert f"(at {empty})" in err and "Tip: check that this is the API's spec" in err
+    assert not out.exists()

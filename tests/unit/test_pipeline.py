@@ -3,11 +3,13 @@ crossed SLOs, the combined report (escaping included), and the stage helpers."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from luna.errors import ConfigError
 from luna.settings import load_settings
@@ -107,6 +109,19 @@ def test_result_round_trips_through_its_folder(tmp_path: Path) -> None:
     result.write()
     again = PipelineResult.read(tmp_path)
     assert again == result and isinstance(again.verdict, Verdict) and again.slo_failures == result.slo_failures
+
+
+def test_a_pipeline_json_of_before_typed_figures_still_reads(tmp_path: Path) -> None:
+    """Figures are values or lists of names; an older file's per-kind test counts (an object)
+    read as the one-line figure the generate stage writes now."""
+    result = _result(tmp_path, StageOutcome(name="generate", status="passed", details={"suite": "demo"}))
+    result.write()
+    data = json.loads((tmp_path / "pipeline.json").read_text(encoding="utf-8"))
+    data["stages"][0]["details"]["tests"] = {"api": 12, "k6": 1}
+    (tmp_path / "pipeline.json").write_text(json.dumps(data), encoding="utf-8")
+    assert PipelineResult.read(tmp_path).stages[0].details == {"suite": "demo", "tests": "api 12, k6 1"}
+    with pytest.raises(ValidationError):
+        StageOutcome(name="generate", status="passed", details={"nested": [{"not": "a name"}]})
 
 
 def test_reports_escape_what_came_from_the_service(tmp_path: Path) -> None:
