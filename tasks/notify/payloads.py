@@ -1,7 +1,7 @@
 """Webhook payloads: Luna's JSON event and a Slack Block Kit message, built from one
-:class:`RunEvent` (the run's result as JSON, its outcome and links). The outcome is decided
+:class:`RunEvent` (what is known of the run, its outcome and links). The outcome is decided
 by whoever builds the event (:func:`run_event` from a Verdict, "pass"/"fail" or a bool);
-notify never guesses it. Every key of the result is optional, so a partial event still
+notify never guesses it. Every field of the run is optional, so a partial event still
 gives a well-formed payload."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from luna.verdict import Verdict, VerdictStatus
 
@@ -17,13 +17,53 @@ EVENT = "run.finished"
 Outcome = VerdictStatus
 
 
+class EventLatency(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+class EventTotals(BaseModel):
+    """The run's totals an event reports (a RunResult's `total`, read leniently)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    requests: int | None = None
+    rps: float | None = None
+    latency_ms: EventLatency = Field(default_factory=EventLatency)
+    error_rate: float | None = None
+    check_pass_rate: float | None = None
+
+
+class EventRun(BaseModel):
+    """What an event says about the run: a RunResult's fields, a pipeline's summary, or what
+    is known of a run that ended before its result (every field optional)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str | None = None
+    service: str | None = None
+    profile: str | None = None
+    target: str | None = None
+    status: str | None = Field(None, description="passed, failed, error, aborted, crashed...")
+    message: str | None = None
+    started_at: str | None = Field(None, description="ISO 8601.")
+    finished_at: str | None = Field(None, description="ISO 8601.")
+    total: EventTotals = Field(default_factory=EventTotals)
+
+    @field_validator("total", mode="before")
+    @classmethod
+    def _no_total(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
 class RunEvent(BaseModel):
     """The one event notify delivers about a run: a load test, a test-service pipeline, or a
     run that ended before its verdict."""
 
-    result: dict[str, Any] = Field(
-        default_factory=dict, description="The RunResult (or the pipeline's summary) as JSON."
-    )
+    run: EventRun = Field(default_factory=EventRun, description="The run the event is about.")
     verdict: Outcome | None = Field(None, description="pass or fail; None when the run reached no verdict.")
     links: dict[str, str] = Field(default_factory=dict, description="Report, Grafana and Prefect links by name.")
 
@@ -52,42 +92,36 @@ def run_event(
     verdict: Verdict | Outcome | bool | None = None,
     links: BaseModel | Mapping[str, str | None] | None = None,
 ) -> RunEvent:
-    """The event for a RunResult (or its dict), its verdict and links (a ReportLinks or a
-    mapping; empty links dropped)."""
+    """The event for a RunResult (or a mapping of its fields), its verdict and links (a
+    ReportLinks or a mapping; empty links dropped)."""
     kept = {str(k): str(v) for k, v in _as_dict(links).items() if v}
-    return RunEvent(result=_as_dict(result), verdict=outcome(verdict), links=kept)
+    return RunEvent(run=EventRun.model_validate(_as_dict(result)), verdict=outcome(verdict), links=kept)
 
 
-def _number(value: Any) -> float | int | None:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def build_payload(run: RunEvent) -> dict[str, Any]:
-    """Luna's JSON payload. Every key of the result is optional; a missing value becomes None."""
-    result = run.result
-    total = _as_dict(result.get("total"))
-    latency = _as_dict(total.get("latency_ms"))
+def build_payload(event: RunEvent) -> dict[str, Any]:
+    """Luna's JSON payload; what the event does not know is None."""
+    run, total = event.run, event.run.total
     return {
         "event": EVENT,
-        "service": result.get("service"),
-        "profile": result.get("profile"),
-        "target": result.get("target"),
-        "run_id": result.get("run_id"),
-        "status": result.get("status"),
-        "verdict": run.verdict,
-        "message": result.get("message"),
-        "started_at": result.get("started_at"),
-        "finished_at": result.get("finished_at"),
+        "service": run.service,
+        "profile": run.profile,
+        "target": run.target,
+        "run_id": run.run_id,
+        "status": run.status,
+        "verdict": event.verdict,
+        "message": run.message,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
         "totals": {
-            "requests": _number(total.get("requests")),
-            "rps": _number(total.get("rps")),
-            "p50_ms": _number(latency.get("p50")),
-            "p95_ms": _number(latency.get("p95")),
-            "p99_ms": _number(latency.get("p99")),
-            "error_rate": _number(total.get("error_rate")),
-            "check_pass_rate": _number(total.get("check_pass_rate")),
+            "requests": total.requests,
+            "rps": total.rps,
+            "p50_ms": total.latency_ms.p50,
+            "p95_ms": total.latency_ms.p95,
+            "p99_ms": total.latency_ms.p99,
+            "error_rate": total.error_rate,
+            "check_pass_rate": total.check_pass_rate,
         },
-        "links": dict(run.links),
+        "links": dict(event.links),
     }
 
 
