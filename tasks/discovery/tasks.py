@@ -13,12 +13,12 @@ from luna.catalog import Catalog
 from luna.errors import ConfigError
 from luna.keys import artifact_key
 from luna.markdown import md
+from tasks.discovery.merge import merge_catalog
 from tasks.discovery.model import (
     Discovery,
     DiscoveryLimits,
     DiscoveryResult,
     mark_production_writes,
-    merge_catalog,
 )
 from tasks.discovery.sources import load_source, origin
 

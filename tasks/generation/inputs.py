@@ -17,7 +17,8 @@ from luna.errors import LunaError
 from luna.keys import slug as key_slug
 from luna.text import printable
 from luna.urls import UrlRejected, web_url
-from tasks.discovery.model import DiscoveredEndpoint, Discovery, DiscoveryLimits, LoaderError, merge_catalog
+from tasks.discovery.merge import merge_catalog
+from tasks.discovery.model import DiscoveredEndpoint, Discovery, DiscoveryLimits, LoaderError
 from tasks.generation.model import Page, SuiteEndpoint, SuiteSpec
 from tasks.generation.safe import GenerationError, file_slug
 

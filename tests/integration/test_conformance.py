@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tasks.discovery.model import merge
+from tasks.discovery.merge import merge
 from tasks.discovery.sources import load_source
 from tests.servers import thirdparty as tp
 

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from luna.catalog import parse_catalog
-from tasks.discovery.model import Discovery, LoaderError, merge
+from tasks.discovery.merge import merge
+from tasks.discovery.model import Discovery, LoaderError
 from tasks.discovery.sources import load_source
 from tests.conftest import ROOT, Demo, Runner, free_port
 

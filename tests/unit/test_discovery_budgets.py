@@ -31,7 +31,7 @@ CAPPED = textwrap.dedent(
     """
     import json, resource, sys
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # 1 GB: the goal of issue 13
-    from tasks.discovery.model import merge
+    from tasks.discovery.merge import merge
     from tasks.discovery.openapi import from_openapi
     found = from_openapi(open(sys.argv[1], encoding="utf-8").read(), source=sys.argv[1])
     data = merge([found], service="bench")

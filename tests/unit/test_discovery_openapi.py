@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from app.demo import create_app
 from tasks.discovery import model
-from tasks.discovery.model import Discovery, LoaderError, merge
+from tasks.discovery.merge import merge
+from tasks.discovery.model import Discovery, LoaderError
 from tasks.discovery.openapi import from_openapi
 from tasks.discovery.schema_sample import FIXED_UUID
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from luna.catalog import parse_catalog
 from tasks.discovery.har import from_har, template
-from tasks.discovery.model import MAX_DOCUMENT_BYTES, Discovery, LoaderError, merge
+from tasks.discovery.merge import merge
+from tasks.discovery.model import MAX_DOCUMENT_BYTES, Discovery, LoaderError
 from tasks.discovery.postman import from_postman
 
 pytestmark = pytest.mark.unit

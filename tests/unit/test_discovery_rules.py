@@ -17,7 +17,8 @@ from luna.catalog import load_catalog, parse_catalog
 from luna.settings import load_settings
 from tasks.discovery.graphql import from_graphql
 from tasks.discovery.har import from_har
-from tasks.discovery.model import DiscoveredEndpoint, Discovery, destructive_reason, merge
+from tasks.discovery.merge import merge
+from tasks.discovery.model import DiscoveredEndpoint, Discovery, destructive_reason
 from tasks.discovery.openapi import from_openapi
 from tasks.discovery.schema_sample import FIXED_UUID
 from tasks.discovery.tasks import write_endpoints_file

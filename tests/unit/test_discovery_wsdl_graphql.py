@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from app.demo.graphql_schema import SDL
 from tasks.discovery.graphql import from_graphql, introspection_body
-from tasks.discovery.model import Discovery, LoaderError, mark_production_writes, merge, production_looking
+from tasks.discovery.merge import merge
+from tasks.discovery.model import Discovery, LoaderError, mark_production_writes, production_looking
 from tasks.discovery.sources import detect, load_source
 from tasks.discovery.wsdl import from_wsdl
 from tests.unit.test_discovery_postman_har import _only_loader_errors
