@@ -36,6 +36,11 @@ class EventTotals(BaseModel):
     error_rate: float | None = None
     check_pass_rate: float | None = None
 
+    @field_validator("latency_ms", mode="before")
+    @classmethod
+    def _no_latency(cls, value: Any) -> Any:
+        return {} if value is None else value
+
 
 class EventRun(BaseModel):
     """What an event says about the run: a RunResult's fields, a pipeline's summary, or what

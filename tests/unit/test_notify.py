@@ -106,6 +106,8 @@ def test_json_payload_survives_missing_keys() -> None:
     assert set(payload["totals"].values()) == {None}
     partial = build_payload(run_event({"status": "failed", "total": None}, links={"report": None}))
     assert partial["status"] == "failed" and partial["totals"]["p95_ms"] is None and partial["links"] == {}
+    no_latency = build_payload(run_event({"total": {"requests": 3, "latency_ms": None}}))
+    assert no_latency["totals"]["requests"] == 3 and no_latency["totals"]["p95_ms"] is None
 
 
 def verdict_of(status: str) -> Verdict:
