@@ -209,8 +209,9 @@ function paramsFor(ep, headers, authHeaders) {
 // One params object for every endpoint whose requests carry the same headers (and the same
 // auth headers object): without per-endpoint tags they are the same value, and k6 reads a
 // params object it has just read faster than one of 200 (bench/runner_efficiency.py
-// runner-bare+shared-params: +2-5% at 200 endpoints). A new auth headers object (a token
-// refreshed) starts a new set. Never mutated: redirects.js copies before it adds a Referer.
+// runner-bare+shared-params: +2-5% at 200 endpoints in two runs). A new auth headers object
+// (a token refreshed) starts a new set. Never mutated: redirects.js copies before it adds a
+// Referer.
 class ParamsCache {
   constructor() {
     this.auth = null;
@@ -263,9 +264,9 @@ export function call(compiled, ep, authHeaders, measure) {
 // An endpoint's call, compiled once per VU: the hot path of every iteration. What it reads
 // per call is in closure variables, which k6's JS engine reads from a slot, where a property
 // of the endpoint object is a map lookup, slower the more endpoints there are (bench:
-// runner-soa against runner-bare, +7-11% at 200 endpoints). A Response property is read once
-// (each read crosses from JS into k6's Go object; status and timings together cost ~4-6% of
-// a call), and nothing is allocated unless the call is redirected or fails.
+// runner-soa against runner-bare, +7-11% at 200 endpoints in two runs). A Response property
+// is read once (each read crosses from JS into k6's Go object; status and timings together
+// cost ~4-6% of a call), and nothing is allocated unless the call is redirected or fails.
 function compileCall(compiled, ep) {
   const method = ep.method;
   const staticUrl = ep.url;
