@@ -99,14 +99,13 @@ export function compileCatalog(catalog, baseUrl) {
     endpoints: endpoints,
     n: endpoints.length,
     prob: table.prob,
+    alias: table.alias, // column i's other endpoint (aliasTable)
     baseUrl: base,
     origin: origin,
     shared: new ParamsCache(),
   };
   for (const ep of endpoints) ep.fire = compileCall(compiled, ep);
   compiled.fire = endpoints.map((ep) => ep.fire);
-  compiled.aliasFire = table.alias.map((j) => endpoints[j].fire);
-  compiled.aliasEp = table.alias.map((j) => endpoints[j]);
   return compiled;
 }
 
@@ -153,7 +152,7 @@ export function aliasTable(weights) {
 export function pick(compiled) {
   const u = Math.random() * compiled.n;
   const i = u | 0;
-  return u - i < compiled.prob[i] ? compiled.endpoints[i] : compiled.aliasEp[i];
+  return compiled.endpoints[u - i < compiled.prob[i] ? i : compiled.alias[i]];
 }
 
 // The next call, by weight: the endpoint's compiled call (compileCall), to be called with
@@ -161,7 +160,7 @@ export function pick(compiled) {
 export function pickCall(compiled) {
   const u = Math.random() * compiled.n;
   const i = u | 0;
-  return u - i < compiled.prob[i] ? compiled.fire[i] : compiled.aliasFire[i];
+  return compiled.fire[u - i < compiled.prob[i] ? i : compiled.alias[i]];
 }
 
 // Each VU reports at most this many failing requests per endpoint (Luna keeps a bounded
